@@ -1,0 +1,135 @@
+"""Opening the user's font files (TTF, OTF, TTC, WOFF, WOFF2) and reading what they cover."""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from fontTools.ttLib import TTCollection, TTFont, TTLibError
+
+import glyph_data
+from fontgen.errors import FontgenError
+
+SFNT_MAGICS = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"ttcf", b"wOFF", b"wOF2")
+
+
+def _read_font_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise FontgenError(f"{path}: no such file")
+    if path.is_dir():
+        raise FontgenError(f"{path}: is a folder, not a font file")
+    data = path.read_bytes()
+    if data[:4] not in SFNT_MAGICS:
+        raise FontgenError(f"{path}: not a font file (expected TTF, OTF, TTC, WOFF or WOFF2)")
+    return data
+
+
+def open_font(path: str | Path, face: int = 0, lazy: bool | None = None) -> TTFont:
+    """Open one face of a font file with fontTools; every failure becomes a one-line FontgenError."""
+    path = Path(path)
+    data = _read_font_bytes(path)
+    try:
+        if data[:4] == b"ttcf":
+            collection = TTCollection(io.BytesIO(data), lazy=lazy)
+            if not 0 <= face < len(collection.fonts):
+                raise FontgenError(f"{path}: face {face} out of range (the collection has {len(collection.fonts)})")
+            font = collection.fonts[face]
+        else:
+            font = TTFont(io.BytesIO(data), lazy=lazy)
+        font.getBestCmap()  # forces the cmap: corrupt fonts fail here, not later
+        for tag in ("head", "hhea", "maxp"):
+            font[tag]
+    except FontgenError:
+        raise
+    except Exception as error:  # fontTools raises many kinds on damaged data
+        raise FontgenError(f"{path}: damaged or unreadable font ({type(error).__name__}: {error})") from None
+    return font
+
+
+def sfnt_bytes(path: str | Path, face: int = 0) -> bytes:
+    """The font as plain SFNT bytes that FreeType reads (WOFF/WOFF2 unpacked, one TTC face kept as is)."""
+    path = Path(path)
+    data = _read_font_bytes(path)
+    if data[:4] in (b"wOFF", b"wOF2"):
+        font = open_font(path)
+        font.flavor = None
+        buffer = io.BytesIO()
+        font.save(buffer)
+        return buffer.getvalue()
+    return data
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, for manifests that must tell whether a font changed."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass
+class FontInfo:
+    """What `fontgen info` reports about a font."""
+
+    path: Path
+    family: str
+    full_name: str
+    format: str
+    glyph_count: int
+    units_per_em: int
+    hangul: list[int]
+    fs_type: int
+
+    @property
+    def hangul_count(self) -> int:
+        return len(self.hangul)
+
+    @property
+    def missing(self) -> list[int]:
+        have = set(self.hangul)
+        return [c for c in glyph_data.all_syllables() if c not in have]
+
+    @property
+    def ksx1001_count(self) -> int:
+        have = set(self.hangul)
+        return sum(1 for c in glyph_data.ksx1001_syllables() if c in have)
+
+
+def font_format(font: TTFont, path: Path) -> str:
+    """TTF, OTF (CFF/CFF2), with WOFF/WOFF2 or TTC noted."""
+    outlines = "OTF (CFF)" if ("CFF " in font or "CFF2" in font) else "TTF (glyf)"
+    flavor = {"woff": "WOFF", "woff2": "WOFF2"}.get(font.flavor or "")
+    if flavor:
+        return f"{flavor}, {outlines}"
+    if path.read_bytes()[:4] == b"ttcf":
+        return f"TTC, {outlines}"
+    return outlines
+
+
+def hangul_syllables_in(font: TTFont) -> list[int]:
+    """The precomposed Hangul syllables the font's cmap maps to a glyph, in codepoint order."""
+    cmap = font.getBestCmap() or {}
+    return sorted(c for c in cmap if glyph_data.is_syllable(c))
+
+
+def font_info(path: str | Path, face: int = 0) -> FontInfo:
+    """Family, format, glyph count and Hangul coverage of a font file."""
+    path = Path(path)
+    font = open_font(path, face)
+    name = font["name"]
+    family = name.getBestFamilyName() or path.stem
+    full = name.getBestFullName() or family
+    fs_type = font["OS/2"].fsType if "OS/2" in font else 0
+    return FontInfo(
+        path=path, family=family, full_name=full, format=font_format(font, path),
+        glyph_count=len(font.getGlyphOrder()), units_per_em=font["head"].unitsPerEm,
+        hangul=hangul_syllables_in(font), fs_type=fs_type,
+    )
+
+
+def require_hangul(info: FontInfo, minimum: int = 1) -> None:
+    """Refuse a font with fewer Hangul syllables than a stage needs."""
+    if info.hangul_count < minimum:
+        if info.hangul_count == 0:
+            raise FontgenError(f"{info.path}: the font has no Hangul syllables, so there is no style to learn")
+        raise FontgenError(
+            f"{info.path}: the font has {info.hangul_count} Hangul syllables; at least {minimum} are needed"
+        )

@@ -1,0 +1,151 @@
+"""Glyph -> grayscale image in a fixed frame derived from the font's em box (FreeType).
+
+The frame is the same for every glyph of a font, so where a glyph sits inside the em is kept:
+placement is part of a style, and a generated glyph lands where the font's own glyphs sit.
+Images are uint8 arrays, 0 = paper and 255 = ink, row 0 at the top.
+"""
+from __future__ import annotations
+
+import ctypes
+import io
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import freetype
+import numpy as np
+from fontTools.ttLib import TTFont
+
+import glyph_data
+from fontgen.errors import FontgenError
+from fontgen.fonts import open_font, sfnt_bytes
+
+
+@dataclass(frozen=True)
+class EmFrame:
+    """A square window onto the glyph plane, in font units.
+
+    size is the em (units per em); bottom is where the em's lower edge falls (the font's descent,
+    taken from its typographic metrics scaled to one em); left centres the em on the font's usual
+    Hangul advance.
+    """
+
+    units_per_em: int
+    left: float
+    bottom: float
+    size: float
+    advance: int
+
+    def scale(self, size_px: int) -> float:
+        """Pixels per font unit at this image size."""
+        return size_px / self.size
+
+    def to_pixels(self, x: float, y: float, size_px: int) -> tuple[float, float]:
+        """Font units -> pixel coordinates (x right, y down, origin at the image's top-left corner)."""
+        s = self.scale(size_px)
+        return (x - self.left) * s, (self.bottom + self.size - y) * s
+
+    def to_units(self, px: float, py: float, size_px: int) -> tuple[float, float]:
+        """Pixel coordinates (x right, y down) -> font units."""
+        s = self.scale(size_px)
+        return px / s + self.left, self.bottom + self.size - py / s
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def typical_hangul_advance(font: TTFont) -> int:
+    """The median advance width of the font's Hangul syllables (the em when it has none)."""
+    cmap = font.getBestCmap() or {}
+    hmtx = font["hmtx"]
+    advances = [hmtx[cmap[c]][0] for c in cmap if glyph_data.is_syllable(c)]
+    if not advances:
+        return font["head"].unitsPerEm
+    return int(statistics.median(advances))
+
+
+def frame_for_font(font: TTFont) -> EmFrame:
+    """The em frame of a font, from its units per em, vertical metrics and Hangul advance."""
+    upem = font["head"].unitsPerEm
+    ascent, descent = 0, 0
+    if "OS/2" in font:
+        ascent, descent = font["OS/2"].sTypoAscender, font["OS/2"].sTypoDescender
+    if ascent <= 0 or descent >= 0 or ascent - descent <= 0:
+        ascent, descent = font["hhea"].ascent, font["hhea"].descent
+    if ascent <= 0 or descent >= 0:
+        ascent, descent = round(upem * 0.88), -round(upem * 0.12)
+    # The em box sits where the typographic ascent/descent put it, scaled to exactly one em.
+    bottom = upem * descent / (ascent - descent)
+    advance = typical_hangul_advance(font)
+    left = (advance - upem) / 2
+    return EmFrame(units_per_em=upem, left=float(left), bottom=float(bottom), size=float(upem), advance=advance)
+
+
+_LOAD_FLAGS = freetype.FT_LOAD_NO_HINTING | freetype.FT_LOAD_NO_BITMAP | freetype.FT_LOAD_RENDER
+
+
+class GlyphRenderer:
+    """Renders a font's characters into its em frame at one image size."""
+
+    def __init__(self, path: str | Path, size_px: int = 64, face: int = 0, frame: EmFrame | None = None):
+        self.path = Path(path)
+        self.size_px = int(size_px)
+        font = open_font(self.path, face, lazy=True)
+        self.frame = frame or frame_for_font(font)
+        self.cmap = font.getBestCmap() or {}
+        data = sfnt_bytes(self.path, face)
+        try:
+            self.face = freetype.Face(io.BytesIO(data), index=face)
+        except freetype.FT_Exception as error:
+            raise FontgenError(f"{self.path}: FreeType cannot read this font ({error})") from None
+        scale = self.frame.scale(self.size_px)
+        ppem = self.frame.units_per_em * scale
+        self.face.set_char_size(int(round(ppem * 64)))
+        # Freetype places the pen origin; we split it into whole pixels and a 26.6 sub-pixel shift.
+        origin_x, origin_y = self.frame.to_pixels(0.0, 0.0, self.size_px)
+        self._ix, self._iy = int(np.floor(origin_x)), int(np.floor(origin_y))
+        delta = freetype.FT_Vector(int(round((origin_x - self._ix) * 64)), -int(round((origin_y - self._iy) * 64)))
+        self.face.set_transform(freetype.FT_Matrix(0x10000, 0, 0, 0x10000), delta)
+
+    def has(self, codepoint: int) -> bool:
+        """True when the font's cmap maps this character."""
+        return codepoint in self.cmap
+
+    def render(self, codepoint: int) -> np.ndarray:
+        """One character as a (size_px, size_px) uint8 image; blank when the font lacks it."""
+        canvas = np.zeros((self.size_px, self.size_px), dtype=np.uint8)
+        if codepoint not in self.cmap:
+            return canvas
+        self.face.load_char(chr(codepoint), _LOAD_FLAGS)
+        slot = self.face.glyph
+        bitmap = slot.bitmap._FT_Bitmap
+        rows, width, pitch = bitmap.rows, bitmap.width, bitmap.pitch
+        if rows == 0 or width == 0:
+            return canvas
+        buffer = ctypes.cast(bitmap.buffer, ctypes.POINTER(ctypes.c_ubyte * (rows * abs(pitch)))).contents
+        pixels = np.frombuffer(buffer, dtype=np.uint8).reshape(rows, abs(pitch))[:, :width]
+        top = self._iy - slot.bitmap_top
+        left = self._ix + slot.bitmap_left
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + rows, self.size_px), min(left + width, self.size_px)
+        if y1 > y0 and x1 > x0:
+            canvas[y0:y1, x0:x1] = pixels[y0 - top:y1 - top, x0 - left:x1 - left]
+        return canvas
+
+    def render_many(self, codepoints) -> np.ndarray:
+        """Characters as a (n, size_px, size_px) uint8 array."""
+        codepoints = list(codepoints)
+        out = np.zeros((len(codepoints), self.size_px, self.size_px), dtype=np.uint8)
+        for i, codepoint in enumerate(codepoints):
+            out[i] = self.render(codepoint)
+        return out
+
+
+def ink_to_png_pixels(image: np.ndarray) -> np.ndarray:
+    """Ink-positive uint8 -> black-on-white pixels for PNG files."""
+    return 255 - image
+
+
+def png_pixels_to_ink(pixels: np.ndarray) -> np.ndarray:
+    """Black-on-white PNG pixels -> ink-positive uint8."""
+    return 255 - pixels
