@@ -1,0 +1,270 @@
+"""The glyph diffusion model: a small diffusers UNet conditioned on a content glyph and a prompt.
+
+Read it in one sitting:
+- the prompt is four tokens, [style, initial, medial, final], from a vocabulary of our own: one style
+  token per corpus font, the class token `font`, a null token used for classifier-free guidance, and
+  one token per jamo; a tiny transformer encodes it for the UNet's cross-attention, and the encoded
+  style token also modulates every ResNet block (diffusers' projection class embedding);
+- the content is the target syllable in the reference font, fitted to the target's layout, given to
+  the UNet as a second input channel;
+- the UNet predicts the clean glyph as the content plus a correction (its output convolution starts at
+  zero), so an untrained model already draws the fitted reference glyph, and training only has to
+  learn how a style departs from it.
+Images are in [-1, 1] with paper -1 and ink +1.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
+from safetensors.torch import load_file, save_file
+
+import glyph_data
+from fontgen.errors import FontgenError
+
+NULL_TOKEN = "<null>"
+CLASS_TOKEN = "font"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "base"
+
+
+def jamo_tokens(codepoint: int) -> list[str]:
+    """The three jamo tokens of a syllable, e.g. ['i:ㄱ', 'm:ㅏ', 'f:-']."""
+    jamo = glyph_data.decompose(codepoint)
+    final = glyph_data.FINALS[jamo.final] or "-"
+    return [f"i:{glyph_data.INITIALS[jamo.initial]}", f"m:{glyph_data.MEDIALS[jamo.medial]}", f"f:{final}"]
+
+
+def base_vocabulary(style_tokens: list[str]) -> list[str]:
+    """Null and class tokens, every jamo token, then one token per style."""
+    jamo = [f"i:{c}" for c in glyph_data.INITIALS] + [f"m:{c}" for c in glyph_data.MEDIALS]
+    jamo += [f"f:{c or '-'}" for c in glyph_data.FINALS]
+    return [NULL_TOKEN, CLASS_TOKEN, *jamo, *style_tokens]
+
+
+def style_token(font_name: str) -> str:
+    """The style token of a corpus font, e.g. '<NanumGothic>'."""
+    return f"<{font_name}>"
+
+
+class PromptTokenizer:
+    """Maps the four prompt tokens to ids; new tokens can be added (textual inversion)."""
+
+    def __init__(self, vocabulary: list[str]):
+        self.vocabulary = list(vocabulary)
+        self.ids = {token: i for i, token in enumerate(self.vocabulary)}
+
+    def __len__(self) -> int:
+        return len(self.vocabulary)
+
+    def add_tokens(self, tokens: list[str]) -> int:
+        """Append tokens not yet known; returns how many were added."""
+        added = 0
+        for token in tokens:
+            if token not in self.ids:
+                self.ids[token] = len(self.vocabulary)
+                self.vocabulary.append(token)
+                added += 1
+        return added
+
+    def encode(self, style: str, codepoints) -> torch.Tensor:
+        """(n, 4) prompt ids for one style and many syllables."""
+        if style not in self.ids:
+            raise FontgenError(f"unknown style token {style}")
+        rows = [[self.ids[style]] + [self.ids[t] for t in jamo_tokens(c)] for c in codepoints]
+        return torch.tensor(rows, dtype=torch.long)
+
+    def encode_many(self, styles: list[str], codepoints) -> torch.Tensor:
+        """(n, 4) prompt ids, one style per syllable."""
+        rows = [[self.ids[s]] + [self.ids[t] for t in jamo_tokens(c)] for s, c in zip(styles, codepoints)]
+        return torch.tensor(rows, dtype=torch.long)
+
+
+class PromptEncoder(nn.Module):
+    """Token embeddings + positions through a tiny transformer: the model's own 'text encoder'."""
+
+    def __init__(self, vocab_size: int, dim: int = 64, layers: int = 1, heads: int = 4, length: int = 4):
+        super().__init__()
+        self.config = {"vocab_size": vocab_size, "dim": dim, "layers": layers, "heads": heads, "length": length}
+        self.token_embedding = nn.Embedding(vocab_size, dim)
+        self.position_embedding = nn.Parameter(torch.zeros(length, dim))
+        layer = nn.TransformerEncoderLayer(dim, heads, dim * 2, dropout=0.0, batch_first=True, norm_first=True)
+        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.final_norm = nn.LayerNorm(dim)
+        nn.init.normal_(self.token_embedding.weight, std=0.5)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.token_embedding
+
+    def resize_token_embeddings(self, vocab_size: int) -> None:
+        """Grow the vocabulary (new rows start as the class token's embedding)."""
+        old = self.token_embedding
+        if vocab_size <= old.num_embeddings:
+            return
+        new = nn.Embedding(vocab_size, old.embedding_dim).to(old.weight.device, old.weight.dtype)
+        with torch.no_grad():
+            new.weight[: old.num_embeddings] = old.weight
+            new.weight[old.num_embeddings:] = old.weight[1]
+        self.token_embedding = new
+        self.config["vocab_size"] = vocab_size
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        hidden = self.token_embedding(input_ids) + self.position_embedding[: input_ids.shape[1]]
+        return self.final_norm(self.transformer(hidden))
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the model (stored as JSON beside the weights)."""
+
+    image_size: int = 64
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 96])
+    layers_per_block: int = 1
+    attention_heads: int = 4
+    prompt_dim: int = 64
+    prompt_layers: int = 1
+    num_train_timesteps: int = 1000
+    beta_schedule: str = "squaredcos_cap_v2"
+    vocabulary: list[str] = field(default_factory=list)
+
+    def unet_config(self) -> dict:
+        levels = len(self.block_out_channels)
+        return dict(
+            sample_size=self.image_size, in_channels=2, out_channels=1,
+            down_block_types=["DownBlock2D"] + ["CrossAttnDownBlock2D"] * (levels - 1),
+            up_block_types=["CrossAttnUpBlock2D"] * (levels - 1) + ["UpBlock2D"],
+            block_out_channels=list(self.block_out_channels), layers_per_block=self.layers_per_block,
+            cross_attention_dim=self.prompt_dim, attention_head_dim=self.attention_heads,
+            norm_num_groups=8, class_embed_type="projection",
+            projection_class_embeddings_input_dim=self.prompt_dim,
+        )
+
+
+class GlyphDiffusion(nn.Module):
+    """UNet + prompt encoder + tokenizer; forward() predicts the clean glyph."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.tokenizer = PromptTokenizer(config.vocabulary)
+        self.prompt_encoder = PromptEncoder(len(self.tokenizer), config.prompt_dim, config.prompt_layers)
+        self.unet = UNet2DConditionModel(**config.unet_config())
+        nn.init.zeros_(self.unet.conv_out.weight)
+        nn.init.zeros_(self.unet.conv_out.bias)
+
+    def encode_prompt(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.prompt_encoder(input_ids)
+
+    def forward(self, noisy: torch.Tensor, timesteps: torch.Tensor, content: torch.Tensor,
+                input_ids: torch.Tensor | None = None, prompt: torch.Tensor | None = None) -> torch.Tensor:
+        """Clean-glyph prediction (n, 1, s, s) from noisy glyphs, timesteps, content glyphs and prompts."""
+        if prompt is None:
+            prompt = self.encode_prompt(input_ids)
+        correction = self.unet(
+            torch.cat([noisy, content], dim=1), timesteps,
+            encoder_hidden_states=prompt, class_labels=prompt[:, 0],
+        ).sample
+        return content + correction
+
+    def training_scheduler(self) -> DDPMScheduler:
+        return DDPMScheduler(num_train_timesteps=self.config.num_train_timesteps,
+                             beta_schedule=self.config.beta_schedule, prediction_type="sample",
+                             clip_sample=True)
+
+    def sampling_scheduler(self, kind: str = "ddim"):
+        """A few-step scheduler sharing the training noise schedule."""
+        common = dict(num_train_timesteps=self.config.num_train_timesteps,
+                      beta_schedule=self.config.beta_schedule, prediction_type="sample")
+        if kind == "ddim":
+            return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True, timestep_spacing="trailing")
+        if kind == "dpm":
+            return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2,
+                                               timestep_spacing="trailing")
+        raise FontgenError(f"unknown scheduler {kind!r} (ddim or dpm)")
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def save_model(model: GlyphDiffusion, folder: str | Path, dtype: torch.dtype = torch.float32,
+               extra: dict | None = None) -> Path:
+    """Write model.safetensors and model.json into a folder (atomically)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = dict(model.config.__dict__)
+    config["vocabulary"] = model.tokenizer.vocabulary
+    tensors = {f"prompt_encoder.{k}": v for k, v in model.prompt_encoder.state_dict().items()}
+    tensors.update({f"unet.{k}": v for k, v in model.unet.state_dict().items()})
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in tensors.items()}
+    weights = folder / "model.safetensors"
+    save_file(tensors, str(weights) + ".partial", metadata={"format": "pt", "fontgen": "glyph-diffusion"})
+    Path(str(weights) + ".partial").replace(weights)
+    meta = {"config": config, **(extra or {})}
+    (folder / "model.json.partial").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    (folder / "model.json.partial").replace(folder / "model.json")
+    return weights
+
+
+def load_model(folder: str | Path = DEFAULT_CHECKPOINT, device: str | torch.device = "cpu") -> GlyphDiffusion:
+    """Rebuild a model from model.json and load model.safetensors into it (fp32)."""
+    folder = Path(folder)
+    if not (folder / "model.json").exists() or not (folder / "model.safetensors").exists():
+        raise FontgenError(f"{folder}: no model here (expected model.json and model.safetensors)")
+    meta = json.loads((folder / "model.json").read_text())
+    model = GlyphDiffusion(ModelConfig(**meta["config"]))
+    state = load_file(str(folder / "model.safetensors"))
+    model.prompt_encoder.load_state_dict({k[15:]: v.float() for k, v in state.items() if k.startswith("prompt_encoder.")})
+    model.unet.load_state_dict({k[5:]: v.float() for k, v in state.items() if k.startswith("unet.")})
+    return model.to(device).eval()
+
+
+def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
+    """SHA-256 of a model's weights file: what style folders record to refuse another base."""
+    return hashlib.sha256((Path(folder) / "model.safetensors").read_bytes()).hexdigest()
+
+
+@torch.no_grad()
+def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 4,
+           guidance: float = 1.0, scheduler: str = "ddim", generator: torch.Generator | None = None,
+           null_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Draw glyphs (n, 1, s, s) in [-1, 1] from content glyphs and prompts with a few-step scheduler.
+
+    With guidance > 1 the prompt is also run with its style replaced by the null token, and the two
+    predictions are pushed apart (classifier-free guidance).
+    """
+    noise_scheduler = model.sampling_scheduler(scheduler)
+    noise_scheduler.set_timesteps(steps)
+    device = content.device
+    noise = torch.randn(content.shape, generator=generator, device="cpu").to(device)
+    latents = noise * noise_scheduler.init_noise_sigma
+    prompt = model.encode_prompt(input_ids)
+    if guidance != 1.0:
+        if null_ids is None:
+            null_ids = input_ids.clone()
+            null_ids[:, 0] = model.tokenizer.ids[NULL_TOKEN]
+        prompt = torch.cat([model.encode_prompt(null_ids), prompt])
+    for t in noise_scheduler.timesteps:
+        timesteps = torch.full((content.shape[0],), int(t), device=device, dtype=torch.long)
+        if guidance != 1.0:
+            both = model(latents.repeat(2, 1, 1, 1), timesteps.repeat(2), content.repeat(2, 1, 1, 1), prompt=prompt)
+            unconditional, conditional = both.chunk(2)
+            predicted = unconditional + guidance * (conditional - unconditional)
+        else:
+            predicted = model(latents, timesteps, content, prompt=prompt)
+        latents = noise_scheduler.step(predicted, t, latents).prev_sample
+    return latents.clamp(-1, 1)
+
+
+def to_model_space(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 ink-positive images -> float in [-1, 1] (paper -1, ink +1)."""
+    return images_uint8.float() / 127.5 - 1.0
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Model-space images -> uint8 ink-positive."""
+    return ((images.clamp(-1, 1) + 1.0) * 127.5 + 0.5).to(torch.uint8)

@@ -1,0 +1,216 @@
+"""Pretraining the base model on the corpus's train split: one readable loop, HF Accelerate, EMA.
+
+`fontgen pretrain --recipe recipes/base.toml` on this CPU, or
+`accelerate launch -m fontgen.cli pretrain --recipe recipes/base.toml` on GPUs, unchanged.
+It resumes from runs/<name>/train_state.safetensors, logs the loss against the fitted-reference
+loss (what an untrained model scores), and writes a sample grid of val fonts on unseen syllables.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from diffusers.training_utils import EMAModel
+from PIL import Image
+from tqdm import tqdm
+
+import glyph_data
+from fontgen.checkpoint import load_training_state, save_training_state
+from fontgen.dataset import FontSource, build_cache, charset_by_name, corpus_sources, reference_source, styled_glyphs
+from fontgen.errors import FontgenError
+from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
+                           style_token, to_model_space, to_uint8)
+from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
+
+
+def load_recipe(path: str | Path) -> dict:
+    """A TOML recipe as a dict; a clear error when it is missing or malformed."""
+    path = Path(path)
+    if not path.exists():
+        raise FontgenError(f"{path}: no such recipe")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise FontgenError(f"{path}: not a valid TOML recipe ({error})") from None
+
+
+def recipe_sources(data: dict) -> list[FontSource]:
+    """The fonts a recipe trains on: named corpus fonts, or a whole split."""
+    if "fonts" in data:
+        sources = []
+        for name in data["fonts"]:
+            font = glyph_data.corpus_font(name)
+            if font.split in ("val", "held"):
+                raise FontgenError(f"{name} is a {font.split} font and may never be trained on")
+            sources.append(FontSource(font.name, font.path, font.face))
+        return sources
+    if data.get("split", "train") != "train":
+        raise FontgenError("pretraining may only use the train split")
+    return corpus_sources("train", data.get("max_fonts"))
+
+
+def recipe_chars(data: dict) -> list[int]:
+    chars = charset_by_name(data.get("charset", "ksx1001"))
+    return chars[: data["max_chars"]] if data.get("max_chars") else chars
+
+
+def lr_at(step: int, train: dict) -> float:
+    """Linear warm-up, then cosine decay to a tenth."""
+    warmup = train.get("warmup_steps", 0)
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, train["steps"] - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def diffusion_loss(model: GlyphDiffusion, scheduler, targets: torch.Tensor, content: torch.Tensor,
+                   input_ids: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The DDPM loss on the clean-glyph prediction for one batch (model space tensors)."""
+    noise = torch.randn(targets.shape, generator=generator).to(targets.device)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (targets.shape[0],), generator=generator)
+    timesteps = timesteps.to(targets.device)
+    noisy = scheduler.add_noise(targets, noise, timesteps)
+    predicted = model(noisy, timesteps, content, input_ids)
+    return F.mse_loss(predicted, targets)
+
+
+class SampleGrid:
+    """Val fonts on syllables outside the training charset: rows of real, content, generated."""
+
+    def __init__(self, image_size: int, cache_dir: str | Path, known_chars: list[int], per_font: int = 8):
+        rng = np.random.default_rng(0)
+        known = set(known_chars)
+        unseen = [c for c in glyph_data.all_syllables() if c not in known]
+        self.chars = [int(c) for c in rng.choice(unseen, per_font, replace=False)] if unseen else known_chars[:per_font]
+        sources = corpus_sources("val")
+        fit_chars = known_chars[:512]
+        cache = build_cache(sources, fit_chars + self.chars, image_size, cache_dir, progress=False)
+        reference = build_cache([reference_source()], fit_chars + self.chars, image_size, cache_dir, progress=False)
+        n = len(fit_chars)
+        reference_boxes = ink_boxes(np.asarray(reference.images[0, :n]))
+        self.real, self.content = [], []
+        for f in range(len(sources)):
+            fit = LayoutFit.from_boxes(fit_chars, ink_boxes(np.asarray(cache.images[f, :n])), reference_boxes)
+            self.real.append(np.asarray(cache.images[f, n:]))
+            self.content.append(fitted_reference(np.asarray(reference.images[0, n:]), self.chars, fit))
+
+    def write(self, model: GlyphDiffusion, path: Path, device) -> None:
+        rows = []
+        for real, content in zip(self.real, self.content):
+            ids = model.tokenizer.encode(NULL_TOKEN, self.chars).to(device)
+            drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]).to(device), ids, steps=4,
+                           generator=torch.Generator().manual_seed(0))
+            drawn = to_uint8(drawn[:, 0]).cpu().numpy()
+            rows.append(np.concatenate([np.concatenate([r, c, d], 0) for r, c, d in zip(real, content, drawn)], 1))
+        grid = 255 - np.concatenate(rows, 0)
+        Image.fromarray(grid).save(path)
+
+
+def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True, max_steps: int | None = None,
+             progress: bool = True) -> Path:
+    """Train (or continue training) the base model of a recipe; returns the folder of the EMA model."""
+    recipe = load_recipe(recipe_path)
+    data, train = recipe["data"], recipe["train"]
+    accelerator = Accelerator(cpu=(device == "cpu"))
+    out = Path(train["output_dir"])
+    state_path = out / "train_state.safetensors"
+    torch.manual_seed(train.get("seed", 0) + accelerator.process_index)
+    rng = np.random.default_rng(train.get("seed", 0) + accelerator.process_index)
+
+    sources = recipe_sources(data)
+    chars = recipe_chars(data)
+    styles = [style_token(s.name) for s in sources]
+    with accelerator.main_process_first():
+        pairs = styled_glyphs(sources, chars, data["image_size"], data.get("cache_dir", "cache"), styles,
+                              progress=progress and accelerator.is_main_process)
+    config = ModelConfig(image_size=data["image_size"], vocabulary=base_vocabulary(styles), **recipe["model"])
+    model = GlyphDiffusion(config)
+    ema = EMAModel(model.parameters(), decay=train.get("ema_decay", 0.999))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train["learning_rate"],
+                                  weight_decay=train.get("weight_decay", 0.0))
+    step = 0
+    if resume and state_path.exists():
+        tensors, step, _ = load_training_state(state_path, optimizer)
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        ema.shadow_params = [tensors[f"ema.{i}"] for i in range(len(ema.shadow_params))]
+        ema.optimization_step = step
+        accelerator.print(f"resumed from {state_path} at step {step}")
+    scheduler_lr = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, train), last_epoch=-1)
+    for _ in range(step):
+        scheduler_lr.step()
+    model, optimizer = accelerator.prepare(model, optimizer)
+    ema.to(accelerator.device)
+    raw_model = accelerator.unwrap_model(model)
+    noise_scheduler = raw_model.training_scheduler()
+    grid = SampleGrid(data["image_size"], data.get("cache_dir", "cache"), chars) if accelerator.is_main_process else None
+
+    total = min(train["steps"], max_steps + step if max_steps else train["steps"])
+    batch_size = train["batch_size"]
+    log_path = out / "log.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=total, initial=step, desc="pretrain", disable=not (progress and accelerator.is_main_process))
+    started, running, running_reference = time.time(), None, None
+    samples_seen = 0
+
+    def save_everything(current_step: int) -> None:
+        if not accelerator.is_main_process:
+            return
+        tensors = {f"model.{k}": v for k, v in raw_model.state_dict().items()}
+        tensors.update({f"ema.{i}": p for i, p in enumerate(ema.shadow_params)})
+        save_training_state(state_path, tensors, optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer,
+                            current_step, {"recipe": str(recipe_path)})
+        ema_model = GlyphDiffusion(raw_model.config)
+        ema_model.load_state_dict(raw_model.state_dict())
+        ema.copy_to(ema_model.parameters())
+        save_model(ema_model, out / "model", extra={"recipe": recipe, "steps": current_step,
+                                                   "fonts": [s.name for s in sources], "charset_size": len(chars)})
+
+    try:
+        while step < total:
+            model.train()
+            indices = rng.integers(0, len(pairs), batch_size)
+            targets, content, batch_styles, codepoints = pairs.batch(indices)
+            dropped = rng.random(batch_size) < train.get("style_dropout", 0.1)
+            batch_styles = [NULL_TOKEN if d else s for s, d in zip(batch_styles, dropped)]
+            input_ids = raw_model.tokenizer.encode_many(batch_styles, codepoints).to(accelerator.device)
+            targets = to_model_space(targets).to(accelerator.device)
+            content = to_model_space(content).to(accelerator.device)
+            loss = diffusion_loss(model, noise_scheduler, targets, content, input_ids)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler_lr.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.step(raw_model.parameters())
+            step += 1
+            samples_seen += batch_size * accelerator.num_processes
+            reference_loss = F.mse_loss(content, targets).item()
+            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+            running_reference = reference_loss if running_reference is None else 0.95 * running_reference + 0.05 * reference_loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}", content_loss=f"{running_reference:.4f}")
+            if accelerator.is_main_process and step % train.get("log_every", 25) == 0:
+                with log_path.open("a") as log:
+                    log.write(json.dumps({"step": step, "loss": running, "content_loss": running_reference,
+                                          "lr": scheduler_lr.get_last_lr()[0],
+                                          "images_per_s": samples_seen / (time.time() - started)}) + "\n")
+            if step % train.get("checkpoint_every", 100) == 0 or step == total:
+                save_everything(step)
+            if grid is not None and (step % train.get("sample_every", 250) == 0 or step == total):
+                ema_model = GlyphDiffusion(raw_model.config).to(accelerator.device)
+                ema_model.load_state_dict(raw_model.state_dict())
+                ema.copy_to(ema_model.parameters())
+                grid.write(ema_model.eval(), out / f"samples_{step:06d}.png", accelerator.device)
+    except KeyboardInterrupt:
+        save_everything(step)
+        bar.close()
+        raise FontgenError(f"interrupted at step {step}; saved, run the same command again to resume") from None
+    bar.close()
+    return out / "model"
