@@ -1,0 +1,271 @@
+"""`fontgen learn FONT`: learn a font's style from the glyphs it already has.
+
+Stage 1, textual inversion: a new token, one embedding row trained, everything else frozen.
+Stage 2, specialization: a LoRA adapter on the UNet (default), or DreamBooth (the whole UNet, with a
+prior-preservation loss on other fonts' real glyphs under their own tokens), or nothing (ti).
+Each stage watches the loss and the SSIM of held-back glyphs, keeps its best state and stops early.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from skimage.metrics import structural_similarity
+from tqdm import tqdm
+
+from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
+from fontgen.errors import FontgenError
+from fontgen.fonts import file_sha256, font_info, require_hangul
+from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash, sample,
+                           style_token, to_model_space, to_uint8)
+from fontgen.pretrain import diffusion_loss, load_recipe
+from fontgen.style import (ADAPTER_NAME, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token, save_embedding,
+                           save_safetensors_atomic, write_json_atomic)
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+METHODS = ("ti", "lora", "dreambooth")
+
+
+def default_cache_dir() -> Path:
+    """Where rendered glyph caches live (FONTGEN_CACHE, else ~/.cache/fontgen)."""
+    import os
+
+    return Path(os.environ.get("FONTGEN_CACHE", Path.home() / ".cache" / "fontgen"))
+
+
+def token_for_font(path: Path) -> str:
+    """`<myfont>` from the font's file name."""
+    return "<" + re.sub(r"[^0-9A-Za-z_-]+", "", path.stem)[:40] + ">"
+
+
+@dataclass
+class HeldBack:
+    """The user's glyphs no step trains on, ready for the model."""
+
+    content: torch.Tensor
+    targets: torch.Tensor
+    codepoints: list[int]
+    noise_seed: int = 1234
+
+
+@dataclass
+class StageResult:
+    name: str
+    steps: int
+    best_step: int
+    best_ssim: float
+    best_loss: float
+    history: list[dict] = field(default_factory=list)
+
+
+def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: int) -> tuple[float, float, np.ndarray]:
+    """Validation loss (fixed noise) and SSIM of a few drawn held-back glyphs; returns also the drawings."""
+    model.eval()
+    with torch.no_grad():
+        ids = model.tokenizer.encode(token, held.codepoints)
+        generator = torch.Generator().manual_seed(held.noise_seed)
+        loss = diffusion_loss(model, model.training_scheduler(), held.targets, held.content, ids, generator).item()
+        n = min(sample_glyphs, len(held.codepoints))
+        drawn = sample(model, held.content[:n], ids[:n], steps=4, generator=torch.Generator().manual_seed(0))
+    drawn_u8 = to_uint8(drawn[:, 0]).numpy()
+    real_u8 = to_uint8(held.targets[:n, 0]).numpy()
+    ssim = float(np.mean([structural_similarity(a, b, data_range=255) for a, b in zip(real_u8, drawn_u8)]))
+    return loss, ssim, drawn_u8
+
+
+def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Parameter], steps: int, lr: float,
+                token: str, pairs: StyledGlyphs, held: HeldBack, settings: dict, after_step=None,
+                prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True) -> StageResult:
+    """One readable fine-tuning loop with early stopping; leaves the model at its best state."""
+    rng = np.random.default_rng(settings.get("seed", 0))
+    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
+    scheduler = model.training_scheduler()
+    batch_size = settings["batch_size"]
+    eval_every, patience = settings["eval_every"], settings["patience"]
+    best_loss, best_ssim, _ = evaluate(model, token, held, settings["sample_glyphs"])
+    best_state, best_step, waited = copy.deepcopy([p.detach().clone() for p in parameters]), 0, 0
+    result = StageResult(name, 0, 0, best_ssim, best_loss, [{"step": 0, "loss": best_loss, "ssim": best_ssim}])
+    bar = tqdm(range(1, steps + 1), desc=name, disable=not progress)
+    for step in bar:
+        model.train()
+        targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), batch_size))
+        ids = model.tokenizer.encode(token, codepoints)
+        loss = diffusion_loss(model, scheduler, to_model_space(targets), to_model_space(content), ids)
+        if prior is not None and prior_weight > 0:
+            p_targets, p_content, p_styles, p_codepoints = prior.batch(rng.integers(0, len(prior), batch_size))
+            p_ids = model.tokenizer.encode_many(p_styles, p_codepoints)
+            loss = loss + prior_weight * diffusion_loss(model, scheduler, to_model_space(p_targets),
+                                                        to_model_space(p_content), p_ids)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if after_step:
+            after_step()
+        bar.set_postfix(loss=f"{loss.item():.4f}", best_ssim=f"{best_ssim:.3f}")
+        result.steps = step
+        if step % eval_every == 0 or step == steps:
+            val_loss, ssim, _ = evaluate(model, token, held, settings["sample_glyphs"])
+            result.history.append({"step": step, "loss": val_loss, "ssim": ssim})
+            if ssim > best_ssim + 1e-4:
+                best_ssim, best_loss, best_step, waited = ssim, val_loss, step, 0
+                best_state = [p.detach().clone() for p in parameters]
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+    bar.close()
+    with torch.no_grad():
+        for parameter, value in zip(parameters, best_state):
+            parameter.copy_(value)
+    result.best_step, result.best_ssim, result.best_loss = best_step, best_ssim, best_loss
+    return result
+
+
+def nearest_style_token(model: GlyphDiffusion, pairs: StyledGlyphs, token_rows: int = 32) -> str:
+    """The corpus style token (or the class token) under which the model best explains the user's glyphs."""
+    rng = np.random.default_rng(0)
+    targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), token_rows))
+    targets, content = to_model_space(targets), to_model_space(content)
+    candidates = [t for t in model.tokenizer.vocabulary if t.startswith("<") and t != "<null>"] + [CLASS_TOKEN]
+    scheduler = model.training_scheduler()
+    losses = {}
+    with torch.no_grad():
+        for token in candidates:
+            ids = model.tokenizer.encode(token, codepoints)
+            losses[token] = diffusion_loss(model, scheduler, targets, content, ids, torch.Generator().manual_seed(0)).item()
+    return min(losses, key=losses.get)
+
+
+def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16) -> None:
+    """preview.png: held-back glyphs, real (top row) vs generated (bottom row)."""
+    _, _, drawn = evaluate(model, token, held, count)
+    real = to_uint8(held.targets[: len(drawn), 0]).numpy()
+    grid = np.concatenate([np.concatenate(list(real), 1), np.concatenate(list(drawn), 1)], 0)
+    Image.fromarray(255 - grid).save(path)
+
+
+def learn(font: str | Path, output: str | Path | None = None, method: str = "lora", recipe: str | Path | None = None,
+          base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, steps: int | None = None,
+          cache_dir: str | Path | None = None, progress: bool = True) -> Path:
+    """Learn a font's style into a style folder; returns the folder."""
+    if method not in METHODS:
+        raise FontgenError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    font = Path(font)
+    recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
+    settings_all = load_recipe(recipe_path)
+    settings = {**settings_all["learn"], **settings_all["early_stop"]}
+    info = font_info(font, face)
+    require_hangul(info, settings["min_glyphs"])
+    if not info.missing:
+        print(f"{font.name} has all 11,172 syllables: nothing is missing, learning its style anyway")
+    out = Path(output) if output else font.with_suffix(".fontgen")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
+    started = time.time()
+    torch.manual_seed(settings.get("seed", 0))
+    model = load_model(base)
+    model.requires_grad_(False)
+    size = model.config.image_size
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    chars = info.hangul
+    targets = build_cache([FontSource("user", font, face)], chars, size, cache_dir, progress=False)
+    reference = build_cache([reference_source()], chars, size, cache_dir, progress=False)
+
+    # Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on.
+    rng = np.random.default_rng(settings.get("seed", 0))
+    held_count = max(settings["holdout_min"], int(round(len(chars) * settings["holdout_fraction"])))
+    held_index = np.sort(rng.choice(len(chars), min(held_count, len(chars) // 2), replace=False))
+    train_mask = np.ones(len(chars), dtype=bool)
+    train_mask[held_index] = False
+    token = token_for_font(font)
+    pairs = StyledGlyphs(targets, reference, [token], chars_mask=train_mask[None])
+    if len(pairs) == 0:
+        raise FontgenError(f"{font}: none of its Hangul glyphs could be rendered")
+    fit = pairs.fits[0]
+    held_codepoints = [chars[i] for i in held_index]
+    from fontgen.reference import fitted_reference
+
+    held_content = fitted_reference(np.asarray(reference.images[0][held_index]), held_codepoints, fit)
+    held = HeldBack(to_model_space(torch.from_numpy(held_content)[:, None]),
+                    to_model_space(torch.from_numpy(np.asarray(targets.images[0][held_index]))[:, None]),
+                    held_codepoints)
+
+    # Stage 1: textual inversion.
+    initial_token = nearest_style_token(model, pairs)
+    embedding = model.prompt_encoder.token_embedding
+    add_style_token(model, token, embedding.weight[model.tokenizer.ids[initial_token]].detach().clone())
+    embedding = model.prompt_encoder.token_embedding
+    embedding.weight.requires_grad_(True)
+    frozen_rows = embedding.weight.detach().clone()
+    token_id = model.tokenizer.ids[token]
+
+    def restore_other_rows():
+        with torch.no_grad():
+            keep = torch.ones(len(frozen_rows), dtype=torch.bool)
+            keep[token_id] = False
+            embedding.weight[keep] = frozen_rows[keep]
+
+    ti = settings_all["ti"]
+    stages = [train_stage("textual inversion", model, [embedding.weight], steps or ti["steps"], ti["learning_rate"],
+                          token, pairs, held, settings, after_step=restore_other_rows, progress=progress)]
+    embedding.weight.requires_grad_(False)
+    save_embedding(model, token, out)
+
+    # Stage 2: specialization.
+    artifacts = ["learned_embeds.safetensors"]
+    if method == "lora":
+        from peft import LoraConfig
+
+        lora = settings_all["lora"]
+        model.unet.add_adapter(LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], init_lora_weights="gaussian",
+                                          target_modules=lora["target_modules"]), adapter_name=ADAPTER_NAME)
+        parameters = [p for p in model.unet.parameters() if p.requires_grad]
+        stages.append(train_stage("LoRA", model, parameters, steps or lora["steps"], lora["learning_rate"], token,
+                                  pairs, held, settings, progress=progress))
+        partial = out / "lora.partial"
+        model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
+        (partial / LORA_FILE).replace(out / LORA_FILE)
+        partial.rmdir()
+        artifacts.append(LORA_FILE)
+    elif method == "dreambooth":
+        booth = settings_all["dreambooth"]
+        # Class images: real glyphs of corpus fonts the base model knows, under their own tokens.
+        prior_sources = [s for s in corpus_sources("train") if style_token(s.name) in model.tokenizer.ids]
+        prior_sources = prior_sources[: booth["prior_fonts"]]
+        prior_chars = chars[: 512]
+        prior_targets = build_cache(prior_sources, prior_chars, size, cache_dir, progress=False)
+        prior_reference = build_cache([reference_source()], prior_chars, size, cache_dir, progress=False)
+        prior = StyledGlyphs(prior_targets, prior_reference, [style_token(s.name) for s in prior_sources])
+        model.unet.requires_grad_(True)
+        parameters = list(model.unet.parameters())
+        stages.append(train_stage("DreamBooth", model, parameters, steps or booth["steps"], booth["learning_rate"],
+                                  token, pairs, held, settings, prior=prior,
+                                  prior_weight=booth["prior_loss_weight"], progress=progress))
+        model.unet.requires_grad_(False)
+        save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
+        artifacts.append(UNET_FILE)
+
+    preview(model, token, held, out / "preview.png")
+    manifest = {
+        "fontgen": 1, "method": method, "token": token, "initialized_from": initial_token,
+        "source": {"path": str(font.resolve()), "face": face, "sha256": file_sha256(font), "family": info.family,
+                   "hangul": info.hangul},
+        "base_model": str(Path(base)), "base_model_sha256": model_hash(base), "image_size": size,
+        "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held_codepoints,
+        "layout_fit": fit.affines.tolist(), "artifacts": artifacts,
+        "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_ssim": s.best_ssim,
+                    "held_back_loss": s.best_loss, "history": s.history} for s in stages],
+        "seconds": round(time.time() - started, 1),
+    }
+    write_json_atomic(out / MANIFEST_FILE, manifest)
+    return out

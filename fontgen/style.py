@@ -1,0 +1,120 @@
+"""The style folder that `learn` writes and `generate` reads.
+
+myfont.fontgen/
+  learned_embeds.safetensors        {token: embedding}, diffusers' textual inversion format
+  pytorch_lora_weights.safetensors  LoRA adapter (method lora), diffusers' format, config in metadata
+  unet.safetensors                  the fine-tuned UNet (method dreambooth)
+  manifest.json                     source font and base model hashes, recipe, steps, metrics, layout fit
+  preview.png                       real vs generated held-back glyphs
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from fontgen.errors import FontgenError
+from fontgen.model import DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash
+from fontgen.reference import LayoutFit
+
+EMBEDDINGS_FILE = "learned_embeds.safetensors"
+LORA_FILE = "pytorch_lora_weights.safetensors"
+UNET_FILE = "unet.safetensors"
+MANIFEST_FILE = "manifest.json"
+ADAPTER_NAME = "style"
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON through a temp file and a rename."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+    os.replace(partial, path)
+
+
+def save_safetensors_atomic(tensors: dict, path: Path, metadata: dict | None = None) -> None:
+    """safetensors.save_file through a temp file and a rename."""
+    partial = path.with_name(path.name + ".partial")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
+    os.replace(partial, path)
+
+
+def add_style_token(model: GlyphDiffusion, token: str, initial: torch.Tensor) -> int:
+    """Add a token to the tokenizer and embedding table, its row set to `initial`; returns its id."""
+    model.tokenizer.add_tokens([token])
+    model.prompt_encoder.resize_token_embeddings(len(model.tokenizer))
+    token_id = model.tokenizer.ids[token]
+    with torch.no_grad():
+        model.prompt_encoder.token_embedding.weight[token_id] = initial
+    return token_id
+
+
+def save_embedding(model: GlyphDiffusion, token: str, folder: Path) -> Path:
+    """learned_embeds.safetensors: {token: (dim,) tensor}."""
+    row = model.prompt_encoder.token_embedding.weight[model.tokenizer.ids[token]]
+    path = folder / EMBEDDINGS_FILE
+    save_safetensors_atomic({token: row.float()}, path)
+    return path
+
+
+def load_embedding(model: GlyphDiffusion, path: Path) -> str:
+    """Add the tokens of a learned_embeds.safetensors file to the model; returns the (first) token."""
+    embeds = load_file(str(path))
+    if not embeds:
+        raise FontgenError(f"{path}: no embedding in the file")
+    for token, vector in embeds.items():
+        if vector.shape[-1] != model.prompt_encoder.token_embedding.embedding_dim:
+            raise FontgenError(f"{path}: embedding size {vector.shape[-1]} does not fit this base model")
+        add_style_token(model, token, vector.reshape(-1).to(model.prompt_encoder.token_embedding.weight))
+    return next(iter(embeds))
+
+
+@dataclass
+class Style:
+    """A base model with a learned style applied, and what generate needs to use it."""
+
+    model: GlyphDiffusion
+    token: str
+    fit: LayoutFit
+    manifest: dict
+    folder: Path
+
+    @property
+    def known(self) -> list[int]:
+        return self.manifest["source"]["hangul"]
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a style folder; a clear error when the folder is not one."""
+    folder = Path(folder)
+    path = folder / MANIFEST_FILE
+    if not path.exists():
+        raise FontgenError(f"{folder}: not a style folder (no {MANIFEST_FILE}; make one with `fontgen learn`)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise FontgenError(f"{path}: damaged manifest") from None
+
+
+def load_style(folder: str | Path, base: str | Path = DEFAULT_CHECKPOINT, device: str = "cpu",
+               lora_scale: float = 1.0) -> Style:
+    """Load the base model and apply a style folder's embedding and adapter (or UNet) to it."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest.get("base_model_sha256") != model_hash(base):
+        raise FontgenError(f"{folder} was learned on another base model than {base}; run `fontgen learn` again")
+    model = load_model(base)
+    token = load_embedding(model, folder / EMBEDDINGS_FILE)
+    method = manifest["method"]
+    if method == "lora":
+        model.unet.load_lora_adapter(str(folder / LORA_FILE), prefix=None, adapter_name=ADAPTER_NAME)
+        model.unet.set_adapters([ADAPTER_NAME], weights=[lora_scale])
+    elif method == "dreambooth":
+        state = load_file(str(folder / UNET_FILE))
+        model.unet.load_state_dict({k: v.float() for k, v in state.items()})
+    fit = LayoutFit(np.array(manifest["layout_fit"], dtype=np.float64))
+    return Style(model.to(device).eval(), token, fit, manifest, folder)
