@@ -231,7 +231,7 @@ def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
 @torch.no_grad()
 def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 4,
            guidance: float = 1.0, scheduler: str = "ddim", generator: torch.Generator | None = None,
-           null_ids: torch.Tensor | None = None) -> torch.Tensor:
+           null_ids: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Draw glyphs (n, 1, s, s) in [-1, 1] from content glyphs and prompts with a few-step scheduler.
 
     With guidance > 1 the prompt is also run with its style replaced by the null token, and the two
@@ -240,7 +240,9 @@ def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor
     noise_scheduler = model.sampling_scheduler(scheduler)
     noise_scheduler.set_timesteps(steps)
     device = content.device
-    noise = torch.randn(content.shape, generator=generator, device="cpu").to(device)
+    if noise is None:
+        noise = torch.randn(content.shape, generator=generator, device="cpu")
+    noise = noise.to(device)
     latents = noise * noise_scheduler.init_noise_sigma
     prompt = model.encode_prompt(input_ids)
     if guidance != 1.0:
