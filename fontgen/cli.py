@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from fontgen.errors import FontgenError
+from fontgen.paths import DEFAULT_CHECKPOINT
 
 
 def _charset(value: str, missing_from=None) -> list[int]:
@@ -73,6 +74,73 @@ def cmd_pretrain(args) -> None:
     print(f"model: {folder}")
 
 
+def cmd_learn(args) -> None:
+    from fontgen.learn import learn
+
+    folder = learn(args.font, args.output, method=args.method, recipe=args.recipe, base=args.base, face=args.face,
+                   steps=args.steps)
+    print(f"style: {folder}")
+
+
+def cmd_generate(args) -> None:
+    from fontgen.generate import generate
+
+    chars = args.chars
+    report = generate(args.style, args.output, chars, steps=args.steps, guidance=args.guidance,
+                      lora_scale=args.lora_scale, seed=args.seed, batch_size=args.batch_size, device=args.device,
+                      base=args.base, output_size=args.size)
+    print(f"drew {report.drawn} glyphs ({report.kept} already there) in {report.seconds:.1f} s "
+          f"({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}")
+
+
+def cmd_generate_reference(args) -> None:
+    from fontgen.baselines import generate_reference
+
+    count, folder = generate_reference(args.style, args.output, args.chars, size=args.size)
+    print(f"drew {count} glyphs with the reference baseline (Noto Sans CJK KR fitted to the font) into {folder}")
+
+
+def cmd_export(args) -> None:
+    from fontgen.export import export_font, read_glyph_dir
+    from fontgen.vectorize import TraceParams
+
+    glyphs = read_glyph_dir(args.glyph_dir)
+    params = TraceParams(turdsize=args.turdsize, alphamax=args.alphamax, opttolerance=args.opttolerance,
+                         upscale_to=args.smooth)
+    report = export_font(args.font, glyphs, args.output, face=args.face, family_name=args.family_name,
+                         force=args.force, params=params, replace_existing=args.replace)
+    print(f"added {report.added} glyphs ({len(report.skipped)} already in the font) -> {report.output} "
+          f"[{report.family_name}] in {report.seconds:.1f} s")
+
+
+def cmd_complete(args) -> None:
+    from fontgen.complete import complete
+
+    report = complete(args.font, args.output, chars=args.chars, method=args.method, recipe=args.recipe,
+                      family_name=args.family_name, output_format=args.format, force=args.force, steps=args.steps,
+                      seed=args.seed, device=args.device, base=args.base, face=args.face)
+    print(f"added {report.added} syllables in {report.seconds:.0f} s -> {report.output}")
+    print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
+
+
+def cmd_specimen(args) -> None:
+    from fontgen.specimen import write_specimen, write_specimen_png
+
+    if args.png:
+        html, png = write_specimen_png(args.font, args.output, args.png, original_font=args.original)
+        print(f"specimen: {html} and {png}")
+    else:
+        print(f"specimen: {write_specimen(args.font, args.output, original_font=args.original)}")
+
+
+def cmd_eval(args) -> None:
+    from fontgen.evaluate import evaluate_fonts
+
+    table = evaluate_fonts(args.fonts, known=args.known, held_out=args.held_out, method=args.method,
+                           base=args.base, output=args.output, learn_steps=args.learn_steps)
+    print(table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fontgen", description="Complete Korean fonts in their own style.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +164,81 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     p.set_defaults(func=cmd_pretrain)
+
+    base_help = "base model folder (default: the shipped checkpoint)"
+    p = sub.add_parser("learn", help="learn a font's style (textual inversion, then LoRA or DreamBooth)")
+    p.add_argument("font")
+    p.add_argument("-o", "--output", help="style folder (default: FONT.fontgen next to the font)")
+    p.add_argument("--method", default="lora", choices=["lora", "dreambooth", "ti"])
+    p.add_argument("--recipe", help="TOML recipe (default: recipes/METHOD.toml)")
+    p.add_argument("--steps", type=int, help="override each stage's step count")
+    p.add_argument("--face", type=int, default=0)
+    p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
+    p.set_defaults(func=cmd_learn)
+
+    p = sub.add_parser("generate", help="draw syllables in a learned style as PNG files")
+    p.add_argument("style", help="style folder written by `fontgen learn` (with --method reference: the font)")
+    p.add_argument("-o", "--output", required=True, help="glyph folder (resumes: existing glyphs are kept)")
+    p.add_argument("--chars", default="missing", help="missing (default), ksx1001, all, or a file of characters / U+XXXX")
+    p.add_argument("--method", default="model", choices=["model", "reference"],
+                   help="reference: the Noto Sans CJK KR baseline fitted to the font, no model")
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--guidance", type=float, default=1.0)
+    p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--size", type=int, default=128, help="PNG size in pixels")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
+    p.set_defaults(func=lambda a: (cmd_generate_reference if a.method == "reference" else cmd_generate)(a))
+
+    p = sub.add_parser("export", help="vectorize PNG glyphs (U+XXXX.png) into a copy of the font")
+    p.add_argument("font")
+    p.add_argument("glyph_dir")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--family-name", help="family name of the new font (default: '<family> fontgen')")
+    p.add_argument("--force", action="store_true", help="ignore fsType bits that forbid modification")
+    p.add_argument("--replace", action="store_true", help="replace syllables the font already has")
+    p.add_argument("--face", type=int, default=0)
+    p.add_argument("--turdsize", type=int, default=2)
+    p.add_argument("--alphamax", type=float, default=1.0)
+    p.add_argument("--opttolerance", type=float, default=0.2)
+    p.add_argument("--smooth", type=int, default=None, help="upscale small bitmaps to this size before tracing")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("complete", help="learn, generate and export in one go")
+    p.add_argument("font")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--chars", default="missing")
+    p.add_argument("--method", default="lora", choices=["lora", "dreambooth", "ti"])
+    p.add_argument("--recipe")
+    p.add_argument("--format", choices=["ttf", "otf"], help="must match the source's outlines")
+    p.add_argument("--family-name")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--steps", type=int, default=4, help="sampling steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--face", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("specimen", help="an HTML specimen page (and PNG via headless Chromium)")
+    p.add_argument("font")
+    p.add_argument("-o", "--output", required=True, help="HTML file")
+    p.add_argument("--original", help="the font before completion: its syllables are shown unmarked")
+    p.add_argument("--png", help="also write a screenshot PNG here")
+    p.set_defaults(func=cmd_specimen)
+
+    p = sub.add_parser("eval", help="score the model against baselines on held-out glyphs of val fonts")
+    p.add_argument("fonts", nargs="*", help="corpus val font names (default: all val fonts)")
+    p.add_argument("--known", default="ksx1001", help="ksx1001 or a number of known syllables (e.g. 256)")
+    p.add_argument("--held-out", type=int, default=64, help="held-out syllables scored per font")
+    p.add_argument("--method", default="nearest", choices=["nearest", "ti", "lora", "dreambooth"],
+                   help="how the model gets the style: nearest train-font token, or learned")
+    p.add_argument("--learn-steps", type=int, default=None)
+    p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
+    p.add_argument("-o", "--output", default="runs/eval", help="folder for the table, JSON and picture")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
+from fontgen.paths import RECIPES
 from fontgen.fonts import file_sha256, font_info, require_hangul
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
@@ -29,7 +30,6 @@ from fontgen.pretrain import diffusion_loss, load_recipe
 from fontgen.style import (ADAPTER_NAME, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token, save_embedding,
                            save_safetensors_atomic, write_json_atomic)
 
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 METHODS = ("ti", "lora", "dreambooth")
 
 

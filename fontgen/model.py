@@ -26,11 +26,10 @@ from safetensors.torch import load_file, save_file
 
 import glyph_data
 from fontgen.errors import FontgenError
+from fontgen.paths import DEFAULT_CHECKPOINT
 
 NULL_TOKEN = "<null>"
 CLASS_TOKEN = "font"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "base"
 
 
 def jamo_tokens(codepoint: int) -> list[str]:

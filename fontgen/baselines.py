@@ -1,0 +1,61 @@
+"""The honest baselines every model result is compared with.
+
+- reference: Noto Sans CJK KR, moved and scaled per layout class to where the font's own glyphs sit;
+- nearest corpus font: the train font whose glyphs look most like the font's known glyphs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fontgen.dataset import FontSource, build_cache, corpus_sources, reference_source
+from fontgen.errors import FontgenError
+from fontgen.fonts import font_info, require_hangul
+from fontgen.generate import glyph_path, resolve_chars, save_glyph_png
+from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
+from fontgen.render import GlyphRenderer
+
+
+def fit_to_font(font: str | Path, known: list[int], size: int = 64, face: int = 0) -> LayoutFit:
+    """The layout fit of the reference to a font, from its known syllables."""
+    target = GlyphRenderer(font, size, face=face).render_many(known)
+    source = reference_source()
+    reference = GlyphRenderer(source.path, size, face=source.face).render_many(known)
+    return LayoutFit.from_boxes(known, ink_boxes(target), ink_boxes(reference))
+
+
+def reference_glyphs(fit: LayoutFit, codepoints: list[int], size: int) -> np.ndarray:
+    """The reference baseline's glyphs (uint8, ink-positive) at `size` px."""
+    source = reference_source()
+    return fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(codepoints), codepoints, fit)
+
+
+def generate_reference(font: str | Path, output: str | Path, chars: str = "missing", size: int = 128,
+                       face: int = 0) -> tuple[int, Path]:
+    """`fontgen generate FONT --method reference`: the baseline's PNGs for the font's missing syllables."""
+    info = font_info(font, face)
+    require_hangul(info, 1)
+    wanted = resolve_chars(chars, info.hangul)
+    fit = fit_to_font(font, info.hangul, face=face)
+    output = Path(output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
+    images = reference_glyphs(fit, wanted, size)
+    for codepoint, image in zip(wanted, images):
+        save_glyph_png(image, glyph_path(output, codepoint), size)
+    return len(wanted), output
+
+
+def nearest_corpus_font(font: str | Path, known: list[int], cache_dir: str | Path, size: int = 64,
+                        sample: int = 128, face: int = 0) -> FontSource:
+    """The train font whose glyphs are closest (mean squared error) to the font's known glyphs."""
+    rng = np.random.default_rng(0)
+    chosen = sorted(int(c) for c in rng.choice(known, min(sample, len(known)), replace=False))
+    target = GlyphRenderer(font, size, face=face).render_many(chosen).astype(np.float32)
+    sources = corpus_sources("train")
+    cache = build_cache(sources, chosen, size, cache_dir, progress=False)
+    errors = [np.mean((np.asarray(cache.images[i], dtype=np.float32) - target) ** 2) for i in range(len(sources))]
+    return sources[int(np.argmin(errors))]

@@ -1,0 +1,65 @@
+"""`fontgen complete FONT -o OUT`: learn (or reuse) the style, draw what is missing, write the font."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fontgen.errors import FontgenError
+from fontgen.export import export_font, read_glyph_dir
+from fontgen.fonts import file_sha256, font_info
+from fontgen.generate import generate, resolve_chars
+from fontgen.learn import learn
+from fontgen.model import DEFAULT_CHECKPOINT, model_hash
+from fontgen.style import read_manifest
+from fontgen.vectorize import TraceParams
+
+
+@dataclass
+class CompleteReport:
+    added: int
+    output: Path
+    style_dir: Path
+    glyph_dir: Path
+    reused_style: bool
+    seconds: float
+
+
+def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool:
+    """True when a style folder was learned from this very font file on this base model, by this method."""
+    if not (style_dir / "manifest.json").exists():
+        return False
+    manifest = read_manifest(style_dir)
+    return (manifest.get("source", {}).get("sha256") == file_sha256(font) and manifest.get("method") == method
+            and manifest.get("base_model_sha256") == model_hash(base))
+
+
+def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "lora",
+             recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
+             family_name: str | None = None, output_format: str | None = None, force: bool = False,
+             steps: int = 4, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
+             base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, progress: bool = True) -> CompleteReport:
+    """Learn, generate and export in one go; the original glyphs stay untouched."""
+    started = time.time()
+    font, output, base = Path(font), Path(output), Path(base)
+    info = font_info(font, face)
+    source_is_cff = info.format.endswith("OTF (CFF)")
+    if output_format and output_format != ("otf" if source_is_cff else "ttf"):
+        raise FontgenError(f"--format {output_format}: fontgen keeps the source's outline format "
+                           f"({'otf' if source_is_cff else 'ttf'}); convert the font first")
+    if info.fs_type & 0x0002 and not force:
+        raise FontgenError(f"{font}: its license bits (fsType) forbid modification; pass --force if you hold the rights")
+    style_dir = Path(style_dir) if style_dir else output.with_suffix(".fontgen")
+    glyph_dir = Path(glyph_dir) if glyph_dir else output.with_suffix(".glyphs")
+    reused = matching_style(style_dir, font, method, base)
+    if not reused:
+        learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
+    generate(style_dir, glyph_dir, chars, steps=steps, seed=seed, batch_size=batch_size, device=device, base=base,
+             progress=progress)
+    wanted = set(resolve_chars(chars, info.hangul)) - set(info.hangul)
+    glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted}
+    if not glyphs:
+        raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
+    report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
+                         params=TraceParams(), progress=progress)
+    return CompleteReport(report.added, report.output, style_dir, glyph_dir, reused, time.time() - started)

@@ -1,0 +1,709 @@
+"""Add new glyphs, given as images, to the user's own font and write it as a new font file.
+
+Everything the font had stays as it was: existing glyphs keep their glyf/CFF data byte for byte,
+and tables the export does not need to touch are copied through unparsed. New glyphs are traced
+with potrace (fontgen.vectorize) in the frame the font's own glyphs are rendered in, appended at
+the end of the glyph order as uniXXXX (cidNNNNN in CID-keyed CFF fonts) and mapped in the cmap.
+By default the family is renamed so the result installs beside the original.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import statistics
+import struct
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from fontTools.ttLib import TTFont
+from PIL import Image, UnidentifiedImageError
+
+import glyph_data
+from fontgen.errors import FontgenError
+from fontgen.fonts import open_font
+from fontgen.render import EmFrame, frame_for_font
+from fontgen.vectorize import (
+    TraceParams,
+    charstring_from_contours,
+    contour_bounds,
+    trace_contours,
+    ttglyph_from_contours,
+)
+
+MAX_GLYPHS = 0xFFFF
+GLYPH_FILE = re.compile(r"^U\+([0-9A-Fa-f]{4,6})\.png$", re.IGNORECASE)
+# PNGs fontgen itself may leave in a glyph folder that are not glyphs.
+IGNORED_PNGS = {"contact_sheet.png"}
+# Tables that no longer describe the font once glyphs are added: a digital signature over the
+# old bytes, and VTT's private hinting-source tables (indexed by glyph; NanumGothic's zero-length
+# TSI3 also makes the OpenType Sanitizer reject the font outright).
+DROPPED_TABLES = ("DSIG", "TSI0", "TSI1", "TSI2", "TSI3", "TSI5", "TSIB", "TSIC", "TSID", "TSIJ", "TSIP", "TSIV")
+UNICODE_RANGE_HANGUL_SYLLABLES = 56
+CODEPAGE_KOREAN_WANSUNG = 19
+CODEPAGE_KOREAN_JOHAB = 21
+
+
+@dataclass
+class ExportReport:
+    """What export_font did."""
+
+    added: int
+    skipped: list[int]
+    output: Path
+    seconds: float
+    replaced: list[int] = field(default_factory=list)
+    empty: list[int] = field(default_factory=list)  # images with no ink: added as blank glyphs
+    dropped_tables: list[str] = field(default_factory=list)
+    family_name: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Glyph folders
+
+
+def _image_to_ink(image: Image.Image) -> np.ndarray:
+    """A PNG's pixels (black ink on white paper, any mode) -> ink-positive uint8."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        gray = np.clip(pixels / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return 255 - gray
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    return 255 - gray
+
+
+def read_glyph_dir(path: str | Path) -> dict[int, np.ndarray]:
+    """Glyph images named by codepoint (U+AC00.png, black on white) -> {codepoint: ink uint8 array}.
+
+    Other kinds of files (*.json, the contact sheet) are ignored; a PNG whose name is not a
+    codepoint, an unreadable image, a non-square one or sizes that differ are errors.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise FontgenError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise FontgenError(f"{folder}: not a folder")
+    glyphs: dict[int, np.ndarray] = {}
+    files: dict[int, Path] = {}
+    size: tuple[int, int] | None = None
+    first: Path | None = None
+    for file in sorted(folder.iterdir()):
+        if not file.is_file() or file.suffix.lower() != ".png" or file.name.startswith("."):
+            continue
+        if file.name.lower() in IGNORED_PNGS:
+            continue
+        match = GLYPH_FILE.match(file.name)
+        if not match:
+            raise FontgenError(f"{file}: glyph images must be named by codepoint, like U+AC00.png")
+        codepoint = int(match.group(1), 16)
+        if codepoint > 0x10FFFF or 0xD800 <= codepoint <= 0xDFFF or codepoint == 0:
+            raise FontgenError(f"{file}: U+{codepoint:04X} is not a character that a font can map")
+        if codepoint in files:
+            raise FontgenError(f"{file}: same codepoint as {files[codepoint].name}")
+        try:
+            with Image.open(file) as image:
+                image.load()
+                ink = _image_to_ink(image)
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise FontgenError(f"{file}: not a readable PNG image ({error})") from None
+        if ink.shape[0] != ink.shape[1]:
+            raise FontgenError(f"{file}: glyph images must be square, this one is {ink.shape[1]}x{ink.shape[0]}")
+        if size is None:
+            size, first = ink.shape, file
+        elif ink.shape != size:
+            raise FontgenError(
+                f"{file}: is {ink.shape[1]}x{ink.shape[0]} px but {first.name} is {size[1]}x{size[0]}; "
+                "all glyph images must be the same size"
+            )
+        files[codepoint] = file
+        glyphs[codepoint] = ink
+    if not glyphs:
+        raise FontgenError(f"{folder}: no glyph images (U+XXXX.png) in this folder")
+    return dict(sorted(glyphs.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def _one_line(text: str, limit: int = 600) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line] or lines
+    joined = "; ".join(errors)
+    return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+def validate_with_ots(path: str | Path) -> None:
+    """Run the OpenType Sanitizer on a font file; FontgenError with OTS's message when it fails."""
+    try:
+        import ots
+    except ImportError:
+        raise FontgenError("the OpenType Sanitizer (opentype-sanitizer package) is not installed") from None
+    path = Path(path)
+    try:
+        result = ots.sanitize(str(path), capture_output=True)
+    except OSError as error:
+        raise FontgenError(f"cannot run the OpenType Sanitizer: {error}") from None
+    if result.returncode != 0:
+        output = (result.stderr or b"").decode("utf-8", "replace") + (result.stdout or b"").decode("utf-8", "replace")
+        raise FontgenError(f"{path.name}: the OpenType Sanitizer rejects the font: {_one_line(output) or 'no message'}")
+
+
+def _check_readable(path: Path, label: str, codepoints: list[int], glyph_ids: list[int]) -> None:
+    """Re-open the written font with fontTools and FreeType and load some of the new glyphs."""
+    import freetype
+
+    try:
+        font = TTFont(path)
+        cmap = font.getBestCmap() or {}
+        glyph_set = font.getGlyphSet()
+        for codepoint, gid in zip(codepoints, glyph_ids):
+            name = cmap.get(codepoint)
+            if name is None or font.getGlyphID(name) != gid:
+                raise FontgenError(f"{label}: U+{codepoint:04X} is not mapped to its new glyph after writing")
+            glyph_set[name].draw(_NullPen())
+        font.close()
+    except FontgenError:
+        raise
+    except Exception as error:
+        raise FontgenError(f"{label}: fontTools cannot read the written font back ({type(error).__name__}: {error})") from None
+    try:
+        face = freetype.Face(str(path))
+        face.set_char_size(48 * 64)
+        for codepoint, gid in zip(codepoints, glyph_ids):
+            if face.get_char_index(codepoint) != gid:
+                raise FontgenError(f"{label}: FreeType does not find U+{codepoint:04X} in the written font")
+            face.load_glyph(gid, freetype.FT_LOAD_NO_BITMAP | freetype.FT_LOAD_NO_HINTING)
+    except FontgenError:
+        raise
+    except freetype.FT_Exception as error:
+        raise FontgenError(f"{label}: FreeType cannot read the written font ({error})") from None
+
+
+class _NullPen:
+    def moveTo(self, pt):
+        pass
+
+    def lineTo(self, pt):
+        pass
+
+    def curveTo(self, *pts):
+        pass
+
+    def qCurveTo(self, *pts):
+        pass
+
+    def closePath(self):
+        pass
+
+    def endPath(self):
+        pass
+
+    def addComponent(self, name, transform):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming
+
+
+def _ps_clean(text: str) -> str:
+    """Characters allowed in a PostScript name (printable ASCII but []{}()<>/% and spaces)."""
+    return "".join(ch for ch in text if 33 <= ord(ch) <= 126 and ch not in "[](){}<>/%")
+
+
+def _rename(font: TTFont, family_name: str | None) -> tuple[str, str, str]:
+    """Give the font a new family: nameIDs 1, 3, 4, 6, 16 (and 18, 21 when present), CFF names.
+
+    Returns (English family, full name, PostScript name).
+    """
+    name_table = font["name"]
+    original_family = name_table.getBestFamilyName() or "Untitled"
+    original_ps = name_table.getDebugName(6) or _ps_clean(original_family)
+    subfamily = name_table.getBestSubFamilyName() or "Regular"
+    new_family = family_name.strip() if family_name and family_name.strip() else f"{original_family} fontgen"
+
+    # PostScript name: the family without spaces, plus the original's style suffix.
+    if "-" in original_ps:
+        style = original_ps.rsplit("-", 1)[1]
+    else:
+        style = "" if subfamily.lower() in ("regular", "normal", "book") else _ps_clean(subfamily)
+    base = _ps_clean(new_family)
+    if not base:  # a family name with no ASCII letters
+        base = _ps_clean(original_ps.split("-")[0]) + "fontgen"
+    ps_name = (base + ("-" + style if style else ""))[:63]
+    english_full = new_family if not style else f"{new_family} {subfamily}"
+
+    # Per (platform, encoding, language): the family strings as they were.
+    groups: dict[tuple, dict[int, str]] = {}
+    for record in name_table.names:
+        try:
+            groups.setdefault((record.platformID, record.platEncID, record.langID), {})[record.nameID] = record.toUnicode()
+        except UnicodeDecodeError:
+            continue
+    unique = f"fontgen;{ps_name}"
+    drop = []
+    for record in name_table.names:
+        key = (record.platformID, record.platEncID, record.langID)
+        strings = groups.get(key, {})
+        old_family = strings.get(16) or strings.get(21) or strings.get(1) or original_family
+        new_local = family_name.strip() if family_name and family_name.strip() else f"{old_family} fontgen"
+        nid = record.nameID
+        try:
+            text = record.toUnicode()
+        except UnicodeDecodeError:
+            text = ""
+        if nid in (16, 21):
+            value = new_local
+        elif nid == 1:
+            if old_family and text.startswith(old_family):
+                value = new_local + text[len(old_family):]
+            else:
+                value = new_local
+        elif nid in (4, 18):
+            if old_family and text.startswith(old_family):
+                value = new_local + text[len(old_family):]
+            else:
+                sub = strings.get(17) or strings.get(2) or ""
+                value = new_local if sub.lower() in ("", "regular") else f"{new_local} {sub}"
+        elif nid == 6:
+            value = ps_name
+        elif nid == 3:
+            value = unique
+        else:
+            continue
+        record.string = value
+        try:
+            record.toBytes()
+        except (UnicodeEncodeError, LookupError):
+            drop.append(record)  # a legacy Mac encoding that cannot spell the new name
+    for record in drop:
+        name_table.names.remove(record)
+    # Fonts that lack some of the basic names get them (Windows, English).
+    present = {record.nameID for record in name_table.names}
+    for nid, value in ((1, new_family), (3, unique), (4, english_full), (6, ps_name)):
+        if nid not in present:
+            name_table.setName(value, nid, 3, 1, 0x409)
+
+    if "CFF " in font:
+        cff = font["CFF "].cff
+        cff.fontNames = [ps_name]
+        top = cff.topDictIndex[0]
+        if "FullName" in top.rawDict or hasattr(top, "FullName"):
+            top.FullName = english_full
+        if "FamilyName" in top.rawDict or hasattr(top, "FamilyName"):
+            top.FamilyName = new_family
+    return new_family, english_full, ps_name
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+def _unique_name(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    i = 1
+    while f"{base}.fontgen{i}" in taken:
+        i += 1
+    return f"{base}.fontgen{i}"
+
+
+def _glyph_base_name(codepoint: int) -> str:
+    return f"uni{codepoint:04X}" if codepoint <= 0xFFFF else f"u{codepoint:05X}"
+
+
+def _check_images(glyphs: dict) -> dict[int, np.ndarray]:
+    checked = {}
+    for codepoint, image in glyphs.items():
+        codepoint = int(codepoint)
+        if not 0 < codepoint <= 0x10FFFF or 0xD800 <= codepoint <= 0xDFFF:
+            raise FontgenError(f"U+{codepoint:04X} is not a character that a font can map")
+        array = np.asarray(image)
+        if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] < 8:
+            raise FontgenError(f"U+{codepoint:04X}: glyph image must be a square 2-D array, got shape {array.shape}")
+        checked[codepoint] = array
+    return dict(sorted(checked.items()))
+
+
+def _hangul_glyph_names(font: TTFont) -> list[str]:
+    cmap = font.getBestCmap() or {}
+    return [cmap[c] for c in cmap if glyph_data.is_syllable(c)]
+
+
+def _glyf_header(glyph) -> tuple[int, int, int, int, int] | None:
+    """(numberOfContours, xMin, yMin, xMax, yMax) of a glyph without expanding it."""
+    data = getattr(glyph, "data", None)
+    if data is not None:
+        if len(data) < 10:
+            return None
+        return struct.unpack(">hhhhh", data[:10])
+    if getattr(glyph, "numberOfContours", 0) == 0:
+        return None
+    return glyph.numberOfContours, glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax
+
+
+def _vertical_defaults(font: TTFont, is_cff: bool, frame: EmFrame) -> tuple[int, float]:
+    """(vertical advance, vertical origin y) for new glyphs in a font with vmtx."""
+    vmtx = font["vmtx"].metrics
+    names = [n for n in _hangul_glyph_names(font) if n in vmtx]
+    if names:
+        advance = int(statistics.median(vmtx[n][0] for n in names))
+    else:
+        advance = font["vhea"].advanceHeightMax if "vhea" in font else frame.units_per_em
+    if "VORG" in font:
+        return advance, float(font["VORG"].defaultVertOriginY)
+    origins = []
+    if not is_cff:
+        raw = font["glyf"].glyphs
+        for name in names[:2000]:
+            header = _glyf_header(raw[name])
+            if header:
+                origins.append(vmtx[name][1] + header[4])
+    if origins:
+        return advance, float(statistics.median(origins))
+    return advance, float(round(frame.bottom + frame.size))
+
+
+def _free_cids(order: list[str], count: int) -> list[int]:
+    """CIDs for new glyphs: above the highest one in use, then unused ones below it (CIDs are 16-bit)."""
+    used = {int(n[3:]) for n in order if n.startswith("cid") and n[3:].isdigit()}
+    used.add(0)
+    highest = max(used)
+    free = list(range(highest + 1, min(highest + 1 + count, 0xFFFF)))
+    if len(free) < count:
+        free += [cid for cid in range(1, highest) if cid not in used][: count - len(free)]
+    return sorted(free)
+
+
+def _cid_fd_for_new_glyphs(font: TTFont, top) -> int:
+    """The Font DICT most of the font's Hangul syllables use (else the most common one)."""
+    order = font.getGlyphOrder()
+    index = {name: i for i, name in enumerate(order)}
+    gids = [index[n] for n in _hangul_glyph_names(font) if n in index]
+    fd_select = top.FDSelect
+    picks = [fd_select[g] for g in gids] or list(fd_select.gidArray)
+    return statistics.mode(picks) if picks else 0
+
+
+def export_font(
+    source_path: str | Path,
+    glyphs: dict[int, np.ndarray],
+    out_path: str | Path,
+    *,
+    face: int = 0,
+    family_name: str | None = None,
+    force: bool = False,
+    params: TraceParams = TraceParams(),
+    replace_existing: bool = False,
+    progress: bool = True,
+) -> ExportReport:
+    """Trace glyph images into new glyphs of the font at source_path and write out_path.
+
+    Images are ink-positive uint8 squares in the font's em frame (render.frame_for_font), any
+    size. Characters the font already maps are skipped unless replace_existing, in which case the
+    codepoint is remapped to a new glyph (the old glyph stays, unmapped by that codepoint).
+    """
+    started = time.perf_counter()
+    source = Path(source_path)
+    out = Path(out_path)
+    glyphs = _check_images(glyphs)
+    if not glyphs:
+        raise FontgenError("no glyphs to export")
+    if out.suffix.lower() in (".woff", ".woff2", ".ttc", ".otc"):
+        raise FontgenError(f"{out}: the new font is written as a plain TTF/OTF file; give it a .ttf or .otf name")
+    try:
+        if out.resolve() == source.resolve():
+            raise FontgenError(f"{out}: would overwrite the source font; write to another file")
+    except OSError:
+        pass
+
+    font = open_font(source, face)
+    if "fvar" in font or "CFF2" in font:
+        raise FontgenError(f"{source}: variable fonts are not supported; export into a static instance")
+    is_cff = "CFF " in font
+    if not is_cff and "glyf" not in font:
+        raise FontgenError(f"{source}: the font has no glyf or CFF outlines")
+    fs_type = font["OS/2"].fsType if "OS/2" in font else 0
+    if fs_type & 0x0002 and not force:
+        raise FontgenError(
+            f"{source}: its license bits (fsType) forbid modification; pass --force if you hold the rights"
+        )
+
+    cmap = font.getBestCmap() or {}
+    skipped = [cp for cp in glyphs if cp in cmap and not replace_existing]
+    replaced = [cp for cp in glyphs if cp in cmap and replace_existing]
+    todo = [cp for cp in glyphs if cp not in cmap or replace_existing]
+    if not todo:
+        raise FontgenError(
+            f"{source}: nothing to add, the font already has all {len(glyphs)} characters"
+        )
+    order = list(font.getGlyphOrder())
+    if len(order) + len(todo) > MAX_GLYPHS:
+        raise FontgenError(
+            f"{source}: the font has {len(order):,} glyphs; adding {len(todo):,} would pass the OpenType limit "
+            f"of {MAX_GLYPHS:,}"
+        )
+
+    frame = frame_for_font(font)
+    advance = frame.advance
+    upem = font["head"].unitsPerEm
+    taken = set(order)
+
+    # Where new glyphs go, per outline format.
+    if is_cff:
+        cff = font["CFF "].cff
+        top = cff.topDictIndex[0]
+        char_strings = top.CharStrings
+        is_cid = hasattr(top, "ROS")
+        global_subrs = cff.GlobalSubrs
+        if is_cid:
+            fd_index = _cid_fd_for_new_glyphs(font, top)
+            private = top.FDArray[fd_index].Private
+            free_cids = _free_cids(order, len(todo))
+        else:
+            private = top.Private
+    else:
+        glyf = font["glyf"]
+        maxp = font["maxp"]
+    hmtx = font["hmtx"].metrics
+    has_vmtx = "vmtx" in font and "vhea" in font
+    if has_vmtx:
+        vmtx = font["vmtx"].metrics
+        v_advance, v_origin = _vertical_defaults(font, is_cff, frame)
+
+    # Tables indexed by glyph ID are read before the glyph order changes.
+    hdmx = y_pels = None
+    if "hdmx" in font:
+        table = font["hdmx"]
+        table.hdmx = hdmx = {ppem: dict(widths.items()) for ppem, widths in table.hdmx.items()}
+    if "LTSH" in font:
+        y_pels = font["LTSH"].yPels
+
+    new_names: list[str] = []
+    bounds_all: list[tuple[int, int, int, int]] = []
+    lsbs, rsbs, extents = [], [], []
+    v_tsbs, v_bsbs, v_extents = [], [], []
+    empty: list[int] = []
+    max_points = max_contours = 0
+
+    iterator = todo
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(todo, desc="vectorizing", unit="glyph", leave=False)
+    for codepoint in iterator:
+        image = glyphs[codepoint]
+        if is_cff and is_cid:
+            name = f"cid{free_cids.pop(0):05d}"
+        else:
+            name = _unique_name(_glyph_base_name(codepoint), taken)
+        taken.add(name)
+        contours = trace_contours(image, frame, params, "otf" if is_cff else "ttf")
+        if not contours:
+            empty.append(codepoint)
+        if is_cff:
+            charstring = charstring_from_contours(contours, private, global_subrs, advance)
+            bounds = contour_bounds(contours)
+            char_strings.charStringsIndex.append(charstring)
+            char_strings.charStrings[name] = len(char_strings.charStringsIndex) - 1
+            if is_cid:
+                top.FDSelect.append(fd_index)
+        else:
+            glyph = ttglyph_from_contours(contours)
+            glyf.glyphs[name] = glyph
+            bounds = (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax) if contours else None
+            if contours:
+                max_points = max(max_points, len(glyph.coordinates))
+                max_contours = max(max_contours, glyph.numberOfContours)
+        new_names.append(name)
+        if bounds:
+            x_min, y_min, x_max, y_max = bounds
+            bounds_all.append(bounds)
+            hmtx[name] = (advance, x_min)
+            lsbs.append(x_min)
+            rsbs.append(advance - x_max)
+            extents.append(x_max)
+        else:
+            hmtx[name] = (advance, 0)
+        if has_vmtx:
+            if bounds:
+                tsb = round(v_origin - y_max)
+                vmtx[name] = (v_advance, tsb)
+                v_tsbs.append(tsb)
+                v_bsbs.append(v_advance - tsb - (y_max - y_min))
+                v_extents.append(tsb + (y_max - y_min))
+            else:
+                vmtx[name] = (v_advance, 0)
+
+    # Glyph order: new glyphs at the end.
+    new_order = order + new_names
+    if is_cff:
+        top.charset = new_order
+        top.numGlyphs = len(new_order)
+        if is_cid:
+            highest = max(int(n[3:]) for n in new_order if n.startswith("cid") and n[3:].isdigit())
+            top.CIDCount = max(getattr(top, "CIDCount", 8720), highest + 1)
+    font.setGlyphOrder(new_order)
+    if not is_cff:
+        glyf.setGlyphOrder(new_order)
+        # maxp limits only grow; composite and instruction limits are unchanged (no new ones).
+        if maxp.tableVersion >= 0x00010000:
+            maxp.maxPoints = max(maxp.maxPoints, max_points)
+            maxp.maxContours = max(maxp.maxContours, max_contours)
+
+    # Bounding boxes and horizontal/vertical extremes.
+    head = font["head"]
+    if bounds_all:
+        x0 = min(b[0] for b in bounds_all)
+        y0 = min(b[1] for b in bounds_all)
+        x1 = max(b[2] for b in bounds_all)
+        y1 = max(b[3] for b in bounds_all)
+        head.xMin, head.yMin = min(head.xMin, x0), min(head.yMin, y0)
+        head.xMax, head.yMax = max(head.xMax, x1), max(head.yMax, y1)
+        if is_cff:
+            bbox = list(top.FontBBox)
+            top.FontBBox = [min(bbox[0], x0), min(bbox[1], y0), max(bbox[2], x1), max(bbox[3], y1)]
+    hhea = font["hhea"]
+    hhea.advanceWidthMax = max(hhea.advanceWidthMax, advance)
+    if lsbs:
+        hhea.minLeftSideBearing = min(hhea.minLeftSideBearing, min(lsbs))
+        hhea.minRightSideBearing = min(hhea.minRightSideBearing, min(rsbs))
+        hhea.xMaxExtent = max(hhea.xMaxExtent, max(extents))
+    if has_vmtx:
+        vhea = font["vhea"]
+        vhea.advanceHeightMax = max(vhea.advanceHeightMax, v_advance)
+        if v_tsbs:
+            vhea.minTopSideBearing = min(vhea.minTopSideBearing, min(v_tsbs))
+            vhea.minBottomSideBearing = min(vhea.minBottomSideBearing, min(v_bsbs))
+            vhea.yMaxExtent = max(vhea.yMaxExtent, max(v_extents))
+
+    # Per-glyph device tables: linear widths for the unhinted new glyphs.
+    if hdmx is not None:
+        for ppem, widths in hdmx.items():
+            width = min(255, int(round(advance * ppem / upem)))
+            for name in new_names:
+                widths[name] = width
+    if y_pels is not None:
+        for name in new_names:
+            y_pels[name] = 1
+
+    _update_cmap(font, dict(zip(todo, new_names)), source)
+
+    if "OS/2" in font and any(glyph_data.is_syllable(cp) for cp in todo):
+        os2 = font["OS/2"]
+        os2.ulUnicodeRange2 |= 1 << (UNICODE_RANGE_HANGUL_SYLLABLES - 32)
+        if os2.version >= 1:
+            os2.ulCodePageRange1 |= (1 << CODEPAGE_KOREAN_WANSUNG) | (1 << CODEPAGE_KOREAN_JOHAB)
+
+    new_family, _, _ = _rename(font, family_name)
+    dropped = [tag for tag in DROPPED_TABLES if tag in font]
+    for tag in dropped:
+        del font[tag]
+
+    # Existing glyph data must be written as read: no bounding-box recalculation (which would
+    # expand and recompile every glyph); the new glyphs carry their own bounds.
+    font.recalcBBoxes = False
+    font.flavor = None
+    _write(font, out, todo, list(range(len(order), len(new_order))))
+    return ExportReport(
+        added=len(todo), skipped=skipped, output=out, seconds=time.perf_counter() - started,
+        replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family,
+    )
+
+
+def _update_cmap(font: TTFont, mapping: dict[int, str], source: Path) -> None:
+    """Map new codepoints in every Unicode format 4 and format 12 subtable (format 12 made if needed)."""
+    from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
+
+    table = font["cmap"]
+    bmp = {cp: name for cp, name in mapping.items() if cp <= 0xFFFF}
+    unicode_tables = [t for t in table.tables if t.isUnicode()]
+    format4 = [t for t in unicode_tables if t.format == 4]
+    format12 = [t for t in unicode_tables if t.format == 12]
+    need_full = len(bmp) < len(mapping)
+    before = {id(t): dict(t.cmap) for t in format4}
+    for sub in format4:
+        sub.cmap.update(bmp)
+    overflow = False
+    for sub in format4:
+        try:
+            sub.compile(font)
+        except struct.error:
+            overflow = True
+    if overflow:
+        # Format 4 tops out at 64 KiB; keep it as it was and carry everything in format 12.
+        for sub in format4:
+            sub.cmap.clear()
+            sub.cmap.update(before[id(sub)])
+        need_full = True
+    for sub in format12:
+        sub.cmap.update(mapping)
+    if not format4 and not format12:
+        sub = CmapSubtable.newSubtable(4)
+        sub.platformID, sub.platEncID, sub.language = 3, 1, 0
+        sub.cmap = {cp: name for cp, name in (font.getBestCmap() or {}).items() if cp <= 0xFFFF}
+        sub.cmap.update(bmp)
+        table.tables.append(sub)
+        format4 = [sub]
+    if need_full and not format12:
+        best = {}
+        for sub in unicode_tables:
+            best.update(sub.cmap)
+        best.update(mapping)
+        sub = CmapSubtable.newSubtable(12)
+        sub.platformID, sub.platEncID, sub.language = 3, 10, 0
+        sub.cmap = best
+        table.tables.append(sub)
+
+
+def _write(font: TTFont, out: Path, codepoints: list[int], glyph_ids: list[int]) -> None:
+    """Save to a temporary file beside out, validate it, then move it into place."""
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise FontgenError(f"{out}: cannot write here, {folder} is not an existing folder")
+    if out.is_dir():
+        raise FontgenError(f"{out}: is a folder; give a font file name")
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise FontgenError(f"{out}: cannot write here ({error.strerror or error})") from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            buffer = io.BytesIO()
+            try:
+                font.save(buffer, reorderTables=True)
+            except FontgenError:
+                raise
+            except Exception as error:
+                raise FontgenError(f"{out}: could not build the font ({type(error).__name__}: {error})") from None
+            stream.write(buffer.getvalue())
+        try:
+            validate_with_ots(temp)
+        except FontgenError as error:
+            raise FontgenError(str(error).replace(temp.name, out.name)) from None
+        sample = list(range(0, len(codepoints), max(1, len(codepoints) // 50)))[:50]
+        _check_readable(temp, str(out), [codepoints[i] for i in sample], [glyph_ids[i] for i in sample])
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, out)
+    except OSError as error:
+        raise FontgenError(f"{out}: cannot write the font ({error.strerror or error})") from None
+    finally:
+        if temp.exists():
+            try:
+                temp.unlink()
+            except OSError:
+                pass
