@@ -470,7 +470,7 @@ def export_font(
         if is_cid:
             fd_index = _cid_fd_for_new_glyphs(font, top)
             private = top.FDArray[fd_index].Private
-            free_cids = _free_cids(order, len(todo))
+            free_cids = iter(_free_cids(order, len(todo)))
         else:
             private = top.Private
     else:
@@ -505,7 +505,7 @@ def export_font(
     for codepoint in iterator:
         image = glyphs[codepoint]
         if is_cff and is_cid:
-            name = f"cid{free_cids.pop(0):05d}"
+            name = f"cid{next(free_cids):05d}"
         else:
             name = _unique_name(_glyph_base_name(codepoint), taken)
         taken.add(name)
@@ -515,8 +515,11 @@ def export_font(
         if is_cff:
             charstring = charstring_from_contours(contours, private, global_subrs, advance)
             bounds = contour_bounds(contours)
-            char_strings.charStringsIndex.append(charstring)
-            char_strings.charStrings[name] = len(char_strings.charStringsIndex) - 1
+            if char_strings.charStringsAreIndexed:
+                char_strings.charStringsIndex.append(charstring)
+                char_strings.charStrings[name] = len(char_strings.charStringsIndex) - 1
+            else:
+                char_strings.charStrings[name] = charstring
             if is_cid:
                 top.FDSelect.append(fd_index)
         else:

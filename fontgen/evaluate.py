@@ -1,0 +1,192 @@
+"""`fontgen eval`: the model against both baselines on held-out glyphs of fonts never trained on.
+
+For each val font, a set of known syllables stands in for the user's font; other syllables of the
+same font, never shown to any step, are drawn by each method and scored against the real glyphs
+at 128 px: SSIM, RMSE, IoU of the binarized glyph, and placement (ink box edges, in em units).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import structural_similarity
+
+import glyph_data
+from fontgen.baselines import fit_to_font, nearest_corpus_font, reference_glyphs
+from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
+from fontgen.errors import FontgenError
+from fontgen.fonts import font_info, open_font
+from fontgen.generate import glyph_noise
+from fontgen.learn import default_cache_dir, learn, nearest_style_token
+from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
+from fontgen.reference import fitted_reference, ink_boxes
+from fontgen.render import EmFrame, GlyphRenderer, frame_for_font
+from fontgen.style import load_style
+
+SCORE_SIZE = 128
+
+
+def scores(real: np.ndarray, drawn: np.ndarray) -> dict:
+    """Mean SSIM, RMSE (0..1 intensities), IoU (ink >= 128) and placement error (em) over glyph pairs."""
+    ssim = [structural_similarity(a, b, data_range=255) for a, b in zip(real, drawn)]
+    rmse = [np.sqrt(np.mean(((a.astype(np.float32) - b.astype(np.float32)) / 255.0) ** 2)) for a, b in zip(real, drawn)]
+    ious = []
+    for a, b in zip(real, drawn):
+        ink_a, ink_b = a >= 128, b >= 128
+        union = (ink_a | ink_b).sum()
+        ious.append((ink_a & ink_b).sum() / union if union else 1.0)
+    boxes_real, boxes_drawn = ink_boxes(real), ink_boxes(drawn)
+    placement = np.nanmean(np.abs(boxes_real - boxes_drawn), axis=1)
+    placement = np.where(np.isnan(placement), 1.0, placement)
+    return {"ssim": float(np.mean(ssim)), "rmse": float(np.mean(rmse)), "iou": float(np.mean(ious)),
+            "placement_em": float(np.mean(placement)), "n": int(len(real))}
+
+
+def upsample(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 glyphs to `size` px (bicubic), as generate writes them."""
+    if images.shape[-1] == size:
+        return images
+    return np.stack([np.asarray(Image.fromarray(i).resize((size, size), Image.Resampling.BICUBIC)) for i in images])
+
+
+def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
+    """A copy of the font with only these syllables (and ASCII): a stand-in for a user's partial font."""
+    from fontTools import subset
+
+    ttfont = open_font(font, face)
+    options = subset.Options()
+    options.name_IDs, options.notdef_outline, options.layout_features = ["*"], True, ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=list(keep) + list(range(0x20, 0x7F)))
+    subsetter.subset(ttfont)
+    ttfont.save(out)
+    return out
+
+
+def frame_in_other_font(frame: EmFrame, other_units_per_em: int, other_advance: int) -> EmFrame:
+    """The same em window expressed in another font's units (to place its glyphs where ours sit)."""
+    k = other_units_per_em / frame.units_per_em
+    return EmFrame(other_units_per_em, frame.left * k, frame.bottom * k, other_units_per_em, other_advance)
+
+
+def choose_known(hangul: list[int], known: str | int, seed: int = 0) -> list[int]:
+    have = set(hangul)
+    ksx = [c for c in glyph_data.ksx1001_syllables() if c in have]
+    if str(known) == "ksx1001":
+        return ksx
+    rng = np.random.default_rng(seed)
+    return sorted(int(c) for c in rng.choice(ksx, min(int(known), len(ksx)), replace=False))
+
+
+def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
+                   workdir: Path, learn_steps: int | None, cache_dir: Path) -> tuple[np.ndarray, str]:
+    """Held-out glyphs drawn by the model at its own size, with the style given by `method`."""
+    if method == "nearest":
+        model = load_model(base)
+        size = model.config.image_size
+        targets = build_cache([FontSource("eval", subset_path)], known, size, cache_dir, progress=False)
+        reference = build_cache([reference_source()], known, size, cache_dir, progress=False)
+        pairs = StyledGlyphs(targets, reference, ["<eval>"])
+        token = nearest_style_token(model, pairs)
+        fit = pairs.fits[0]
+    else:
+        style_dir = learn(subset_path, workdir / f"{font_path.stem}.{method}.fontgen", method=method, base=base,
+                          steps=learn_steps, cache_dir=cache_dir, progress=False)
+        style = load_style(style_dir, base)
+        model, token, fit, size = style.model, style.token, style.fit, style.model.config.image_size
+    source = reference_source()
+    content = fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit)
+    ids = model.tokenizer.encode(token, held)
+    with torch.inference_mode():
+        drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), ids, steps=4,
+                       noise=glyph_noise(held, size, 0))
+    return to_uint8(drawn[:, 0]).numpy(), token
+
+
+def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, base: Path, workdir: Path,
+                  learn_steps: int | None, cache_dir: Path) -> tuple[dict, np.ndarray]:
+    """Scores of every method on one corpus font, and a picture (rows: real, model, reference, nearest)."""
+    corpus_font = glyph_data.corpus_font(name)
+    if corpus_font.split == "train":
+        raise FontgenError(f"{name} is a train font; quality is only measured on val fonts")
+    path, face = corpus_font.path, corpus_font.face
+    info = font_info(path, face)
+    known = choose_known(info.hangul, known_spec)
+    rest = sorted(set(info.hangul) - set(known))
+    rng = np.random.default_rng(1)
+    held = sorted(int(c) for c in rng.choice(rest, min(held_out, len(rest)), replace=False))
+    subset_path = subset_font(path, face, known, workdir / f"{path.stem}-known.ttf")
+
+    real = GlyphRenderer(path, SCORE_SIZE, face=face).render_many(held)
+    started = time.time()
+    drawn, token = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir)
+    model_seconds = time.time() - started
+    model_images = upsample(drawn, SCORE_SIZE)
+    fit = fit_to_font(path, known, face=face)
+    reference_images = reference_glyphs(fit, held, SCORE_SIZE)
+    nearest = nearest_corpus_font(path, known, cache_dir, face=face)
+    nearest_font = open_font(nearest.path, nearest.face, lazy=True)
+    frame = frame_in_other_font(frame_for_font(open_font(path, face, lazy=True)), nearest_font["head"].unitsPerEm,
+                                frame_for_font(nearest_font).advance)
+    nearest_images = GlyphRenderer(nearest.path, SCORE_SIZE, face=nearest.face, frame=frame).render_many(held)
+
+    ksx = set(glyph_data.ksx1001_syllables())
+    seen = np.array([c in ksx for c in held])
+    result = {"font": name, "kind": corpus_font.kind, "known": len(known), "held_out": len(held),
+              "method": method, "token": token, "nearest_font": nearest.name, "model_seconds": round(model_seconds, 1),
+              "scores": {}}
+    for label, images in (("model", model_images), ("reference", reference_images), ("nearest", nearest_images)):
+        result["scores"][label] = {"all": scores(real, images)}
+        for part, mask in (("seen", seen), ("unseen", ~seen)):
+            if mask.any():
+                result["scores"][label][part] = scores(real[mask], images[mask])
+    show = slice(0, 12)
+    picture = np.concatenate([np.concatenate(list(rows[show]), 1)
+                              for rows in (real, model_images, reference_images, nearest_images)], 0)
+    return result, picture
+
+
+def markdown_table(results: list[dict]) -> str:
+    lines = ["| font | kind | known | method | SSIM model / ref / nearest | RMSE model / ref / nearest "
+             "| IoU model / ref / nearest | placement (em) model / ref / nearest | nearest font |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        s = r["scores"]
+
+        def trio(metric):
+            return " / ".join(f"{s[m]['all'][metric]:.3f}" for m in ("model", "reference", "nearest"))
+
+        lines.append(f"| {r['font']} | {r['kind']} | {r['known']} | {r['method']} | {trio('ssim')} | {trio('rmse')} "
+                     f"| {trio('iou')} | {trio('placement_em')} | {r['nearest_font']} |")
+    return "\n".join(lines)
+
+
+def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001", held_out: int = 64,
+                   method: str = "nearest", base: str | Path = DEFAULT_CHECKPOINT, output: str | Path = "runs/eval",
+                   learn_steps: int | None = None) -> str:
+    """Evaluate on val fonts; writes eval.md, eval.json and eval.png into `output`; returns the table."""
+    fonts = fonts or [f.name for f in glyph_data.corpus_split("val") if f.available]
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    cache_dir = default_cache_dir()
+    results, pictures = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in fonts:
+            try:
+                result, picture = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps, cache_dir)
+            except KeyError:
+                raise FontgenError(f"{name}: not a corpus font (see glyph_data/corpus.toml)") from None
+            results.append(result)
+            pictures.append(picture)
+            print(markdown_table([result]).splitlines()[-1], flush=True)
+    table = markdown_table(results)
+    (output / "eval.md").write_text(table + "\n")
+    (output / "eval.json").write_text(json.dumps(results, indent=1))
+    gap = np.zeros((8, pictures[0].shape[1]), dtype=np.uint8)
+    Image.fromarray(255 - np.concatenate([x for p in pictures for x in (p, gap)], 0)).save(output / "eval.png")
+    return table
