@@ -106,7 +106,7 @@ def cmd_export(args) -> None:
 
     glyphs = read_glyph_dir(args.glyph_dir)
     params = TraceParams(turdsize=args.turdsize, alphamax=args.alphamax, opttolerance=args.opttolerance,
-                         upscale_to=args.smooth)
+                         upscale_to=args.smooth or None)
     report = export_font(args.font, glyphs, args.output, face=args.face, family_name=args.family_name,
                          force=args.force, params=params, replace_existing=args.replace)
     print(f"added {report.added} glyphs ({len(report.skipped)} already in the font) -> {report.output} "
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--turdsize", type=int, default=2)
     p.add_argument("--alphamax", type=float, default=1.0)
     p.add_argument("--opttolerance", type=float, default=0.2)
-    p.add_argument("--smooth", type=int, default=None, help="upscale small bitmaps to this size before tracing")
+    p.add_argument("--smooth", type=int, default=384, help="upscale bitmaps to this size before tracing (0: off)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("complete", help="learn, generate and export in one go")
@@ -242,9 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_libraries() -> None:
+    """fontTools and diffusers warn about harmless things in real fonts; users see only our messages."""
+    import logging
+    import warnings
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    logging.getLogger("diffusers").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="diffusers")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fontgen` console script."""
     args = build_parser().parse_args(argv)
+    quiet_libraries()
     try:
         args.func(args)
     except FontgenError as error:

@@ -61,5 +61,5 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     if not glyphs:
         raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
-                         params=TraceParams(), progress=progress)
+                         params=TraceParams(upscale_to=384), progress=progress)
     return CompleteReport(report.added, report.output, style_dir, glyph_dir, reused, time.time() - started)

@@ -1,0 +1,76 @@
+"""The command line: real commands in a subprocess, one-line errors, no tracebacks, no half-written files."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import glyph_data
+from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
+
+pytestmark = requires_corpus
+
+
+def fontgen(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fontgen.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(result, pattern):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("fontgen: error:") and pattern in lines[0], result.stderr
+
+
+def test_info_reports_coverage(tmp_path):
+    result = fontgen("info", NANUM_GOTHIC)
+    assert result.returncode == 0 and "11172 of 11,172 syllables (0 missing)" in result.stdout
+    small = build_hangul_font(tmp_path / "s.ttf", glyph_data.all_syllables()[:300], source=NANUM_GOTHIC)
+    result = fontgen("info", small)
+    assert "300 of 11,172 syllables (10872 missing)" in result.stdout
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    assert_one_line_error(fontgen("info", tmp_path / "missing.ttf"), "no such file")
+    (tmp_path / "notes.ttf").write_text("not a font")
+    assert_one_line_error(fontgen("info", tmp_path / "notes.ttf"), "not a font file")
+    corrupt = tmp_path / "corrupt.ttf"
+    corrupt.write_bytes(NANUM_GOTHIC.read_bytes()[:5000])
+    assert_one_line_error(fontgen("info", corrupt), "damaged")
+    latin = build_hangul_font(tmp_path / "latin.ttf", [], source=NANUM_GOTHIC)
+    assert_one_line_error(fontgen("generate", latin, "--method", "reference", "-o", tmp_path / "g"), "no Hangul")
+    assert_one_line_error(fontgen("generate", tmp_path, "-o", tmp_path / "g"), "not a style folder")
+
+
+def test_render_then_export_round_trip(tmp_path):
+    small = build_hangul_font(tmp_path / "s.ttf", glyph_data.ksx1001_syllables()[:40], source=NANUM_GOTHIC)
+    wanted = [0xD7A3, 0xB611, 0xAC01]
+    (tmp_path / "chars.txt").write_text(" ".join(f"U+{c:04X}" for c in wanted))
+    result = fontgen("render", NANUM_GOTHIC, "--chars", tmp_path / "chars.txt", "-o", tmp_path / "glyphs")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out.ttf"
+    result = fontgen("export", small, tmp_path / "glyphs", "-o", out, "--family-name", "Round Trip")
+    assert result.returncode == 0, result.stderr
+    info = fontgen("info", out).stdout
+    assert "Round Trip" in info and "43 of 11,172" in info
+
+
+def test_export_refuses_bad_glyph_folders_and_outputs(tmp_path):
+    small = build_hangul_font(tmp_path / "s.ttf", glyph_data.ksx1001_syllables()[:40], source=NANUM_GOTHIC)
+    glyphs = tmp_path / "glyphs"
+    glyphs.mkdir()
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(glyphs / "hello.png")
+    assert_one_line_error(fontgen("export", small, glyphs, "-o", tmp_path / "o.ttf"), "hello.png")
+    (glyphs / "hello.png").unlink()
+    Image.fromarray(np.full((64, 48), 255, np.uint8)).save(glyphs / "U+D7A3.png")
+    assert_one_line_error(fontgen("export", small, glyphs, "-o", tmp_path / "o.ttf"), "U+D7A3.png")
+    (glyphs / "U+D7A3.png").unlink()
+    image = np.full((64, 64), 255, np.uint8)
+    image[10:50, 10:50] = 0
+    Image.fromarray(image).save(glyphs / "U+D7A3.png")
+    result = fontgen("export", small, glyphs, "-o", tmp_path / "no" / "such" / "dir" / "o.ttf")
+    assert_one_line_error(result, "o.ttf")
+    assert not (tmp_path / "o.ttf").exists() and not list(tmp_path.glob("**/*.tmp"))
