@@ -427,6 +427,7 @@ def export_font(
             raise FontgenError(f"{out}: would overwrite the source font; write to another file")
     except OSError:
         pass
+    _check_output_location(out)
 
     font = open_font(source, face)
     if "fvar" in font or "CFF2" in font:
@@ -670,13 +671,19 @@ def _update_cmap(font: TTFont, mapping: dict[int, str], source: Path) -> None:
         table.tables.append(sub)
 
 
-def _write(font: TTFont, out: Path, codepoints: list[int], glyph_ids: list[int]) -> None:
-    """Save to a temporary file beside out, validate it, then move it into place."""
+def _check_output_location(out: Path) -> Path:
+    """Fail before any work when the output cannot be written there; returns its folder."""
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise FontgenError(f"{out}: cannot write here, {folder} is not an existing folder")
     if out.is_dir():
         raise FontgenError(f"{out}: is a folder; give a font file name")
+    return folder
+
+
+def _write(font: TTFont, out: Path, codepoints: list[int], glyph_ids: list[int]) -> None:
+    """Save to a temporary file beside out, validate it, then move it into place."""
+    folder = _check_output_location(out)
     try:
         handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
     except OSError as error:

@@ -142,9 +142,8 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
         ema.shadow_params = [tensors[f"ema.{i}"] for i in range(len(ema.shadow_params))]
         ema.optimization_step = step
         accelerator.print(f"resumed from {state_path} at step {step}")
-    scheduler_lr = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, train), last_epoch=-1)
-    for _ in range(step):
-        scheduler_lr.step()
+    start_step = step
+    scheduler_lr = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s + start_step, train))
     model, optimizer = accelerator.prepare(model, optimizer)
     ema.to(accelerator.device)
     raw_model = accelerator.unwrap_model(model)

@@ -1,0 +1,97 @@
+"""learn (ti, lora, dreambooth) on a small font, artifacts reloaded into a fresh model, generate resumes."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import glyph_data
+from fontgen.errors import FontgenError
+from fontgen.generate import generate
+from fontgen.learn import learn
+from fontgen.style import load_style
+from tests.conftest import build_hangul_font, requires_corpus
+
+pytestmark = requires_corpus
+CHARS = [0xAC01, 0xB1FD, 0xD7A3, 0xC2A4]
+
+
+@pytest.fixture(scope="module", params=["ti", "lora", "dreambooth"])
+def learned(request, tmp_path_factory, small_font, tiny_model, learn_recipes):
+    folder = tmp_path_factory.mktemp(f"style-{request.param}") / "small.fontgen"
+    learn(small_font, folder, method=request.param, recipe=learn_recipes[request.param], base=tiny_model,
+          progress=False)
+    return request.param, folder
+
+
+def test_style_folder_holds_the_artifacts(learned):
+    method, folder = learned
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["method"] == method and manifest["token"] == "<SmallPen>"
+    assert len(manifest["source"]["hangul"]) == 120 and len(manifest["held_back"]) >= 8
+    embeds = load_file(str(folder / "learned_embeds.safetensors"))
+    assert list(embeds) == ["<SmallPen>"] and embeds["<SmallPen>"].shape == (32,)
+    assert (folder / "preview.png").exists()
+    if method == "lora":
+        from safetensors import safe_open
+
+        with safe_open(str(folder / "pytorch_lora_weights.safetensors"), "pt") as handle:
+            assert "lora_adapter_metadata" in handle.metadata()
+            assert any("lora_A" in key for key in handle.keys())
+    if method == "dreambooth":
+        assert (folder / "unet.safetensors").stat().st_size > 100_000
+    # No held-back glyph was trained on: the held-back set and the stage histories are recorded.
+    assert all(stage["history"] for stage in manifest["stages"])
+
+
+def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path):
+    _, folder = learned
+    generate(folder, tmp_path / "a", CHARS, base=tiny_model, progress=False, batch_size=3)
+    generate(folder, tmp_path / "b", CHARS, base=tiny_model, progress=False, batch_size=4)
+    for codepoint in CHARS:
+        a = np.asarray(Image.open(tmp_path / "a" / f"U+{codepoint:04X}.png"))
+        b = np.asarray(Image.open(tmp_path / "b" / f"U+{codepoint:04X}.png"))
+        assert a.shape == (128, 128) and np.array_equal(a, b)
+    # The learned style differs from the base model's null style.
+    style = load_style(folder, tiny_model)
+    assert not torch.equal(style.model.prompt_encoder.token_embedding.weight[style.model.tokenizer.ids[style.token]],
+                           style.model.prompt_encoder.token_embedding.weight[0])
+
+
+def test_generate_resumes_and_draws_only_missing(learned, tiny_model, tmp_path):
+    _, folder = learned
+    out = tmp_path / "glyphs"
+    first = generate(folder, out, CHARS[:2], base=tiny_model, progress=False)
+    stamp = (out / f"U+{CHARS[0]:04X}.png").stat().st_mtime_ns
+    second = generate(folder, out, CHARS, base=tiny_model, progress=False)
+    assert (first.drawn, second.drawn, second.kept) == (2, 2, 2)
+    assert (out / f"U+{CHARS[0]:04X}.png").stat().st_mtime_ns == stamp
+    assert (out / "contact_sheet.png").exists()
+
+
+def test_missing_means_what_the_font_lacks(learned, tiny_model, tmp_path):
+    _, folder = learned
+    style = load_style(folder, tiny_model)
+    from fontgen.generate import resolve_chars
+
+    missing = resolve_chars("missing", style.known)
+    assert len(missing) == 11172 - 120 and not set(missing) & set(style.known)
+
+
+def test_too_few_syllables_is_refused_with_the_count(tmp_path, tiny_model, learn_recipes):
+    font = build_hangul_font(tmp_path / "tiny.ttf", glyph_data.ksx1001_syllables()[:12])
+    with pytest.raises(FontgenError, match="12 Hangul syllables; at least 30"):
+        learn(font, tmp_path / "x.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model, progress=False)
+
+
+def test_style_from_another_base_is_refused(learned, tmp_path, small_font, learn_recipes):
+    _, folder = learned
+    from fontgen.model import GlyphDiffusion, ModelConfig, base_vocabulary, save_model
+
+    other = tmp_path / "other-base"
+    save_model(GlyphDiffusion(ModelConfig(image_size=32, block_out_channels=[16, 32], prompt_dim=32,
+                                          vocabulary=base_vocabulary(["<x>"]))), other)
+    with pytest.raises(FontgenError, match="another base model"):
+        load_style(folder, other)

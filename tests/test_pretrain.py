@@ -1,0 +1,49 @@
+"""The tiny recipe trains end to end, resumes, and the model starts from the content glyph."""
+import json
+
+import torch
+
+from fontgen.checkpoint import load_training_state
+from fontgen.model import GlyphDiffusion, ModelConfig, base_vocabulary, load_model, sample, to_model_space
+from fontgen.pretrain import pretrain
+from tests.conftest import REPO, requires_corpus, write_recipe
+
+pytestmark = requires_corpus
+
+
+def test_untrained_model_draws_the_content_glyph():
+    model = GlyphDiffusion(ModelConfig(image_size=32, block_out_channels=[16, 32], prompt_dim=32,
+                                       vocabulary=base_vocabulary(["<a>"])))
+    content = to_model_space(torch.randint(0, 256, (2, 1, 32, 32), dtype=torch.uint8))
+    ids = model.tokenizer.encode("<a>", [0xAC00, 0xD7A3])
+    drawn = sample(model.eval(), content, ids, steps=4, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(drawn, content.clamp(-1, 1), atol=1e-4)
+
+
+def test_tiny_recipe_loss_goes_down_and_samples(tiny_model):
+    log = [json.loads(line) for line in (tiny_model.parent / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["loss"] < 0.8 * log[0]["loss"]
+    assert log[-1]["loss"] < log[-1]["content_loss"]
+    model = load_model(tiny_model)
+    assert model.config.image_size == 32 and "<NanumGothic>" in model.tokenizer.ids
+    grids = sorted(tiny_model.parent.glob("samples_*.png"))
+    assert grids
+    from PIL import Image
+
+    grid = Image.open(grids[-1])
+    assert grid.size[0] == 32 * 8 and min(grid.getextrema()) == 0  # there is ink in the samples
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path, tiny_model):
+    recipe = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "r.toml",
+                          data={"cache_dir": str(tiny_model.parent.parent / "cache")},
+                          train={"output_dir": str(tmp_path / "run"), "steps": 12, "checkpoint_every": 4,
+                                 "sample_every": 1000})
+    pretrain(recipe, device="cpu", max_steps=4, progress=False)
+    _, step, _ = load_training_state(tmp_path / "run" / "train_state.safetensors")
+    assert step == 4
+    pretrain(recipe, device="cpu", progress=False)
+    tensors, step, _ = load_training_state(tmp_path / "run" / "train_state.safetensors")
+    assert step == 12
+    log_steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log_steps == sorted(log_steps)
