@@ -42,6 +42,8 @@ def cmd_info(args) -> None:
     print(f"units/em:    {info.units_per_em}")
     print(f"Hangul:      {info.hangul_count} of 11,172 syllables ({len(info.missing)} missing)")
     print(f"KS X 1001:   {info.ksx1001_count} of 2,350")
+    if info.blank_hangul:
+        print(f"blank:       {len(info.blank_hangul)} syllables are mapped to empty glyphs (counted as missing)")
     print(f"fsType:      0x{info.fs_type:04X}")
 
 

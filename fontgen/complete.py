@@ -60,6 +60,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted}
     if not glyphs:
         raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
+    # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
-                         params=TraceParams(upscale_to=384), progress=progress)
+                         params=TraceParams(upscale_to=384), replace_existing=True, progress=progress)
     return CompleteReport(report.added, report.output, style_dir, glyph_dir, reused, time.time() - started)

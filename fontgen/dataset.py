@@ -18,7 +18,7 @@ from tqdm import tqdm
 import glyph_data
 from fontgen.render import GlyphRenderer
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def build_cache(
         for j, char in enumerate(chars):
             if renderer.has(char):
                 images[i, j] = renderer.render(char)
-                has[i, j] = True
+                has[i, j] = bool(images[i, j].max() > 0)  # a mapped but empty glyph is not a sample
     images.flush()
     del images
     os.replace(partial, folder / "glyphs.u8")

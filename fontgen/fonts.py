@@ -1,6 +1,7 @@
 """Opening the user's font files (TTF, OTF, TTC, WOFF, WOFF2) and reading what they cover."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from dataclasses import dataclass
@@ -75,8 +76,9 @@ class FontInfo:
     format: str
     glyph_count: int
     units_per_em: int
-    hangul: list[int]
+    hangul: list[int]  # drawn syllables: mapped to a glyph with an outline
     fs_type: int
+    blank_hangul: list[int] = dataclasses.field(default_factory=list)  # mapped, but to an empty glyph
 
     @property
     def hangul_count(self) -> int:
@@ -105,9 +107,25 @@ def font_format(font: TTFont, path: Path) -> str:
 
 
 def hangul_syllables_in(font: TTFont) -> list[int]:
-    """The precomposed Hangul syllables the font's cmap maps to a glyph, in codepoint order."""
+    """The precomposed Hangul syllables the font's cmap maps to a glyph (drawn or not), in codepoint order."""
     cmap = font.getBestCmap() or {}
     return sorted(c for c in cmap if glyph_data.is_syllable(c))
+
+
+def drawn_codepoints(path: str | Path, codepoints: list[int], face: int = 0) -> list[int]:
+    """The codepoints whose glyph has an outline: many fonts map all 11,172 syllables but draw ~2,400."""
+    import freetype
+
+    try:
+        ft_face = freetype.Face(io.BytesIO(sfnt_bytes(path, face)), index=face)
+    except freetype.FT_Exception as error:
+        raise FontgenError(f"{path}: FreeType cannot read this font ({error})") from None
+    drawn = []
+    for codepoint in codepoints:
+        ft_face.load_char(chr(codepoint), freetype.FT_LOAD_NO_SCALE | freetype.FT_LOAD_NO_BITMAP)
+        if ft_face.glyph.outline.n_points > 0:
+            drawn.append(codepoint)
+    return drawn
 
 
 def font_info(path: str | Path, face: int = 0) -> FontInfo:
@@ -118,10 +136,13 @@ def font_info(path: str | Path, face: int = 0) -> FontInfo:
     family = name.getBestFamilyName() or path.stem
     full = name.getBestFullName() or family
     fs_type = font["OS/2"].fsType if "OS/2" in font else 0
+    mapped = hangul_syllables_in(font)
+    drawn = drawn_codepoints(path, mapped, face)
+    blank = sorted(set(mapped) - set(drawn))
     return FontInfo(
         path=path, family=family, full_name=full, format=font_format(font, path),
         glyph_count=len(font.getGlyphOrder()), units_per_em=font["head"].unitsPerEm,
-        hangul=hangul_syllables_in(font), fs_type=fs_type,
+        hangul=drawn, fs_type=fs_type, blank_hangul=blank,
     )
 
 

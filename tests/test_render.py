@@ -75,3 +75,9 @@ def test_bad_font_files_give_clear_errors(tmp_path):
 def test_frame_uses_typographic_metrics():
     frame = frame_for_font(TTFont(NANUM_GOTHIC))
     assert frame.bottom == -200 and frame.size == 1000 and frame.advance == 940
+
+
+def test_syllables_mapped_to_empty_glyphs_count_as_missing():
+    info = font_info(Path("/usr/share/fonts/truetype/nanum/NanumSquareRoundR.ttf"))
+    assert info.hangul_count == 2479 and len(info.blank_hangul) == 11172 - 2479
+    assert len(info.missing) == 11172 - 2479 and ord("갂") in info.missing
