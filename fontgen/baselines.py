@@ -11,7 +11,7 @@ import numpy as np
 
 from fontgen.dataset import FontSource, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
-from fontgen.fonts import font_info, require_hangul
+from fontgen.fonts import drawn_codepoints, font_info, require_hangul
 from fontgen.generate import glyph_path, resolve_chars, save_glyph_png
 from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
 from fontgen.render import GlyphRenderer
@@ -50,12 +50,18 @@ def generate_reference(font: str | Path, output: str | Path, chars: str = "missi
 
 
 def nearest_corpus_font(font: str | Path, known: list[int], cache_dir: str | Path, size: int = 64,
-                        sample: int = 128, face: int = 0) -> FontSource:
-    """The train font whose glyphs are closest (mean squared error) to the font's known glyphs."""
+                        sample: int = 128, face: int = 0, required: list[int] = ()) -> FontSource:
+    """The train font whose glyphs are closest (mean squared error) to the font's known glyphs.
+
+    Only fonts that draw every `required` syllable compete: a font that lacks them cannot fill the gap.
+    """
     rng = np.random.default_rng(0)
     chosen = sorted(int(c) for c in rng.choice(known, min(sample, len(known)), replace=False))
     target = GlyphRenderer(font, size, face=face).render_many(chosen).astype(np.float32)
-    sources = corpus_sources("train")
+    sources = [s for s in corpus_sources("train")
+               if len(drawn_codepoints(s.path, list(required) + chosen, s.face)) == len(required) + len(chosen)]
+    if not sources:
+        raise FontgenError("no train font draws all the requested syllables")
     cache = build_cache(sources, chosen, size, cache_dir, progress=False)
     errors = [np.mean((np.asarray(cache.images[i], dtype=np.float32) - target) ** 2) for i in range(len(sources))]
     return sources[int(np.argmin(errors))]

@@ -139,7 +139,7 @@ def cmd_eval(args) -> None:
     from fontgen.evaluate import evaluate_fonts
 
     table = evaluate_fonts(args.fonts, known=args.known, held_out=args.held_out, method=args.method,
-                           base=args.base, output=args.output, learn_steps=args.learn_steps)
+                           base=args.base, output=args.output, learn_steps=args.learn_steps, steps=args.steps)
     print(table)
 
 
@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="nearest", choices=["nearest", "ti", "lora", "dreambooth"],
                    help="how the model gets the style: nearest train-font token, or learned")
     p.add_argument("--learn-steps", type=int, default=None)
+    p.add_argument("--steps", type=int, default=4, help="sampling steps")
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.add_argument("-o", "--output", default="runs/eval", help="folder for the table, JSON and picture")
     p.set_defaults(func=cmd_eval)

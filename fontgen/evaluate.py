@@ -21,7 +21,7 @@ from fontgen.baselines import fit_to_font, nearest_corpus_font, reference_glyphs
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import glyph_noise
+from fontgen.generate import finish_glyphs, glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_token
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
@@ -45,13 +45,6 @@ def scores(real: np.ndarray, drawn: np.ndarray) -> dict:
     placement = np.where(np.isnan(placement), 1.0, placement)
     return {"ssim": float(np.mean(ssim)), "rmse": float(np.mean(rmse)), "iou": float(np.mean(ious)),
             "placement_em": float(np.mean(placement)), "n": int(len(real))}
-
-
-def upsample(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 glyphs to `size` px (bicubic), as generate writes them."""
-    if images.shape[-1] == size:
-        return images
-    return np.stack([np.asarray(Image.fromarray(i).resize((size, size), Image.Resampling.BICUBIC)) for i in images])
 
 
 def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
@@ -84,7 +77,7 @@ def choose_known(hangul: list[int], known: str | int, seed: int = 0) -> list[int
 
 
 def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
-                   workdir: Path, learn_steps: int | None, cache_dir: Path) -> tuple[np.ndarray, str]:
+                   workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 4) -> tuple[np.ndarray, str]:
     """Held-out glyphs drawn by the model at its own size, with the style given by `method`."""
     if method == "nearest":
         model = load_model(base)
@@ -103,13 +96,13 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
     content = fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit)
     ids = model.tokenizer.encode(token, held)
     with torch.inference_mode():
-        drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), ids, steps=4,
+        drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), ids, steps=steps,
                        noise=glyph_noise(held, size, 0))
     return to_uint8(drawn[:, 0]).numpy(), token
 
 
 def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, base: Path, workdir: Path,
-                  learn_steps: int | None, cache_dir: Path) -> tuple[dict, np.ndarray]:
+                  learn_steps: int | None, cache_dir: Path, steps: int = 4) -> tuple[dict, np.ndarray]:
     """Scores of every method on one corpus font, and a picture (rows: real, model, reference, nearest)."""
     corpus_font = glyph_data.corpus_font(name)
     if corpus_font.split == "train":
@@ -124,12 +117,12 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
 
     real = GlyphRenderer(path, SCORE_SIZE, face=face).render_many(held)
     started = time.time()
-    drawn, token = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir)
+    drawn, token = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir, steps)
     model_seconds = time.time() - started
-    model_images = upsample(drawn, SCORE_SIZE)
+    model_images = finish_glyphs(drawn, SCORE_SIZE)
     fit = fit_to_font(path, known, face=face)
     reference_images = reference_glyphs(fit, held, SCORE_SIZE)
-    nearest = nearest_corpus_font(path, known, cache_dir, face=face)
+    nearest = nearest_corpus_font(path, known, cache_dir, face=face, required=held)
     nearest_font = open_font(nearest.path, nearest.face, lazy=True)
     frame = frame_in_other_font(frame_for_font(open_font(path, face, lazy=True)), nearest_font["head"].unitsPerEm,
                                 frame_for_font(nearest_font).advance)
@@ -138,7 +131,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     ksx = set(glyph_data.ksx1001_syllables())
     seen = np.array([c in ksx for c in held])
     result = {"font": name, "kind": corpus_font.kind, "known": len(known), "held_out": len(held),
-              "method": method, "token": token, "nearest_font": nearest.name, "model_seconds": round(model_seconds, 1),
+              "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name, "model_seconds": round(model_seconds, 1),
               "scores": {}}
     for label, images in (("model", model_images), ("reference", reference_images), ("nearest", nearest_images)):
         result["scores"][label] = {"all": scores(real, images)}
@@ -168,7 +161,7 @@ def markdown_table(results: list[dict]) -> str:
 
 def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001", held_out: int = 64,
                    method: str = "nearest", base: str | Path = DEFAULT_CHECKPOINT, output: str | Path = "runs/eval",
-                   learn_steps: int | None = None) -> str:
+                   learn_steps: int | None = None, steps: int = 4) -> str:
     """Evaluate on val fonts; writes eval.md, eval.json and eval.png into `output`; returns the table."""
     fonts = fonts or [f.name for f in glyph_data.corpus_split("val") if f.available]
     output = Path(output)
@@ -178,7 +171,8 @@ def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001",
     with tempfile.TemporaryDirectory() as tmp:
         for name in fonts:
             try:
-                result, picture = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps, cache_dir)
+                result, picture = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps,
+                                                cache_dir, steps)
             except KeyError:
                 raise FontgenError(f"{name}: not a corpus font (see glyph_data/corpus.toml)") from None
             results.append(result)

@@ -129,7 +129,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     return result
 
 
-def nearest_style_token(model: GlyphDiffusion, pairs: StyledGlyphs, token_rows: int = 32) -> str:
+def nearest_style_token(model: GlyphDiffusion, pairs: StyledGlyphs, token_rows: int = 8) -> str:
     """The corpus style token (or the class token) under which the model best explains the user's glyphs."""
     rng = np.random.default_rng(0)
     targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), token_rows))
