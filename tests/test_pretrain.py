@@ -47,3 +47,24 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_model):
     assert step == 12
     log_steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert log_steps == sorted(log_steps)
+
+
+def test_shipped_checkpoint_loads_by_default_and_draws():
+    from fontgen.model import DEFAULT_CHECKPOINT
+    from fontgen.generate import reference_content
+    from fontgen.reference import LayoutFit
+    from safetensors import safe_open
+
+    weights = DEFAULT_CHECKPOINT / "model.safetensors"
+    assert weights.stat().st_size < 25_000_000
+    with safe_open(str(weights), "pt") as handle:
+        assert handle.get_tensor(next(iter(handle.keys()))).dtype == torch.float16
+    model = load_model()
+    size = model.config.image_size
+    chars = [0xAC00, 0xD7A3]
+    content = to_model_space(torch.from_numpy(reference_content(chars, LayoutFit.identity(), size))[:, None])
+    style = next(t for t in model.tokenizer.vocabulary if t.startswith("<Nanum"))
+    drawn = sample(model, content, model.tokenizer.encode(style, chars), steps=2,
+                   generator=torch.Generator().manual_seed(0))
+    ink = (drawn > 0).float().mean().item()
+    assert 0.02 < ink < 0.6  # a glyph, neither blank paper nor a blot
