@@ -7,7 +7,6 @@ Each stage watches the loss and the SSIM of held-back glyphs, keeps its best sta
 """
 from __future__ import annotations
 
-import copy
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from fontgen.fonts import file_sha256, font_info, require_hangul
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss, load_recipe
+from fontgen.reference import fitted_reference
 from fontgen.style import (ADAPTER_NAME, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token, save_embedding,
                            save_safetensors_atomic, write_json_atomic)
 
@@ -90,7 +90,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     batch_size = settings["batch_size"]
     eval_every, patience = settings["eval_every"], settings["patience"]
     best_loss, best_ssim, _ = evaluate(model, token, held, settings["sample_glyphs"])
-    best_state, best_step, waited = copy.deepcopy([p.detach().clone() for p in parameters]), 0, 0
+    best_state, best_step, waited = [p.detach().clone() for p in parameters], 0, 0
     result = StageResult(name, 0, 0, best_ssim, best_loss, [{"step": 0, "loss": best_loss, "ssim": best_ssim}])
     bar = tqdm(range(1, steps + 1), desc=name, disable=not progress)
     for step in bar:
@@ -154,8 +154,12 @@ def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count
 
 def learn(font: str | Path, output: str | Path | None = None, method: str = "lora", recipe: str | Path | None = None,
           base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, steps: int | None = None,
-          cache_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """Learn a font's style into a style folder; returns the folder."""
+          cache_dir: str | Path | None = None, progress: bool = True, resume: bool = False) -> Path:
+    """Learn a font's style into a style folder; returns the folder.
+
+    Ctrl-C saves what is finished; `resume` then reuses a finished textual inversion of the same font
+    on the same base model and goes on with stage 2.
+    """
     if method not in METHODS:
         raise FontgenError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
     font = Path(font)
@@ -193,14 +197,40 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         raise FontgenError(f"{font}: none of its Hangul glyphs could be rendered")
     fit = pairs.fits[0]
     held_codepoints = [chars[i] for i in held_index]
-    from fontgen.reference import fitted_reference
-
     held_content = fitted_reference(np.asarray(reference.images[0][held_index]), held_codepoints, fit)
     held = HeldBack(to_model_space(torch.from_numpy(held_content)[:, None]),
                     to_model_space(torch.from_numpy(np.asarray(targets.images[0][held_index]))[:, None]),
                     held_codepoints)
 
-    # Stage 1: textual inversion.
+    progress_file = out / "progress.json"
+    resumable = {"source_sha256": file_sha256(font), "base_model_sha256": model_hash(base), "stage1": "done"}
+    try:
+        stages, initial_token = _stage1(model, token, pairs, held, settings, settings_all, steps, out, progress,
+                                        resumable if resume and _read_json(progress_file) == resumable else None)
+        write_json_atomic(progress_file, resumable)
+        return _stage2_and_manifest(model, token, initial_token, pairs, held, settings, settings_all, steps, out,
+                                    progress, method, cache_dir, chars, size, font, face, info, base, recipe_path,
+                                    fit, held_codepoints, stages, started, progress_file)
+    except KeyboardInterrupt:
+        raise FontgenError(f"interrupted; what finished is saved in {out}, run again with --resume") from None
+
+
+def _read_json(path: Path) -> dict | None:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _stage1(model, token, pairs, held, settings, settings_all, steps, out, progress, finished):
+    """Textual inversion: one new embedding row; or the saved one when a finished run is resumed."""
+    from fontgen.style import load_embedding
+
+    if finished:
+        load_embedding(model, out / "learned_embeds.safetensors")
+        return [], "(resumed)"
     initial_token = nearest_style_token(model, pairs)
     embedding = model.prompt_encoder.token_embedding
     add_style_token(model, token, embedding.weight[model.tokenizer.ids[initial_token]].detach().clone())
@@ -220,8 +250,13 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                           token, pairs, held, settings, after_step=restore_other_rows, progress=progress)]
     embedding.weight.requires_grad_(False)
     save_embedding(model, token, out)
+    return stages, initial_token
 
-    # Stage 2: specialization.
+
+def _stage2_and_manifest(model, token, initial_token, pairs, held, settings, settings_all, steps, out, progress,
+                         method, cache_dir, chars, size, font, face, info, base, recipe_path, fit, held_codepoints,
+                         stages, started, progress_file) -> Path:
+    """LoRA or DreamBooth (or nothing for ti), then the preview and the manifest."""
     artifacts = ["learned_embeds.safetensors"]
     if method == "lora":
         from peft import LoraConfig
@@ -268,4 +303,5 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         "seconds": round(time.time() - started, 1),
     }
     write_json_atomic(out / MANIFEST_FILE, manifest)
+    progress_file.unlink(missing_ok=True)
     return out

@@ -95,3 +95,26 @@ def test_style_from_another_base_is_refused(learned, tmp_path, small_font, learn
                                           vocabulary=base_vocabulary(["<x>"]))), other)
     with pytest.raises(FontgenError, match="another base model"):
         load_style(folder, other)
+
+
+def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_model, learn_recipes):
+    import shutil
+
+    from fontgen.fonts import file_sha256
+    from fontgen.model import model_hash
+    from fontgen.style import write_json_atomic
+
+    first = learn(small_font, tmp_path / "a.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model,
+                  progress=False)
+    resumed = tmp_path / "b.fontgen"
+    resumed.mkdir()
+    shutil.copy(first / "learned_embeds.safetensors", resumed)
+    write_json_atomic(resumed / "progress.json", {"source_sha256": file_sha256(small_font),
+                                                  "base_model_sha256": model_hash(tiny_model), "stage1": "done"})
+    learn(small_font, resumed, method="lora", recipe=learn_recipes["lora"], base=tiny_model, progress=False,
+          resume=True)
+    manifest = json.loads((resumed / "manifest.json").read_text())
+    assert [stage["name"] for stage in manifest["stages"]] == ["LoRA"]
+    assert not (resumed / "progress.json").exists()
+    assert torch.equal(load_file(str(first / "learned_embeds.safetensors"))["<SmallPen>"],
+                       load_file(str(resumed / "learned_embeds.safetensors"))["<SmallPen>"])
