@@ -122,7 +122,10 @@ def drawn_codepoints(path: str | Path, codepoints: list[int], face: int = 0) -> 
         raise FontgenError(f"{path}: FreeType cannot read this font ({error})") from None
     drawn = []
     for codepoint in codepoints:
-        ft_face.load_char(chr(codepoint), freetype.FT_LOAD_NO_SCALE | freetype.FT_LOAD_NO_BITMAP)
+        glyph_index = ft_face.get_char_index(codepoint)
+        if glyph_index == 0:  # unmapped: FreeType would load .notdef, which has an outline
+            continue
+        ft_face.load_glyph(glyph_index, freetype.FT_LOAD_NO_SCALE | freetype.FT_LOAD_NO_BITMAP)
         if ft_face.glyph.outline.n_points > 0:
             drawn.append(codepoint)
     return drawn

@@ -81,3 +81,10 @@ def test_syllables_mapped_to_empty_glyphs_count_as_missing():
     info = font_info(Path("/usr/share/fonts/truetype/nanum/NanumSquareRoundR.ttf"))
     assert info.hangul_count == 2479 and len(info.blank_hangul) == 11172 - 2479
     assert len(info.missing) == 11172 - 2479 and ord("갂") in info.missing
+
+
+def test_unmapped_codepoints_are_not_drawn(tmp_path):
+    from fontgen.fonts import drawn_codepoints
+
+    font = build_hangul_font(tmp_path / "two.ttf", [ord("한"), ord("글")], source=NANUM_GOTHIC)
+    assert drawn_codepoints(font, [ord("한"), ord("글"), ord("말")]) == [ord("한"), ord("글")]
