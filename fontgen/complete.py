@@ -37,7 +37,7 @@ def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool
 def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "lora",
              recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
              family_name: str | None = None, output_format: str | None = None, force: bool = False,
-             steps: int = 4, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
+             steps: int = 2, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
              base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, progress: bool = True) -> CompleteReport:
     """Learn, generate and export in one go; the original glyphs stay untouched."""
     started = time.time()

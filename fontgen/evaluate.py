@@ -77,7 +77,7 @@ def choose_known(hangul: list[int], known: str | int, seed: int = 0) -> list[int
 
 
 def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
-                   workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 4) -> tuple[np.ndarray, str]:
+                   workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 2) -> tuple[np.ndarray, str]:
     """Held-out glyphs drawn by the model at its own size, with the style given by `method`."""
     if method == "nearest":
         model = load_model(base)
@@ -102,7 +102,7 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
 
 
 def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, base: Path, workdir: Path,
-                  learn_steps: int | None, cache_dir: Path, steps: int = 4) -> tuple[dict, np.ndarray]:
+                  learn_steps: int | None, cache_dir: Path, steps: int = 2) -> tuple[dict, np.ndarray]:
     """Scores of every method on one corpus font, and a picture (rows: real, model, reference, nearest)."""
     corpus_font = glyph_data.corpus_font(name)
     if corpus_font.split == "train":
@@ -161,7 +161,7 @@ def markdown_table(results: list[dict]) -> str:
 
 def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001", held_out: int = 64,
                    method: str = "nearest", base: str | Path = DEFAULT_CHECKPOINT, output: str | Path = "runs/eval",
-                   learn_steps: int | None = None, steps: int = 4) -> str:
+                   learn_steps: int | None = None, steps: int = 2) -> str:
     """Evaluate on val fonts; writes eval.md, eval.json and eval.png into `output`; returns the table."""
     fonts = fonts or [f.name for f in glyph_data.corpus_split("val") if f.available]
     output = Path(output)

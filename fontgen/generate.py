@@ -130,7 +130,7 @@ class GenerateReport:
         return self.drawn / self.seconds if self.seconds else 0.0
 
 
-def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, steps: int = 4,
+def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, steps: int = 2,
              guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
              device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
              output_size: int = 128, progress: bool = True) -> GenerateReport:

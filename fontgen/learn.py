@@ -73,7 +73,7 @@ def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: i
         generator = torch.Generator().manual_seed(held.noise_seed)
         loss = diffusion_loss(model, model.training_scheduler(), held.targets, held.content, ids, generator).item()
         n = min(sample_glyphs, len(held.codepoints))
-        drawn = sample(model, held.content[:n], ids[:n], steps=4, generator=torch.Generator().manual_seed(0))
+        drawn = sample(model, held.content[:n], ids[:n], steps=2, generator=torch.Generator().manual_seed(0))
     drawn_u8 = to_uint8(drawn[:, 0]).numpy()
     real_u8 = to_uint8(held.targets[:n, 0]).numpy()
     ssim = float(np.mean([structural_similarity(a, b, data_range=255) for a, b in zip(real_u8, drawn_u8)]))

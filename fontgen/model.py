@@ -228,7 +228,7 @@ def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
 
 
 @torch.no_grad()
-def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 4,
+def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 2,
            guidance: float = 1.0, scheduler: str = "ddim", generator: torch.Generator | None = None,
            null_ids: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Draw glyphs (n, 1, s, s) in [-1, 1] from content glyphs and prompts with a few-step scheduler.

@@ -105,7 +105,7 @@ class SampleGrid:
         rows = []
         for real, content in zip(self.real, self.content):
             ids = model.tokenizer.encode(NULL_TOKEN, self.chars).to(device)
-            drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]).to(device), ids, steps=4,
+            drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]).to(device), ids, steps=2,
                            generator=torch.Generator().manual_seed(0))
             drawn = to_uint8(drawn[:, 0]).cpu().numpy()
             rows.append(np.concatenate([np.concatenate([r, c, d], 0) for r, c, d in zip(real, content, drawn)], 1))
