@@ -49,6 +49,9 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
                            f"({'otf' if source_is_cff else 'ttf'}); convert the font first")
     if info.fs_type & 0x0002 and not force:
         raise FontgenError(f"{font}: its license bits (fsType) forbid modification; pass --force if you hold the rights")
+    wanted = set(resolve_chars(chars, info.hangul)) - set(info.hangul)
+    if not wanted:
+        raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
     style_dir = Path(style_dir) if style_dir else output.with_suffix(".fontgen")
     glyph_dir = Path(glyph_dir) if glyph_dir else output.with_suffix(".glyphs")
     reused = matching_style(style_dir, font, method, base)
@@ -56,10 +59,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
     generate(style_dir, glyph_dir, chars, steps=steps, seed=seed, batch_size=batch_size, device=device, base=base,
              progress=progress)
-    wanted = set(resolve_chars(chars, info.hangul)) - set(info.hangul)
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted}
-    if not glyphs:
-        raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
                          params=TraceParams(upscale_to=384), replace_existing=True, progress=progress)

@@ -74,3 +74,13 @@ def test_specimen_of_the_completed_font_shows_the_new_glyphs(completed, small_fo
     _, png = write_specimen_png(report.output, tmp_path / "s2.html", tmp_path / "s.png", original_font=small_font)
     pixels = np.asarray(Image.open(png).convert("L"))
     assert (pixels < 100).mean() > 0.001
+
+
+def test_nothing_to_add_is_refused_before_any_learning(small_font, tiny_model, tmp_path):
+    from fontgen.errors import FontgenError
+    from fontgen.fonts import font_info
+
+    have = font_info(small_font).hangul[:3]
+    with pytest.raises(FontgenError, match="nothing to add"):
+        complete(small_font, tmp_path / "x.ttf", chars=have, base=tiny_model, progress=False)
+    assert not (tmp_path / "x.fontgen").exists()
