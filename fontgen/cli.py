@@ -249,8 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
 def quiet_libraries() -> None:
     """fontTools and diffusers warn about harmless things in real fonts; users see only our messages."""
     import logging
+    import os
     import warnings
 
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")  # diffusers resets its logger level on import
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     logging.getLogger("diffusers").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="diffusers")
