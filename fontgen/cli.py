@@ -72,7 +72,8 @@ def cmd_render(args) -> None:
 def cmd_pretrain(args) -> None:
     from fontgen.pretrain import pretrain
 
-    folder = pretrain(args.recipe, device=args.device, resume=not args.restart, max_steps=args.max_steps)
+    folder = pretrain(args.recipe, device=args.device, resume=not args.restart, max_steps=args.max_steps,
+                      init_from=args.init_from)
     print(f"model: {folder}")
 
 
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--init-from", help="without a run to resume, start from this model folder (e.g. checkpoints/base)")
     p.set_defaults(func=cmd_pretrain)
 
     base_help = "base model folder (default: the shipped checkpoint)"

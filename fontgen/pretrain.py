@@ -114,8 +114,12 @@ class SampleGrid:
 
 
 def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True, max_steps: int | None = None,
-             progress: bool = True) -> Path:
-    """Train (or continue training) the base model of a recipe; returns the folder of the EMA model."""
+             progress: bool = True, init_from: str | Path | None = None) -> Path:
+    """Train (or continue training) the base model of a recipe; returns the folder of the EMA model.
+
+    Resumes from the run's own training state when there is one; otherwise `init_from` (a model folder
+    such as checkpoints/base) seeds the weights and the step count.
+    """
     recipe = load_recipe(recipe_path)
     data, train = recipe["data"], recipe["train"]
     accelerator = Accelerator(cpu=(device == "cpu"))
@@ -142,6 +146,18 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
         ema.shadow_params = [tensors[f"ema.{i}"] for i in range(len(ema.shadow_params))]
         ema.optimization_step = step
         accelerator.print(f"resumed from {state_path} at step {step}")
+    elif init_from is not None:
+        # Continue from shipped weights (no optimizer state): how a new machine picks up the CPU run.
+        from fontgen.model import load_model
+
+        shipped = load_model(init_from)
+        if shipped.tokenizer.vocabulary != model.tokenizer.vocabulary:
+            raise FontgenError(f"{init_from}: its vocabulary differs from this recipe's fonts")
+        model.load_state_dict(shipped.state_dict())
+        ema = EMAModel(model.parameters(), decay=train.get("ema_decay", 0.999))
+        step = json.loads((Path(init_from) / "model.json").read_text()).get("steps", 0)
+        ema.optimization_step = step
+        accelerator.print(f"initialized from {init_from} at step {step}")
     start_step = step
     scheduler_lr = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s + start_step, train))
     model, optimizer = accelerator.prepare(model, optimizer)

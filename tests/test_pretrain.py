@@ -68,3 +68,13 @@ def test_shipped_checkpoint_loads_by_default_and_draws():
                    generator=torch.Generator().manual_seed(0))
     ink = (drawn > 0).float().mean().item()
     assert 0.02 < ink < 0.6  # a glyph, neither blank paper nor a blot
+
+
+def test_a_new_run_can_start_from_shipped_weights(tmp_path, tiny_model):
+    recipe = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "r.toml",
+                          data={"cache_dir": str(tiny_model.parent.parent / "cache")},
+                          train={"output_dir": str(tmp_path / "run"), "steps": 64, "checkpoint_every": 4,
+                                 "sample_every": 1000})
+    pretrain(recipe, device="cpu", max_steps=2, progress=False, init_from=tiny_model)
+    _, step, _ = load_training_state(tmp_path / "run" / "train_state.safetensors")
+    assert step == 62  # the tiny model's 60 steps, then 2 more
