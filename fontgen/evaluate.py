@@ -18,7 +18,7 @@ from skimage.metrics import structural_similarity
 
 import glyph_data
 from fontgen.baselines import fit_to_font, nearest_corpus_font, reference_glyphs
-from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
+from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
 from fontgen.errors import FontgenError
 from fontgen.fonts import font_info, open_font
 from fontgen.generate import finish_glyphs, glyph_noise

@@ -7,6 +7,7 @@ Each stage watches the loss and the SSIM of held-back glyphs, keeps its best sta
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from skimage.metrics import structural_similarity
 from tqdm import tqdm
@@ -27,8 +27,8 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss, load_recipe
 from fontgen.reference import fitted_reference
-from fontgen.style import (ADAPTER_NAME, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token, save_embedding,
-                           save_safetensors_atomic, write_json_atomic)
+from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
+                           load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
 METHODS = ("ti", "lora", "dreambooth")
 
@@ -203,99 +203,41 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                     held_codepoints)
 
     progress_file = out / "progress.json"
-    resumable = {"source_sha256": file_sha256(font), "base_model_sha256": model_hash(base), "stage1": "done"}
+    source_sha256, base_sha256 = file_sha256(font), model_hash(base)
+    resumable = {"source_sha256": source_sha256, "base_model_sha256": base_sha256, "stage1": "done"}
     try:
-        stages, initial_token = _stage1(model, token, pairs, held, settings, settings_all, steps, out, progress,
-                                        resumable if resume and _read_json(progress_file) == resumable else None)
+        if resume and _read_json(progress_file) == resumable:
+            load_embedding(model, out / EMBEDDINGS_FILE)
+            stages, initial_token = [], "(resumed)"
+        else:
+            initial_token = nearest_style_token(model, pairs)
+            stages = [_textual_inversion(model, token, initial_token, pairs, held, settings, settings_all["ti"],
+                                         steps, progress)]
+            save_embedding(model, token, out)
         write_json_atomic(progress_file, resumable)
-        return _stage2_and_manifest(model, token, initial_token, pairs, held, settings, settings_all, steps, out,
-                                    progress, method, cache_dir, chars, size, font, face, info, base, recipe_path,
-                                    fit, held_codepoints, stages, started, progress_file)
+        artifacts = [EMBEDDINGS_FILE]
+        if method == "lora":
+            stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress))
+            partial = out / "lora.partial"
+            model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
+            (partial / LORA_FILE).replace(out / LORA_FILE)
+            partial.rmdir()
+            artifacts.append(LORA_FILE)
+        elif method == "dreambooth":
+            prior = _prior_glyphs(model, chars, size, cache_dir, settings_all["dreambooth"]["prior_fonts"])
+            stages.append(_dreambooth(model, token, pairs, held, settings, settings_all["dreambooth"], prior, steps,
+                                      progress))
+            save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
+            artifacts.append(UNET_FILE)
     except KeyboardInterrupt:
         raise FontgenError(f"interrupted; what finished is saved in {out}, run again with --resume") from None
-
-
-def _read_json(path: Path) -> dict | None:
-    import json
-
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _stage1(model, token, pairs, held, settings, settings_all, steps, out, progress, finished):
-    """Textual inversion: one new embedding row; or the saved one when a finished run is resumed."""
-    from fontgen.style import load_embedding
-
-    if finished:
-        load_embedding(model, out / "learned_embeds.safetensors")
-        return [], "(resumed)"
-    initial_token = nearest_style_token(model, pairs)
-    embedding = model.prompt_encoder.token_embedding
-    add_style_token(model, token, embedding.weight[model.tokenizer.ids[initial_token]].detach().clone())
-    embedding = model.prompt_encoder.token_embedding
-    embedding.weight.requires_grad_(True)
-    frozen_rows = embedding.weight.detach().clone()
-    token_id = model.tokenizer.ids[token]
-
-    def restore_other_rows():
-        with torch.no_grad():
-            keep = torch.ones(len(frozen_rows), dtype=torch.bool)
-            keep[token_id] = False
-            embedding.weight[keep] = frozen_rows[keep]
-
-    ti = settings_all["ti"]
-    stages = [train_stage("textual inversion", model, [embedding.weight], steps or ti["steps"], ti["learning_rate"],
-                          token, pairs, held, settings, after_step=restore_other_rows, progress=progress)]
-    embedding.weight.requires_grad_(False)
-    save_embedding(model, token, out)
-    return stages, initial_token
-
-
-def _stage2_and_manifest(model, token, initial_token, pairs, held, settings, settings_all, steps, out, progress,
-                         method, cache_dir, chars, size, font, face, info, base, recipe_path, fit, held_codepoints,
-                         stages, started, progress_file) -> Path:
-    """LoRA or DreamBooth (or nothing for ti), then the preview and the manifest."""
-    artifacts = ["learned_embeds.safetensors"]
-    if method == "lora":
-        from peft import LoraConfig
-
-        lora = settings_all["lora"]
-        model.unet.add_adapter(LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], init_lora_weights="gaussian",
-                                          target_modules=lora["target_modules"]), adapter_name=ADAPTER_NAME)
-        parameters = [p for p in model.unet.parameters() if p.requires_grad]
-        stages.append(train_stage("LoRA", model, parameters, steps or lora["steps"], lora["learning_rate"], token,
-                                  pairs, held, settings, progress=progress))
-        partial = out / "lora.partial"
-        model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
-        (partial / LORA_FILE).replace(out / LORA_FILE)
-        partial.rmdir()
-        artifacts.append(LORA_FILE)
-    elif method == "dreambooth":
-        booth = settings_all["dreambooth"]
-        # Class images: real glyphs of corpus fonts the base model knows, under their own tokens.
-        prior_sources = [s for s in corpus_sources("train") if style_token(s.name) in model.tokenizer.ids]
-        prior_sources = prior_sources[: booth["prior_fonts"]]
-        prior_chars = chars[: 512]
-        prior_targets = build_cache(prior_sources, prior_chars, size, cache_dir, progress=False)
-        prior_reference = build_cache([reference_source()], prior_chars, size, cache_dir, progress=False)
-        prior = StyledGlyphs(prior_targets, prior_reference, [style_token(s.name) for s in prior_sources])
-        model.unet.requires_grad_(True)
-        parameters = list(model.unet.parameters())
-        stages.append(train_stage("DreamBooth", model, parameters, steps or booth["steps"], booth["learning_rate"],
-                                  token, pairs, held, settings, prior=prior,
-                                  prior_weight=booth["prior_loss_weight"], progress=progress))
-        model.unet.requires_grad_(False)
-        save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
-        artifacts.append(UNET_FILE)
 
     preview(model, token, held, out / "preview.png")
     manifest = {
         "fontgen": 1, "method": method, "token": token, "initialized_from": initial_token,
-        "source": {"path": str(font.resolve()), "face": face, "sha256": file_sha256(font), "family": info.family,
+        "source": {"path": str(font.resolve()), "face": face, "sha256": source_sha256, "family": info.family,
                    "hangul": info.hangul},
-        "base_model": str(Path(base)), "base_model_sha256": model_hash(base), "image_size": size,
+        "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
         "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held_codepoints,
         "layout_fit": fit.affines.tolist(), "artifacts": artifacts,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_ssim": s.best_ssim,
@@ -305,3 +247,60 @@ def _stage2_and_manifest(model, token, initial_token, pairs, held, settings, set
     write_json_atomic(out / MANIFEST_FILE, manifest)
     progress_file.unlink(missing_ok=True)
     return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _textual_inversion(model, token, initial_token, pairs, held, settings, ti, steps, progress) -> StageResult:
+    """Stage 1: a new embedding row, started from the nearest token; every other row restored each step."""
+    embedding = model.prompt_encoder.token_embedding
+    add_style_token(model, token, embedding.weight[model.tokenizer.ids[initial_token]].detach().clone())
+    embedding = model.prompt_encoder.token_embedding
+    embedding.weight.requires_grad_(True)
+    frozen_rows = embedding.weight.detach().clone()
+    keep = torch.ones(len(frozen_rows), dtype=torch.bool)
+    keep[model.tokenizer.ids[token]] = False
+
+    def restore_other_rows():
+        with torch.no_grad():
+            embedding.weight[keep] = frozen_rows[keep]
+
+    result = train_stage("textual inversion", model, [embedding.weight], steps or ti["steps"], ti["learning_rate"],
+                         token, pairs, held, settings, after_step=restore_other_rows, progress=progress)
+    embedding.weight.requires_grad_(False)
+    return result
+
+
+def _lora(model, token, pairs, held, settings, lora, steps, progress) -> StageResult:
+    """Stage 2 (default): a peft LoRA adapter on the UNet, everything else frozen."""
+    from peft import LoraConfig
+
+    model.unet.add_adapter(LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], init_lora_weights="gaussian",
+                                      target_modules=lora["target_modules"]), adapter_name=ADAPTER_NAME)
+    parameters = [p for p in model.unet.parameters() if p.requires_grad]
+    return train_stage("LoRA", model, parameters, steps or lora["steps"], lora["learning_rate"], token, pairs, held,
+                       settings, progress=progress)
+
+
+def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyphs:
+    """DreamBooth's class images: real glyphs of corpus fonts the base model knows, under their own tokens."""
+    sources = [s for s in corpus_sources("train") if style_token(s.name) in model.tokenizer.ids][:prior_fonts]
+    prior_chars = chars[:512]
+    targets = build_cache(sources, prior_chars, size, cache_dir, progress=False)
+    reference = build_cache([reference_source()], prior_chars, size, cache_dir, progress=False)
+    return StyledGlyphs(targets, reference, [style_token(s.name) for s in sources])
+
+
+def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progress) -> StageResult:
+    """Stage 2 (dreambooth): the whole UNet, with the prior-preservation loss."""
+    model.unet.requires_grad_(True)
+    result = train_stage("DreamBooth", model, list(model.unet.parameters()), steps or booth["steps"],
+                         booth["learning_rate"], token, pairs, held, settings, prior=prior,
+                         prior_weight=booth["prior_loss_weight"], progress=progress)
+    model.unet.requires_grad_(False)
+    return result

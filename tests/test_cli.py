@@ -1,10 +1,8 @@
 """The command line: real commands in a subprocess, one-line errors, no tracebacks, no half-written files."""
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 import glyph_data

@@ -1,5 +1,4 @@
 """complete: learn + generate + export on a small font; exactly the requested syllables are added."""
-from pathlib import Path
 
 import numpy as np
 import pytest

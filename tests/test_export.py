@@ -14,7 +14,6 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image
 
-import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.export import ExportReport, export_font, read_glyph_dir, validate_with_ots
 from fontgen.fonts import open_font
