@@ -140,7 +140,8 @@ def cmd_eval(args) -> None:
     from fontgen.evaluate import evaluate_fonts
 
     table = evaluate_fonts(args.fonts, known=args.known, held_out=args.held_out, method=args.method,
-                           base=args.base, output=args.output, learn_steps=args.learn_steps, steps=args.steps)
+                           base=args.base, output=args.output, learn_steps=args.learn_steps, steps=args.steps,
+                           recipe=args.recipe)
     print(table)
 
 
@@ -240,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--held-out", type=int, default=64, help="held-out syllables scored per font")
     p.add_argument("--method", default="nearest", choices=["nearest", "ti", "lora", "dreambooth"],
                    help="how the model gets the style: nearest train-font token, or learned")
-    p.add_argument("--learn-steps", type=int, default=None)
+    p.add_argument("--learn-steps", type=int, default=None, help="steps of each learn stage (default: the recipe's)")
+    p.add_argument("--recipe", default=None, help="learn recipe TOML (default: recipes/METHOD.toml)")
     p.add_argument("--steps", type=int, default=2, help="sampling steps")
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.add_argument("-o", "--output", default="runs/eval", help="folder for the table, JSON and picture")

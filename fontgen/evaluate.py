@@ -26,7 +26,9 @@ from fontgen.learn import default_cache_dir, learn, nearest_style_token
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
 from fontgen.render import EmFrame, GlyphRenderer, frame_for_font
-from fontgen.style import load_style
+from fontgen.export import export_font
+from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style
+from fontgen.vectorize import TraceParams
 
 SCORE_SIZE = 128
 
@@ -76,34 +78,61 @@ def choose_known(hangul: list[int], known: str | int, seed: int = 0) -> list[int
     return sorted(int(c) for c in rng.choice(ksx, min(int(known), len(ksx)), replace=False))
 
 
-def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
-                   workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 2) -> tuple[np.ndarray, str]:
-    """Held-out glyphs drawn by the model at its own size, with the style given by `method`."""
-    if method == "nearest":
-        model = load_model(base)
-        size = model.config.image_size
-        targets = build_cache([FontSource("eval", subset_path)], known, size, cache_dir, progress=False)
-        reference = build_cache([reference_source()], known, size, cache_dir, progress=False)
-        pairs = StyledGlyphs(targets, reference, ["<eval>"])
-        token = nearest_style_token(model, pairs)
-        fit = pairs.fits[0]
-    else:
-        style_dir = learn(subset_path, workdir / f"{font_path.stem}.{method}.fontgen", method=method, base=base,
-                          steps=learn_steps, cache_dir=cache_dir, progress=False)
-        style = load_style(style_dir, base)
-        model, token, fit, size = style.model, style.token, style.fit, style.model.config.image_size
+def draw(model, token: str, fit, held: list[int], steps: int) -> np.ndarray:
+    """Held-out glyphs drawn by a model (uint8 ink at the model's size), with the same noise as generate."""
+    size = model.config.image_size
     source = reference_source()
     content = fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit)
     ids = model.tokenizer.encode(token, held)
     with torch.inference_mode():
         drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), ids, steps=steps,
                        noise=glyph_noise(held, size, 0))
-    return to_uint8(drawn[:, 0]).numpy(), token
+    return to_uint8(drawn[:, 0]).numpy()
+
+
+def base_with_nearest_token(base: Path, subset_path: Path, known: list[int], cache_dir: Path):
+    """The base model alone, the style given by the train font's token closest to the known glyphs."""
+    model = load_model(base)
+    size = model.config.image_size
+    targets = build_cache([FontSource("eval", subset_path)], known, size, cache_dir, progress=False)
+    reference = build_cache([reference_source()], known, size, cache_dir, progress=False)
+    pairs = StyledGlyphs(targets, reference, ["<eval>"])
+    return model, nearest_style_token(model, pairs), pairs.fits[0]
+
+
+def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
+                   workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 2,
+                   recipe: Path | None = None) -> tuple[dict, str]:
+    """Held-out glyphs drawn at the model's size: by the base model with the nearest train token, and, for
+    a learn method, by textual inversion alone (the learned token on the base model) and by the method."""
+    model, nearest_token, fit = base_with_nearest_token(base, subset_path, known, cache_dir)
+    drawings = {"base": draw(model, nearest_token, fit, held, steps)}
+    if method == "nearest":
+        return drawings, nearest_token
+    style_dir = learn(subset_path, workdir / f"{font_path.stem}.{method}.fontgen", method=method, base=base,
+                      recipe=recipe, steps=learn_steps, cache_dir=cache_dir, progress=False)
+    ti_model = load_model(base)
+    token = load_embedding(ti_model, style_dir / EMBEDDINGS_FILE)
+    drawings["ti"] = draw(ti_model, token, fit, held, steps)
+    if method != "ti":
+        style = load_style(style_dir, base)
+        drawings[method] = draw(style.model, style.token, style.fit, held, steps)
+    return drawings, token
+
+
+def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], frame: EmFrame, workdir: Path) -> np.ndarray:
+    """The drawn glyphs as a user gets them: traced, written into the font, rendered from the font file."""
+    out = workdir / f"{subset_path.stem}-completed.ttf"
+    export_font(subset_path, dict(zip(held, images)), out, params=TraceParams(upscale_to=384),
+                replace_existing=True, progress=False)
+    return GlyphRenderer(out, SCORE_SIZE, frame=frame).render_many(held)
 
 
 def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, base: Path, workdir: Path,
-                  learn_steps: int | None, cache_dir: Path, steps: int = 2) -> tuple[dict, np.ndarray]:
-    """Scores of every method on one corpus font, and a picture (rows: real, model, reference, nearest)."""
+                  learn_steps: int | None, cache_dir: Path, steps: int = 2,
+                  recipe: Path | None = None) -> tuple[dict, np.ndarray]:
+    """Scores of every method on one corpus font, and a picture (rows: real, the method, the method through
+    the font file, reference, nearest)."""
     corpus_font = glyph_data.corpus_font(name)
     if corpus_font.split == "train":
         raise FontgenError(f"{name} is a train font; quality is only measured on val fonts")
@@ -114,73 +143,90 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     rng = np.random.default_rng(1)
     held = sorted(int(c) for c in rng.choice(rest, min(held_out, len(rest)), replace=False))
     subset_path = subset_font(path, face, known, workdir / f"{path.stem}-known.ttf")
+    # Everything is seen in the frame of the known glyphs, as learn, generate and export see the font
+    # (a proportional font's median advance, hence its frame, depends on which syllables it has).
+    frame = frame_for_font(open_font(subset_path, lazy=True))
 
-    real = GlyphRenderer(path, SCORE_SIZE, face=face).render_many(held)
+    real = GlyphRenderer(path, SCORE_SIZE, face=face, frame=frame).render_many(held)
     started = time.time()
-    drawn, token = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir, steps)
+    drawn, token = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir, steps,
+                                  recipe)
     model_seconds = time.time() - started
-    model_images = finish_glyphs(drawn, SCORE_SIZE)
-    fit = fit_to_font(path, known, face=face)
-    reference_images = reference_glyphs(fit, held, SCORE_SIZE)
+    images = {label: finish_glyphs(d, SCORE_SIZE) for label, d in drawn.items()}
+    main = method if method != "nearest" else "base"
+    images["font file"] = through_font_file(subset_path, images[main], held, frame, workdir)
+    fit = fit_to_font(subset_path, known)
+    images["reference"] = reference_glyphs(fit, held, SCORE_SIZE)
     nearest = nearest_corpus_font(path, known, cache_dir, face=face, required=held)
     nearest_font = open_font(nearest.path, nearest.face, lazy=True)
-    frame = frame_in_other_font(frame_for_font(open_font(path, face, lazy=True)), nearest_font["head"].unitsPerEm,
-                                frame_for_font(nearest_font).advance)
-    nearest_images = GlyphRenderer(nearest.path, SCORE_SIZE, face=nearest.face, frame=frame).render_many(held)
+    nearest_frame = frame_in_other_font(frame, nearest_font["head"].unitsPerEm, frame_for_font(nearest_font).advance)
+    images["nearest"] = GlyphRenderer(nearest.path, SCORE_SIZE, face=nearest.face, frame=nearest_frame).render_many(held)
 
     ksx = set(glyph_data.ksx1001_syllables())
     seen = np.array([c in ksx for c in held])
     result = {"font": name, "kind": corpus_font.kind, "known": len(known), "held_out": len(held),
-              "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name, "model_seconds": round(model_seconds, 1),
-              "scores": {}}
-    for label, images in (("model", model_images), ("reference", reference_images), ("nearest", nearest_images)):
-        result["scores"][label] = {"all": scores(real, images)}
+              "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name,
+              "model_seconds": round(model_seconds, 1), "scores": {}}
+    for label, drawn_images in images.items():
+        result["scores"][label] = {"all": scores(real, drawn_images)}
         for part, mask in (("seen", seen), ("unseen", ~seen)):
             if mask.any():
-                result["scores"][label][part] = scores(real[mask], images[mask])
+                result["scores"][label][part] = scores(real[mask], drawn_images[mask])
     show = slice(0, 12)
-    picture = np.concatenate([np.concatenate(list(rows[show]), 1)
-                              for rows in (real, model_images, reference_images, nearest_images)], 0)
+    rows = [real] + [images[label] for label in (main, "font file", "reference", "nearest")]
+    picture = np.concatenate([np.concatenate(list(row[show]), 1) for row in rows], 0)
     return result, picture
 
 
+METRICS = {"ssim": "SSIM (higher is better)", "rmse": "RMSE", "iou": "IoU (higher is better)",
+           "placement_em": "placement error (em)"}
+
+
 def markdown_table(results: list[dict]) -> str:
-    lines = ["| font | kind | known | method | SSIM model / ref / nearest | RMSE model / ref / nearest "
-             "| IoU model / ref / nearest | placement (em) model / ref / nearest | nearest font |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """One row per font and metric; one column per way of drawing the held-out glyphs (best in bold)."""
+    labels = list(dict.fromkeys(label for r in results for label in r["scores"]))
+    lines = ["| font | known | held out | metric | " + " | ".join(labels) + " | nearest font |",
+             "|---|---|---|---|" + "---|" * (len(labels) + 1)]
     for r in results:
-        s = r["scores"]
-
-        def trio(metric):
-            return " / ".join(f"{s[m]['all'][metric]:.3f}" for m in ("model", "reference", "nearest"))
-
-        lines.append(f"| {r['font']} | {r['kind']} | {r['known']} | {r['method']} | {trio('ssim')} | {trio('rmse')} "
-                     f"| {trio('iou')} | {trio('placement_em')} | {r['nearest_font']} |")
+        for metric, title in METRICS.items():
+            values = {label: r["scores"][label]["all"][metric] for label in labels if label in r["scores"]}
+            best = (max if metric in ("ssim", "iou") else min)(values.values())
+            cells = [("**%.3f**" if values[label] == best else "%.3f") % values[label] if label in values else "-"
+                     for label in labels]
+            lines.append(f"| {r['font']} | {r['known']} | {r['held_out']} | {title} | " + " | ".join(cells)
+                         + f" | {r['nearest_font']} |")
     return "\n".join(lines)
 
 
 def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001", held_out: int = 64,
                    method: str = "nearest", base: str | Path = DEFAULT_CHECKPOINT, output: str | Path = "runs/eval",
-                   learn_steps: int | None = None, steps: int = 2) -> str:
-    """Evaluate on val fonts; writes eval.md, eval.json and eval.png into `output`; returns the table."""
+                   learn_steps: int | None = None, steps: int = 2, recipe: str | Path | None = None) -> str:
+    """Evaluate on val fonts; writes eval.md, eval.json and eval.png into `output` (after each font, so
+    a stopped run keeps what it measured); returns the table."""
     fonts = fonts or [f.name for f in glyph_data.corpus_split("val") if f.available]
+    for name in fonts:
+        try:
+            glyph_data.corpus_font(name)
+        except KeyError:
+            raise FontgenError(f"{name}: not a corpus font (see glyph_data/corpus.toml)") from None
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     cache_dir = default_cache_dir()
     results, pictures = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in fonts:
-            try:
-                result, picture = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps,
-                                                cache_dir, steps)
-            except KeyError:
-                raise FontgenError(f"{name}: not a corpus font (see glyph_data/corpus.toml)") from None
+            result, picture = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps,
+                                            cache_dir, steps, Path(recipe) if recipe else None)
             results.append(result)
             pictures.append(picture)
-            print(markdown_table([result]).splitlines()[-1], flush=True)
-    table = markdown_table(results)
-    (output / "eval.md").write_text(table + "\n")
+            print("\n".join(markdown_table([result]).splitlines()[2:]), flush=True)
+            write_report(results, pictures, output)
+    return markdown_table(results)
+
+
+def write_report(results: list[dict], pictures: list[np.ndarray], output: Path) -> None:
+    """eval.md, eval.json and eval.png (per font: real, the method, through the font file, reference, nearest)."""
+    (output / "eval.md").write_text(markdown_table(results) + "\n")
     (output / "eval.json").write_text(json.dumps(results, indent=1))
     gap = np.zeros((8, pictures[0].shape[1]), dtype=np.uint8)
     Image.fromarray(255 - np.concatenate([x for p in pictures for x in (p, gap)], 0)).save(output / "eval.png")
-    return table

@@ -1,0 +1,50 @@
+"""`fontgen eval` on a real val font: every way of drawing is scored, and the font-file path is faithful."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import glyph_data
+from fontgen.evaluate import SCORE_SIZE, evaluate_fonts, scores, subset_font, through_font_file
+from fontgen.render import GlyphRenderer, frame_for_font
+from fontgen.fonts import open_font
+from tests.conftest import NANUM_PEN, requires_corpus
+
+
+@requires_corpus
+def test_glyphs_through_the_font_file_stay_the_glyphs(tmp_path):
+    known = glyph_data.ksx1001_syllables()[:40]
+    held = glyph_data.ksx1001_syllables()[100:112]
+    subset = subset_font(NANUM_PEN, 0, known, tmp_path / "NanumPen-known.ttf")
+    frame = frame_for_font(open_font(subset, lazy=True))
+    real = GlyphRenderer(NANUM_PEN, SCORE_SIZE, frame=frame).render_many(held)
+    traced = through_font_file(subset, real, held, frame, tmp_path)
+    assert scores(real, traced)["iou"] > 0.9
+    assert scores(real, traced)["placement_em"] < 0.02
+
+
+@requires_corpus
+def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_model, learn_recipes):
+    table = evaluate_fonts(["NanumPen"], known=48, held_out=6, method="lora", base=tiny_model,
+                           output=tmp_path / "eval", recipe=learn_recipes["lora"])
+    [result] = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert set(result["scores"]) == {"base", "ti", "lora", "font file", "reference", "nearest"}
+    assert result["known"] == 48 and result["held_out"] == 6 and result["token"] == "<NanumPen-known>"
+    for label, parts in result["scores"].items():
+        assert 0.0 <= parts["all"]["iou"] <= 1.0 and 0.0 <= parts["all"]["rmse"] <= 1.0, label
+        assert parts["all"]["n"] == 6
+    # The font file holds what lora drew: tracing changes the scores only a little.
+    assert abs(result["scores"]["font file"]["all"]["iou"] - result["scores"]["lora"]["all"]["iou"]) < 0.1
+    # The nearest font is a train font that draws the held-out syllables.
+    assert glyph_data.corpus_font(result["nearest_font"]).split == "train"
+    assert "NanumPen" in table and "IoU" in table
+    assert (tmp_path / "eval" / "eval.png").stat().st_size > 0
+
+
+def test_eval_refuses_an_unknown_font(tmp_path):
+    from fontgen.errors import FontgenError
+
+    with pytest.raises(FontgenError, match="not a corpus font"):
+        evaluate_fonts(["NoSuchFont"], output=tmp_path)
