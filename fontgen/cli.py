@@ -73,8 +73,17 @@ def cmd_pretrain(args) -> None:
     from fontgen.pretrain import pretrain
 
     folder = pretrain(args.recipe, device=args.device, resume=not args.restart, max_steps=args.max_steps,
-                      init_from=args.init_from)
+                      init_from=args.init_from, data_pack=args.data_pack)
     print(f"model: {folder}")
+
+
+def cmd_pack(args) -> None:
+    from fontgen.datapack import write_pack
+    from fontgen.pretrain import load_recipe, training_caches
+
+    recipe = load_recipe(args.recipe)
+    path = write_pack(training_caches(recipe), args.output, recipe)
+    print(f"data pack: {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 def cmd_learn(args) -> None:
@@ -168,7 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--init-from", help="without a run to resume, start from this model folder (e.g. checkpoints/base)")
+    p.add_argument("--data-pack", help="read the glyphs from a data pack (`fontgen pack`) instead of installed fonts")
     p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("pack", help="write a recipe's rendered glyphs into a data pack for a machine without fonts")
+    p.add_argument("--recipe", default="recipes/base.toml")
+    p.add_argument("-o", "--output", required=True, help="the pack file, e.g. base-pack.tar.xz")
+    p.set_defaults(func=cmd_pack)
 
     base_help = "base model folder (default: the shipped checkpoint)"
     p = sub.add_parser("learn", help="learn a font's style (textual inversion, then LoRA or DreamBooth)")

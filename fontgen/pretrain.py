@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 import glyph_data
 from fontgen.checkpoint import load_training_state, save_training_state
-from fontgen.dataset import FontSource, build_cache, charset_by_name, corpus_sources, reference_source, styled_glyphs
+from fontgen.datapack import GRID_CHARS, TrainingCaches, open_pack, render_caches
+from fontgen.dataset import FontSource, StyledGlyphs, charset_by_name, corpus_sources
 from fontgen.errors import FontgenError
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
@@ -84,21 +85,15 @@ def diffusion_loss(model: GlyphDiffusion, scheduler, targets: torch.Tensor, cont
 class SampleGrid:
     """Val fonts on syllables outside the training charset: rows of real, content, generated."""
 
-    def __init__(self, image_size: int, cache_dir: str | Path, known_chars: list[int], per_font: int = 8):
-        rng = np.random.default_rng(0)
-        known = set(known_chars)
-        unseen = [c for c in glyph_data.all_syllables() if c not in known]
-        self.chars = [int(c) for c in rng.choice(unseen, per_font, replace=False)] if unseen else known_chars[:per_font]
-        sources = corpus_sources("val")
-        fit_chars = known_chars[:512]
-        cache = build_cache(sources, fit_chars + self.chars, image_size, cache_dir, progress=False)
-        reference = build_cache([reference_source()], fit_chars + self.chars, image_size, cache_dir, progress=False)
-        n = len(fit_chars)
+    def __init__(self, caches: TrainingCaches):
+        targets, reference = caches.grid_targets, caches.grid_reference
+        n = len(targets.chars) - GRID_CHARS
+        fit_chars, self.chars = targets.chars[:n], targets.chars[n:]
         reference_boxes = ink_boxes(np.asarray(reference.images[0, :n]))
         self.real, self.content = [], []
-        for f in range(len(sources)):
-            fit = LayoutFit.from_boxes(fit_chars, ink_boxes(np.asarray(cache.images[f, :n])), reference_boxes)
-            self.real.append(np.asarray(cache.images[f, n:]))
+        for f in range(len(targets.font_names)):
+            fit = LayoutFit.from_boxes(fit_chars, ink_boxes(np.asarray(targets.images[f, :n])), reference_boxes)
+            self.real.append(np.asarray(targets.images[f, n:]))
             self.content.append(fitted_reference(np.asarray(reference.images[0, n:]), self.chars, fit))
 
     def write(self, model: GlyphDiffusion, path: Path, device) -> None:
@@ -113,12 +108,22 @@ class SampleGrid:
         Image.fromarray(grid).save(path)
 
 
+def training_caches(recipe: dict, data_pack: str | Path | None = None, progress: bool = True) -> TrainingCaches:
+    """The recipe's rendered glyphs: from the installed fonts, or from a data pack (no fonts needed)."""
+    data = recipe["data"]
+    chars, cache_dir = recipe_chars(data), data.get("cache_dir", "cache")
+    if data_pack is not None:
+        return open_pack(data_pack, cache_dir, chars, data["image_size"])
+    return render_caches(recipe_sources(data), chars, data["image_size"], cache_dir, progress)
+
+
 def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True, max_steps: int | None = None,
-             progress: bool = True, init_from: str | Path | None = None) -> Path:
+             progress: bool = True, init_from: str | Path | None = None, data_pack: str | Path | None = None) -> Path:
     """Train (or continue training) the base model of a recipe; returns the folder of the EMA model.
 
     Resumes from the run's own training state when there is one; otherwise `init_from` (a model folder
-    such as checkpoints/base) seeds the weights and the step count.
+    such as checkpoints/base) seeds the weights and the step count. With `data_pack` (see
+    fontgen.datapack) it reads the glyphs from the pack and needs no fonts installed.
     """
     recipe = load_recipe(recipe_path)
     data, train = recipe["data"], recipe["train"]
@@ -128,12 +133,11 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
     torch.manual_seed(train.get("seed", 0) + accelerator.process_index)
     rng = np.random.default_rng(train.get("seed", 0) + accelerator.process_index)
 
-    sources = recipe_sources(data)
-    chars = recipe_chars(data)
-    styles = [style_token(s.name) for s in sources]
     with accelerator.main_process_first():
-        pairs = styled_glyphs(sources, chars, data["image_size"], data.get("cache_dir", "cache"), styles,
-                              progress=progress and accelerator.is_main_process)
+        caches = training_caches(recipe, data_pack, progress=progress and accelerator.is_main_process)
+    font_names, chars = caches.targets.font_names, caches.targets.chars
+    styles = [style_token(name) for name in font_names]
+    pairs = StyledGlyphs(caches.targets, caches.reference, styles)
     config = ModelConfig(image_size=data["image_size"], vocabulary=base_vocabulary(styles), **recipe["model"])
     model = GlyphDiffusion(config)
     ema = EMAModel(model.parameters(), decay=train.get("ema_decay", 0.999))
@@ -164,7 +168,7 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
     ema.to(accelerator.device)
     raw_model = accelerator.unwrap_model(model)
     noise_scheduler = raw_model.training_scheduler()
-    grid = SampleGrid(data["image_size"], data.get("cache_dir", "cache"), chars) if accelerator.is_main_process else None
+    grid = SampleGrid(caches) if accelerator.is_main_process else None
 
     total = min(train["steps"], max_steps + step if max_steps else train["steps"])
     batch_size = train["batch_size"]
@@ -185,7 +189,7 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
         ema_model.load_state_dict(raw_model.state_dict())
         ema.copy_to(ema_model.parameters())
         save_model(ema_model, out / "model", extra={"recipe": recipe, "steps": current_step,
-                                                   "fonts": [s.name for s in sources], "charset_size": len(chars)})
+                                                   "fonts": font_names, "charset_size": len(chars)})
 
     try:
         while step < total:

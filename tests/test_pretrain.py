@@ -1,6 +1,8 @@
 """The tiny recipe trains end to end, resumes, and the model starts from the content glyph."""
 import json
+from pathlib import Path
 
+import pytest
 import torch
 
 from fontgen.checkpoint import load_training_state
@@ -78,3 +80,48 @@ def test_a_new_run_can_start_from_shipped_weights(tmp_path, tiny_model):
     pretrain(recipe, device="cpu", max_steps=2, progress=False, init_from=tiny_model)
     _, step, _ = load_training_state(tmp_path / "run" / "train_state.safetensors")
     assert step == 62  # the tiny model's 60 steps, then 2 more
+
+
+def test_a_data_pack_trains_the_same_model_without_fonts(tmp_path, tiny_model, monkeypatch):
+    from safetensors.torch import load_file
+
+    from fontgen.datapack import write_pack
+    from fontgen.pretrain import load_recipe, training_caches
+
+    def recipe_for(run: str, cache: str) -> Path:
+        return write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / f"{run}.toml",
+                            data={"cache_dir": str(tmp_path / cache)},
+                            train={"output_dir": str(tmp_path / run), "steps": 3, "sample_every": 3})
+
+    from_fonts = recipe_for("from-fonts", "cache")
+    pack = write_pack(training_caches(load_recipe(from_fonts), progress=False), tmp_path / "tiny-pack.tar.xz",
+                      load_recipe(from_fonts))
+    pretrain(from_fonts, device="cpu", progress=False)
+
+    def no_fonts(*args, **kwargs):
+        raise AssertionError("a run from a data pack must not open fonts")
+
+    monkeypatch.setattr("fontgen.dataset.GlyphRenderer", no_fonts)
+    pretrain(recipe_for("from-pack", "empty-cache"), device="cpu", progress=False, data_pack=pack)
+    a = load_file(str(tmp_path / "from-fonts" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "from-pack" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "from-pack" / "samples_000003.png").exists()
+
+
+def test_a_pack_for_another_recipe_is_refused(tmp_path, tiny_model):
+    from fontgen.datapack import write_pack
+    from fontgen.errors import FontgenError
+    from fontgen.pretrain import load_recipe, training_caches
+
+    recipe = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "r.toml",
+                          data={"cache_dir": str(tmp_path / "cache"), "max_chars": 64},
+                          train={"output_dir": str(tmp_path / "run")})
+    pack = write_pack(training_caches(load_recipe(recipe), progress=False), tmp_path / "p.tar.xz", load_recipe(recipe))
+    other = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "o.toml", data={"cache_dir": str(tmp_path / "c2")},
+                         train={"output_dir": str(tmp_path / "run2")})
+    with pytest.raises(FontgenError, match="another recipe"):
+        pretrain(other, device="cpu", progress=False, data_pack=pack)
+    (tmp_path / "junk.tar.xz").write_bytes(b"not a pack")
+    with pytest.raises(FontgenError, match="not a fontgen data pack"):
+        pretrain(other, device="cpu", progress=False, data_pack=tmp_path / "junk.tar.xz")

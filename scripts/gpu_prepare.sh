@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Ready a lent GPU machine's run before it comes: that machine has torch, accelerate and peft but no
+# network and no fonts. This writes gpu/ (gitignored): the base recipe's glyphs as a data pack, and
+# wheels for what it lacks. Then, with the device tool: run `bash scripts/gpu_pretrain.sh`, carry ["gpu"].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source .venv/bin/activate
+mkdir -p gpu/wheels
+fontgen pack --recipe recipes/base_gpu.toml -o gpu/base-pack.tar.xz
+pip download --quiet --no-deps --only-binary=:all: --dest gpu/wheels \
+    "diffusers==$(pip show diffusers | sed -n 's/^Version: //p')" \
+    "freetype-py==$(pip show freetype-py | sed -n 's/^Version: //p')"
+du -sh gpu/base-pack.tar.xz gpu/wheels
