@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
@@ -63,6 +64,7 @@ class StageResult:
     best_ssim: float
     best_loss: float
     history: list[dict] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: the stage stopped early, at its best state so far
 
 
 def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: int) -> tuple[float, float, np.ndarray]:
@@ -83,7 +85,10 @@ def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: i
 def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Parameter], steps: int, lr: float,
                 token: str, pairs: StyledGlyphs, held: HeldBack, settings: dict, after_step=None,
                 prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True) -> StageResult:
-    """One readable fine-tuning loop with early stopping; leaves the model at its best state."""
+    """One readable fine-tuning loop with early stopping; leaves the model at its best state.
+
+    Ctrl-C ends the stage like early stopping does, with `interrupted` set, so the caller can save it.
+    """
     rng = np.random.default_rng(settings.get("seed", 0))
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     scheduler = model.training_scheduler()
@@ -93,34 +98,37 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     best_state, best_step, waited = [p.detach().clone() for p in parameters], 0, 0
     result = StageResult(name, 0, 0, best_ssim, best_loss, [{"step": 0, "loss": best_loss, "ssim": best_ssim}])
     bar = tqdm(range(1, steps + 1), desc=name, disable=not progress)
-    for step in bar:
-        model.train()
-        targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), batch_size))
-        ids = model.tokenizer.encode(token, codepoints)
-        loss = diffusion_loss(model, scheduler, to_model_space(targets), to_model_space(content), ids)
-        if prior is not None and prior_weight > 0:
-            p_targets, p_content, p_styles, p_codepoints = prior.batch(rng.integers(0, len(prior), batch_size))
-            p_ids = model.tokenizer.encode_many(p_styles, p_codepoints)
-            loss = loss + prior_weight * diffusion_loss(model, scheduler, to_model_space(p_targets),
-                                                        to_model_space(p_content), p_ids)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if after_step:
-            after_step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", best_ssim=f"{best_ssim:.3f}")
-        result.steps = step
-        if step % eval_every == 0 or step == steps:
-            val_loss, ssim, _ = evaluate(model, token, held, settings["sample_glyphs"])
-            result.history.append({"step": step, "loss": val_loss, "ssim": ssim})
-            if ssim > best_ssim + 1e-4:
-                best_ssim, best_loss, best_step, waited = ssim, val_loss, step, 0
-                best_state = [p.detach().clone() for p in parameters]
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
+    try:
+        for step in bar:
+            model.train()
+            targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), batch_size))
+            ids = model.tokenizer.encode(token, codepoints)
+            loss = diffusion_loss(model, scheduler, to_model_space(targets), to_model_space(content), ids)
+            if prior is not None and prior_weight > 0:
+                p_targets, p_content, p_styles, p_codepoints = prior.batch(rng.integers(0, len(prior), batch_size))
+                p_ids = model.tokenizer.encode_many(p_styles, p_codepoints)
+                loss = loss + prior_weight * diffusion_loss(model, scheduler, to_model_space(p_targets),
+                                                            to_model_space(p_content), p_ids)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if after_step:
+                after_step()
+            bar.set_postfix(loss=f"{loss.item():.4f}", best_ssim=f"{best_ssim:.3f}")
+            result.steps = step
+            if step % eval_every == 0 or step == steps:
+                val_loss, ssim, _ = evaluate(model, token, held, settings["sample_glyphs"])
+                result.history.append({"step": step, "loss": val_loss, "ssim": ssim})
+                if ssim > best_ssim + 1e-4:
+                    best_ssim, best_loss, best_step, waited = ssim, val_loss, step, 0
+                    best_state = [p.detach().clone() for p in parameters]
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        break
+    except KeyboardInterrupt:
+        result.interrupted = True
     bar.close()
     with torch.no_grad():
         for parameter, value in zip(parameters, best_state):
@@ -202,22 +210,30 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                     to_model_space(torch.from_numpy(np.asarray(targets.images[0][held_index]))[:, None]),
                     held_codepoints)
 
+    # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
     progress_file = out / "progress.json"
     source_sha256, base_sha256 = file_sha256(font), model_hash(base)
     resumable = {"source_sha256": source_sha256, "base_model_sha256": base_sha256, "stage1": "done"}
+    saved = _read_json(progress_file) if resume else None
+    if saved is None or any(saved.get(key) != value for key, value in resumable.items()):
+        saved = None
+    stage2_done = saved.get("stage2_steps", 0) if saved and saved.get("stage2_method") == method else 0
     try:
-        if resume and _read_json(progress_file) == resumable:
+        if saved:
             load_embedding(model, out / EMBEDDINGS_FILE)
             stages, initial_token = [], "(resumed)"
         else:
             initial_token = nearest_style_token(model, pairs)
             stages = [_textual_inversion(model, token, initial_token, pairs, held, settings, settings_all["ti"],
                                          steps, progress)]
+            if stages[-1].interrupted:
+                raise KeyboardInterrupt
             save_embedding(model, token, out)
         write_json_atomic(progress_file, resumable)
         artifacts = [EMBEDDINGS_FILE]
         if method == "lora":
-            stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress))
+            stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress,
+                                out / LORA_FILE if stage2_done else None, stage2_done))
             partial = out / "lora.partial"
             model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
             (partial / LORA_FILE).replace(out / LORA_FILE)
@@ -226,9 +242,13 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         elif method == "dreambooth":
             prior = _prior_glyphs(model, chars, size, cache_dir, settings_all["dreambooth"]["prior_fonts"])
             stages.append(_dreambooth(model, token, pairs, held, settings, settings_all["dreambooth"], prior, steps,
-                                      progress))
+                                      progress, out / UNET_FILE if stage2_done else None, stage2_done))
             save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
             artifacts.append(UNET_FILE)
+        if stages and stages[-1].interrupted:
+            write_json_atomic(progress_file, {**resumable, "stage2_method": method,
+                                              "stage2_steps": stage2_done + stages[-1].steps})
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         raise FontgenError(f"interrupted; what finished is saved in {out}, run again with --resume") from None
 
@@ -276,15 +296,21 @@ def _textual_inversion(model, token, initial_token, pairs, held, settings, ti, s
     return result
 
 
-def _lora(model, token, pairs, held, settings, lora, steps, progress) -> StageResult:
-    """Stage 2 (default): a peft LoRA adapter on the UNet, everything else frozen."""
+def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Path | None = None,
+          done: int = 0) -> StageResult:
+    """Stage 2 (default): a peft LoRA adapter on the UNet, everything else frozen (or going on from a saved one)."""
     from peft import LoraConfig
 
-    model.unet.add_adapter(LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], init_lora_weights="gaussian",
-                                      target_modules=lora["target_modules"]), adapter_name=ADAPTER_NAME)
+    if saved is None:
+        model.unet.add_adapter(LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], init_lora_weights="gaussian",
+                                          target_modules=lora["target_modules"]), adapter_name=ADAPTER_NAME)
+    else:
+        model.unet.load_lora_adapter(str(saved), prefix=None, adapter_name=ADAPTER_NAME)
+        for name, parameter in model.unet.named_parameters():
+            parameter.requires_grad_("lora_" in name)
     parameters = [p for p in model.unet.parameters() if p.requires_grad]
-    return train_stage("LoRA", model, parameters, steps or lora["steps"], lora["learning_rate"], token, pairs, held,
-                       settings, progress=progress)
+    return train_stage("LoRA", model, parameters, max(1, (steps or lora["steps"]) - done), lora["learning_rate"],
+                       token, pairs, held, settings, progress=progress)
 
 
 def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyphs:
@@ -296,10 +322,13 @@ def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyp
     return StyledGlyphs(targets, reference, [style_token(s.name) for s in sources])
 
 
-def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progress) -> StageResult:
-    """Stage 2 (dreambooth): the whole UNet, with the prior-preservation loss."""
+def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progress, saved: Path | None = None,
+                done: int = 0) -> StageResult:
+    """Stage 2 (dreambooth): the whole UNet, with the prior-preservation loss (or going on from a saved UNet)."""
+    if saved is not None:
+        model.unet.load_state_dict({k: v.float() for k, v in load_file(str(saved)).items()})
     model.unet.requires_grad_(True)
-    result = train_stage("DreamBooth", model, list(model.unet.parameters()), steps or booth["steps"],
+    result = train_stage("DreamBooth", model, list(model.unet.parameters()), max(1, (steps or booth["steps"]) - done),
                          booth["learning_rate"], token, pairs, held, settings, prior=prior,
                          prior_weight=booth["prior_loss_weight"], progress=progress)
     model.unet.requires_grad_(False)

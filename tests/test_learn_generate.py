@@ -118,3 +118,39 @@ def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_m
     assert not (resumed / "progress.json").exists()
     assert torch.equal(load_file(str(first / "learned_embeds.safetensors"))["<SmallPen>"],
                        load_file(str(resumed / "learned_embeds.safetensors"))["<SmallPen>"])
+
+
+@pytest.mark.parametrize("method", ["lora", "dreambooth"])
+def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch,
+                                                     method):
+    import fontgen.learn
+
+    real_loss = fontgen.learn.diffusion_loss
+    stage_two_calls = []
+
+    def loss_then_ctrl_c(model, *args, **kwargs):
+        # Stage 2 is under way once the UNet itself trains (an adapter, or the whole UNet).
+        if model.training and any(p.requires_grad for p in model.unet.parameters()):
+            stage_two_calls.append(1)
+            if len(stage_two_calls) == 3:
+                raise KeyboardInterrupt
+        return real_loss(model, *args, **kwargs)
+
+    monkeypatch.setattr(fontgen.learn, "diffusion_loss", loss_then_ctrl_c)
+    folder = tmp_path / "small.fontgen"
+    with pytest.raises(FontgenError, match="--resume"):
+        learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False)
+    progress = json.loads((folder / "progress.json").read_text())
+    done = {"lora": 2, "dreambooth": 1}[method]  # DreamBooth's steps take two losses (its own and the prior's)
+    assert progress["stage1"] == "done" and progress["stage2_method"] == method and progress["stage2_steps"] == done
+    assert (folder / ("pytorch_lora_weights.safetensors" if method == "lora" else "unet.safetensors")).exists()
+    assert not (folder / "manifest.json").exists()
+
+    learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False,
+          resume=True)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    [stage] = manifest["stages"]
+    recipe_steps = {"lora": 8, "dreambooth": 6}[method]
+    assert stage["steps"] <= recipe_steps - done  # only what was left
+    assert not (folder / "progress.json").exists()
+    load_style(folder, tiny_model)
