@@ -20,13 +20,13 @@ import glyph_data
 from fontgen.baselines import fit_to_font, nearest_corpus_font, reference_glyphs
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
 from fontgen.errors import FontgenError
+from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font
 from fontgen.generate import finish_glyphs, glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_token
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
 from fontgen.render import EmFrame, GlyphRenderer, frame_for_font
-from fontgen.export import export_font
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style
 from fontgen.vectorize import TraceParams
 
@@ -76,6 +76,19 @@ def choose_known(hangul: list[int], known: str | int, seed: int = 0) -> list[int
         return ksx
     rng = np.random.default_rng(seed)
     return sorted(int(c) for c in rng.choice(ksx, min(int(known), len(ksx)), replace=False))
+
+
+def choose_held_out(rest: list[int], count: int, seed: int = 1) -> list[int]:
+    """Held-out syllables, half from KS X 1001 (seen in pretraining, in other fonts) and half from outside
+    it (never seen), as far as `rest` has them."""
+    ksx = set(glyph_data.ksx1001_syllables())
+    seen, unseen = [c for c in rest if c in ksx], [c for c in rest if c not in ksx]
+    n_seen = min(len(seen), max(count // 2, count - len(unseen)))
+    n_unseen = min(len(unseen), count - n_seen)
+    rng = np.random.default_rng(seed)
+    chosen = list(rng.choice(seen, n_seen, replace=False)) if n_seen else []
+    chosen += list(rng.choice(unseen, n_unseen, replace=False)) if n_unseen else []
+    return sorted(int(c) for c in chosen)
 
 
 def draw(model, token: str, fit, held: list[int], steps: int) -> np.ndarray:
@@ -139,9 +152,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     path, face = corpus_font.path, corpus_font.face
     info = font_info(path, face)
     known = choose_known(info.hangul, known_spec)
-    rest = sorted(set(info.hangul) - set(known))
-    rng = np.random.default_rng(1)
-    held = sorted(int(c) for c in rng.choice(rest, min(held_out, len(rest)), replace=False))
+    held = choose_held_out(sorted(set(info.hangul) - set(known)), held_out)
     subset_path = subset_font(path, face, known, workdir / f"{path.stem}-known.ttf")
     # Everything is seen in the frame of the known glyphs, as learn, generate and export see the font
     # (a proportional font's median advance, hence its frame, depends on which syllables it has).

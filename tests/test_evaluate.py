@@ -48,3 +48,16 @@ def test_eval_refuses_an_unknown_font(tmp_path):
 
     with pytest.raises(FontgenError, match="not a corpus font"):
         evaluate_fonts(["NoSuchFont"], output=tmp_path)
+
+
+def test_held_out_is_half_seen_half_unseen_when_it_can_be():
+    from fontgen.evaluate import choose_held_out
+
+    ksx = glyph_data.ksx1001_syllables()
+    every = glyph_data.all_syllables()
+    known = set(ksx[:256])
+    held = choose_held_out([c for c in every if c not in known], 64)
+    assert len(held) == 64 and len(set(held)) == 64 and not known & set(held)
+    assert sum(c in set(ksx) for c in held) == 32
+    only_unseen = choose_held_out([c for c in every if c not in set(ksx)], 64)
+    assert len(only_unseen) == 64 and not set(only_unseen) & set(ksx)
