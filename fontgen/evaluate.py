@@ -27,7 +27,7 @@ from fontgen.learn import default_cache_dir, learn, nearest_style_token
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
 from fontgen.render import EmFrame, GlyphRenderer, frame_for_font
-from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style
+from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
 
 SCORE_SIZE = 128
@@ -115,13 +115,14 @@ def base_with_nearest_token(base: Path, subset_path: Path, known: list[int], cac
 
 def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
                    workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 2,
-                   recipe: Path | None = None) -> tuple[dict, str]:
+                   recipe: Path | None = None) -> tuple[dict, str, dict | None]:
     """Held-out glyphs drawn at the model's size: by the base model with the nearest train token, and, for
-    a learn method, by textual inversion alone (the learned token on the base model) and by the method."""
+    a learn method, by textual inversion alone (the learned token on the base model) and by the method;
+    also the token used and, after learning, its time, stages and file sizes."""
     model, nearest_token, fit = base_with_nearest_token(base, subset_path, known, cache_dir)
     drawings = {"base": draw(model, nearest_token, fit, held, steps)}
     if method == "nearest":
-        return drawings, nearest_token
+        return drawings, nearest_token, None
     style_dir = learn(subset_path, workdir / f"{font_path.stem}.{method}.fontgen", method=method, base=base,
                       recipe=recipe, steps=learn_steps, cache_dir=cache_dir, progress=False)
     ti_model = load_model(base)
@@ -130,7 +131,12 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
     if method != "ti":
         style = load_style(style_dir, base)
         drawings[method] = draw(style.model, style.token, style.fit, held, steps)
-    return drawings, token
+    manifest = read_manifest(style_dir)
+    learned = {"seconds": manifest["seconds"],
+               "stages": {s["name"]: {"steps": s["steps"], "best_step": s["best_step"],
+                                      "held_back_ssim": round(s["held_back_ssim"], 4)} for s in manifest["stages"]},
+               "artifact_bytes": {name: (style_dir / name).stat().st_size for name in manifest["artifacts"]}}
+    return drawings, token, learned
 
 
 def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], frame: EmFrame, workdir: Path) -> np.ndarray:
@@ -160,7 +166,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
 
     real = GlyphRenderer(path, SCORE_SIZE, face=face, frame=frame).render_many(held)
     started = time.time()
-    drawn, token = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir, steps,
+    drawn, token, learned = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir, steps,
                                   recipe)
     model_seconds = time.time() - started
     images = {label: finish_glyphs(d, SCORE_SIZE) for label, d in drawn.items()}
@@ -177,7 +183,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     seen = np.array([c in ksx for c in held])
     result = {"font": name, "kind": corpus_font.kind, "known": len(known), "held_out": len(held),
               "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name,
-              "model_seconds": round(model_seconds, 1), "scores": {}}
+              "model_seconds": round(model_seconds, 1), "learned": learned, "scores": {}}
     for label, drawn_images in images.items():
         result["scores"][label] = {"all": scores(real, drawn_images)}
         for part, mask in (("seen", seen), ("unseen", ~seen)):

@@ -32,6 +32,8 @@ def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_mo
     [result] = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert set(result["scores"]) == {"base", "ti", "lora", "font file", "reference", "nearest"}
     assert result["known"] == 48 and result["held_out"] == 6 and result["token"] == "<NanumPen-known>"
+    assert set(result["learned"]["stages"]) == {"textual inversion", "LoRA"}
+    assert result["learned"]["artifact_bytes"]["pytorch_lora_weights.safetensors"] > 1000
     for label, parts in result["scores"].items():
         assert 0.0 <= parts["all"]["iou"] <= 1.0 and 0.0 <= parts["all"]["rmse"] <= 1.0, label
         assert parts["all"]["n"] == 6
