@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 source .venv/bin/activate
 mkdir -p gpu/wheels
 fontgen pack --recipe recipes/base_gpu.toml -o gpu/base-pack.tar.xz
+# Only what that machine may lack (its torch, accelerate and peft bring numpy, Pillow, huggingface_hub...).
+version() { pip show "$1" | sed -n 's/^Version: //p'; }
 pip download --quiet --no-deps --only-binary=:all: --dest gpu/wheels \
-    "diffusers==$(pip show diffusers | sed -n 's/^Version: //p')" \
-    "freetype-py==$(pip show freetype-py | sed -n 's/^Version: //p')"
+    "diffusers==$(version diffusers)" "freetype-py==$(version freetype-py)" \
+    "importlib_metadata==$(version importlib_metadata)" "zipp==$(version zipp)" "regex==$(version regex)"
 du -sh gpu/base-pack.tar.xz gpu/wheels

@@ -4,7 +4,7 @@
 # Back here: python scripts/ship_checkpoint.py <files_at>/model, then commit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-pip install --quiet --no-index --no-deps gpu/wheels/*.whl
+pip install --quiet --no-index --find-links gpu/wheels diffusers freetype-py
 export PYTHONPATH="$PWD"
 # SIGINT, not SIGTERM: the training loop saves its state and model on KeyboardInterrupt.
 timeout -s INT "${GPU_SECONDS:-480}" python -m fontgen.cli pretrain --recipe recipes/base_gpu.toml \
