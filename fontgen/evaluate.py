@@ -134,7 +134,7 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
     manifest = read_manifest(style_dir)
     learned = {"seconds": manifest["seconds"],
                "stages": {s["name"]: {"steps": s["steps"], "best_step": s["best_step"],
-                                      "held_back_ssim": round(s["held_back_ssim"], 4)} for s in manifest["stages"]},
+                                      "held_back_score": round(s["held_back_score"], 4)} for s in manifest["stages"]},
                "artifact_bytes": {name: (style_dir / name).stat().st_size for name in manifest["artifacts"]}}
     return drawings, token, learned
 

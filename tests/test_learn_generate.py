@@ -154,3 +154,17 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
     assert stage["steps"] <= recipe_steps - done  # only what was left
     assert not (folder / "progress.json").exists()
     load_style(folder, tiny_model)
+
+
+def test_early_stop_metric_comes_from_the_recipe(tmp_path, small_font, tiny_model, learn_recipes):
+    from tests.conftest import write_recipe
+
+    recipe = write_recipe(learn_recipes["ti"], tmp_path / "ti-iou.toml", early_stop={"metric": "iou"})
+    folder = learn(small_font, tmp_path / "iou.fontgen", method="ti", recipe=recipe, base=tiny_model, progress=False)
+    [stage] = json.loads((folder / "manifest.json").read_text())["stages"]
+    best = next(h for h in stage["history"] if h["step"] == stage["best_step"])
+    assert stage["held_back_score"] == pytest.approx(best["iou"])
+    assert all(0.0 <= h["iou"] <= 1.0 and -1.0 <= h["ssim"] <= 1.0 for h in stage["history"])
+    wrong = write_recipe(learn_recipes["ti"], tmp_path / "ti-bad.toml", early_stop={"metric": "psnr"})
+    with pytest.raises(FontgenError, match="early-stop metric"):
+        learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=wrong, base=tiny_model, progress=False)
