@@ -3,7 +3,8 @@
 Stage 1, textual inversion: a new token, one embedding row trained, everything else frozen.
 Stage 2, specialization: a LoRA adapter on the UNet (default), or DreamBooth (the whole UNet, with a
 prior-preservation loss on other fonts' real glyphs under their own tokens), or nothing (ti).
-Each stage watches the loss and the SSIM of held-back glyphs, keeps its best state and stops early.
+Each stage watches the loss and the SSIM and IoU of held-back glyphs (the recipe says which score counts),
+keeps its best state and stops early.
 """
 from __future__ import annotations
 
@@ -67,8 +68,8 @@ class StageResult:
     interrupted: bool = False  # Ctrl-C: the stage stopped early, at its best state so far
 
 
-def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: int) -> tuple[float, float, np.ndarray]:
-    """Validation loss (fixed noise) and SSIM of a few drawn held-back glyphs; returns also the drawings."""
+def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: int) -> tuple[float, dict, np.ndarray]:
+    """Validation loss (fixed noise), and SSIM and IoU of a few drawn held-back glyphs; also the drawings."""
     model.eval()
     with torch.no_grad():
         ids = model.tokenizer.encode(token, held.codepoints)
