@@ -63,8 +63,11 @@ def write_pack(caches: TrainingCaches, path: str | Path, recipe: dict) -> Path:
     path = Path(path)
     manifest = {"version": PACK_VERSION, "image_size": recipe["data"]["image_size"],
                 "chars": caches.targets.chars, "fonts": caches.targets.font_names}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as error:
+        raise FontgenError(f"{path}: cannot write the data pack there ({error.strerror})") from None
     os.close(fd)
     try:
         with tarfile.open(partial, "w:xz", preset=6) as tar:

@@ -154,11 +154,3 @@ def reference_source() -> FontSource:
     if not font.available:
         raise FileNotFoundError(f"the reference font {font.path} is not installed (apt-get install {font.package})")
     return FontSource(font.name, font.path, font.face)
-
-
-def styled_glyphs(sources: list[FontSource], chars: list[int], size: int, cache_dir: str | Path,
-                  style_tokens: list[str], progress: bool = True) -> StyledGlyphs:
-    """Render targets and reference over the same characters and pair them."""
-    targets = build_cache(sources, chars, size, cache_dir, progress=progress)
-    reference = build_cache([reference_source()], chars, size, cache_dir, progress=False)
-    return StyledGlyphs(targets, reference, style_tokens)
