@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -102,7 +103,10 @@ def open_pack(path: str | Path, cache_dir: str | Path, chars: list[int], image_s
         try:
             with tarfile.open(path, "r:xz") as tar:
                 tar.extractall(partial, filter="data")
+            if not (partial / "pack.json").exists():
+                raise tarfile.TarError("no pack.json")
         except (tarfile.TarError, EOFError, OSError) as error:
+            shutil.rmtree(partial, ignore_errors=True)
             raise FontgenError(f"{path}: not a fontgen data pack ({error})") from None
         os.replace(partial, folder)
     manifest = json.loads((folder / "pack.json").read_text())
