@@ -82,7 +82,7 @@ def main() -> None:
             out.unlink()
 
     print()
-    print(f"| base font | glyphs added | vectorize + export (s) | output (MB) | peak RSS so far (MB) |")
+    print("| base font | glyphs added | vectorize + export (s) | output (MB) | peak RSS so far (MB) |")
     print("|---|---:|---:|---:|---:|")
     for label, added, seconds, size_mb, rss in rows:
         print(f"| {label} | {added:,} | {seconds:.1f} | {size_mb:.1f} | {rss:.0f} |")
