@@ -26,7 +26,7 @@ from fontgen.generate import finish_glyphs, glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_token
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
-from fontgen.render import EmFrame, GlyphRenderer, frame_for_font
+from fontgen.render import EmFrame, GlyphRenderer, frame_for_font, ink_iou
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
 
@@ -37,11 +37,7 @@ def scores(real: np.ndarray, drawn: np.ndarray) -> dict:
     """Mean SSIM, RMSE (0..1 intensities), IoU (ink >= 128) and placement error (em) over glyph pairs."""
     ssim = [structural_similarity(a, b, data_range=255) for a, b in zip(real, drawn)]
     rmse = [np.sqrt(np.mean(((a.astype(np.float32) - b.astype(np.float32)) / 255.0) ** 2)) for a, b in zip(real, drawn)]
-    ious = []
-    for a, b in zip(real, drawn):
-        ink_a, ink_b = a >= 128, b >= 128
-        union = (ink_a | ink_b).sum()
-        ious.append((ink_a & ink_b).sum() / union if union else 1.0)
+    ious = [ink_iou(a, b) for a, b in zip(real, drawn)]
     boxes_real, boxes_drawn = ink_boxes(real), ink_boxes(drawn)
     placement = np.nanmean(np.abs(boxes_real - boxes_drawn), axis=1)
     placement = np.where(np.isnan(placement), 1.0, placement)

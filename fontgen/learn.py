@@ -29,6 +29,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss, load_recipe
 from fontgen.reference import fitted_reference
+from fontgen.render import ink_iou
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
@@ -80,9 +81,7 @@ def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: i
     drawn_u8 = to_uint8(drawn[:, 0]).numpy()
     real_u8 = to_uint8(held.targets[:n, 0]).numpy()
     ssim = float(np.mean([structural_similarity(a, b, data_range=255) for a, b in zip(real_u8, drawn_u8)]))
-    ink_real, ink_drawn = real_u8 >= 128, drawn_u8 >= 128
-    union = np.maximum((ink_real | ink_drawn).sum(axis=(1, 2)), 1)
-    iou = float(np.mean((ink_real & ink_drawn).sum(axis=(1, 2)) / union))
+    iou = float(np.mean([ink_iou(a, b) for a, b in zip(real_u8, drawn_u8)]))
     return loss, {"ssim": ssim, "iou": iou}, drawn_u8
 
 

@@ -149,3 +149,12 @@ def ink_to_png_pixels(image: np.ndarray) -> np.ndarray:
 def png_pixels_to_ink(pixels: np.ndarray) -> np.ndarray:
     """Black-on-white PNG pixels -> ink-positive uint8."""
     return 255 - pixels
+
+
+def ink_iou(a: np.ndarray, b: np.ndarray, threshold: int = 128) -> float:
+    """Intersection over union of two glyph images binarized at threshold (1.0 when both are blank)."""
+    a, b = np.asarray(a) >= threshold, np.asarray(b) >= threshold
+    union = np.logical_or(a, b).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(a, b).sum() / union)

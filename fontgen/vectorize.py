@@ -23,7 +23,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from PIL import Image
 
 from fontgen.errors import FontgenError
-from fontgen.render import EmFrame, GlyphRenderer
+from fontgen.render import EmFrame, GlyphRenderer, ink_iou
 
 OUTLINE_FORMATS = ("ttf", "otf")
 
@@ -294,15 +294,6 @@ def charstring_for_cff(image, frame: EmFrame, params: TraceParams, private, glob
     return charstring_from_contours(trace_contours(image, frame, params, "otf"), private, global_subrs, width)
 
 
-def iou(a: np.ndarray, b: np.ndarray, threshold: int = 128) -> float:
-    """Intersection over union of two images binarized at threshold (1.0 when both are blank)."""
-    a, b = np.asarray(a) >= threshold, np.asarray(b) >= threshold
-    union = np.logical_or(a, b).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(a, b).sum() / union)
-
-
 def _roundtrip_font(glyphs: dict[int, object], frame: EmFrame) -> bytes:
     """A minimal TrueType font holding the traced glyphs, for re-rendering them."""
     from fontTools.fontBuilder import FontBuilder
@@ -348,4 +339,4 @@ def roundtrip_iou(font_path: str | Path, face: int = 0, codepoints=(), size_px: 
         path = Path(folder) / "roundtrip.ttf"
         path.write_bytes(data)
         again = GlyphRenderer(path, size_px=size_px, face=0, frame=frame)
-        return {cp: iou(originals[cp], again.render(cp)) for cp in wanted}
+        return {cp: ink_iou(originals[cp], again.render(cp)) for cp in wanted}

@@ -18,7 +18,7 @@ from fontgen.errors import FontgenError
 from fontgen.export import ExportReport, export_font, read_glyph_dir, validate_with_ots
 from fontgen.fonts import open_font
 from fontgen.render import GlyphRenderer, frame_for_font
-from fontgen.vectorize import iou
+from fontgen.render import ink_iou as iou
 
 NANUM_GOTHIC = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
