@@ -90,7 +90,7 @@ def cmd_learn(args) -> None:
     from fontgen.learn import learn
 
     folder = learn(args.font, args.output, method=args.method, recipe=args.recipe, base=args.base, face=args.face,
-                   steps=args.steps, resume=args.resume)
+                   steps=args.steps, resume=args.resume, num_vectors=args.num_vectors)
     print(f"style: {folder}")
 
 
@@ -193,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="TOML recipe (default: recipes/METHOD.toml)")
     p.add_argument("--steps", type=int, help="override each stage's step count")
     p.add_argument("--resume", action="store_true", help="reuse a finished first stage of an interrupted run")
+    p.add_argument("--num-vectors", type=int, help="embedding vectors of the learned token (default: the recipe's, 1)")
     p.add_argument("--face", type=int, default=0)
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.set_defaults(func=cmd_learn)

@@ -23,7 +23,7 @@ from fontgen.errors import FontgenError
 from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font
 from fontgen.generate import finish_glyphs, glyph_noise
-from fontgen.learn import default_cache_dir, learn, nearest_style_token
+from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
 from fontgen.render import EmFrame, GlyphRenderer, frame_for_font, ink_iou
@@ -106,7 +106,7 @@ def base_with_nearest_token(base: Path, subset_path: Path, known: list[int], cac
     targets = build_cache([FontSource("eval", subset_path)], known, size, cache_dir, progress=False)
     reference = build_cache([reference_source()], known, size, cache_dir, progress=False)
     pairs = StyledGlyphs(targets, reference, ["<eval>"])
-    return model, nearest_style_token(model, pairs), pairs.fits[0]
+    return model, nearest_style_tokens(model, pairs)[0], pairs.fits[0]
 
 
 def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,

@@ -1,6 +1,6 @@
 """`fontgen learn FONT`: learn a font's style from the glyphs it already has.
 
-Stage 1, textual inversion: a new token, one embedding row trained, everything else frozen.
+Stage 1, textual inversion: a new token, its embedding row (or `num_vectors` rows) trained, everything else frozen.
 Stage 2, specialization: a LoRA adapter on the UNet (default), or DreamBooth (the whole UNet, with a
 prior-preservation loss on other fonts' real glyphs under their own tokens), or nothing (ti).
 Each stage watches the loss and the SSIM and IoU of held-back glyphs (the recipe says which score counts),
@@ -156,8 +156,9 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     return result
 
 
-def nearest_style_token(model: GlyphDiffusion, pairs: StyledGlyphs, token_rows: int = 8) -> str:
-    """The corpus style token (or the class token) under which the model best explains the user's glyphs."""
+def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int = 1, token_rows: int = 8) -> list[str]:
+    """The `count` corpus style tokens (or the class token) under which the model best explains the user's glyphs,
+    nearest first."""
     rng = np.random.default_rng(0)
     targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), token_rows))
     targets, content = to_model_space(targets), to_model_space(content)
@@ -168,7 +169,7 @@ def nearest_style_token(model: GlyphDiffusion, pairs: StyledGlyphs, token_rows: 
         for token in candidates:
             ids = model.tokenizer.encode(token, codepoints)
             losses[token] = diffusion_loss(model, scheduler, targets, content, ids, torch.Generator().manual_seed(0)).item()
-    return min(losses, key=losses.get)
+    return sorted(losses, key=losses.get)[:count]
 
 
 def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16) -> None:
@@ -181,8 +182,12 @@ def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count
 
 def learn(font: str | Path, output: str | Path | None = None, method: str = "lora", recipe: str | Path | None = None,
           base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, steps: int | None = None,
-          cache_dir: str | Path | None = None, progress: bool = True, resume: bool = False) -> Path:
+          cache_dir: str | Path | None = None, progress: bool = True, resume: bool = False,
+          num_vectors: int | None = None) -> Path:
     """Learn a font's style into a style folder; returns the folder.
+
+    `num_vectors` (default: the recipe's `ti.num_vectors`, else 1) is how many embedding vectors the
+    learned token has.
 
     Ctrl-C saves what is finished; `resume` then reuses a finished textual inversion of the same font
     on the same base model and goes on with stage 2.
@@ -193,6 +198,10 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
     settings_all = load_recipe(recipe_path)
     settings = {**settings_all["learn"], **settings_all["early_stop"]}
+    if num_vectors is None:
+        num_vectors = settings_all["ti"].get("num_vectors", 1)
+    if not 1 <= num_vectors <= 16:
+        raise FontgenError(f"--num-vectors {num_vectors}: choose 1 to 16")
     info = font_info(font, face)
     require_hangul(info, settings["min_glyphs"])
     if not info.missing:
@@ -232,7 +241,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
     progress_file = out / "progress.json"
     source_sha256, base_sha256 = file_sha256(font), model_hash(base)
-    resumable = {"source_sha256": source_sha256, "base_model_sha256": base_sha256, "stage1": "done"}
+    resumable = {"source_sha256": source_sha256, "base_model_sha256": base_sha256, "num_vectors": num_vectors,
+                 "stage1": "done"}
     saved = _read_json(progress_file) if resume else None
     if saved is None or any(saved.get(key) != value for key, value in resumable.items()):
         saved = None
@@ -242,9 +252,10 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
             load_embedding(model, out / EMBEDDINGS_FILE)
             stages, initial_token = [], "(resumed)"
         else:
-            initial_token = nearest_style_token(model, pairs)
-            stages = [_textual_inversion(model, token, initial_token, pairs, held, settings, settings_all["ti"],
-                                         steps, progress)]
+            initial_tokens = nearest_style_tokens(model, pairs, num_vectors)
+            initial_token = ", ".join(initial_tokens)
+            stages = [_textual_inversion(model, token, initial_tokens, pairs, held, settings,
+                                         settings_all["ti"], steps, progress)]
             if stages[-1].interrupted:
                 raise KeyboardInterrupt
             save_embedding(model, token, out)
@@ -273,7 +284,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
 
     preview(model, token, held, out / "preview.png")
     manifest = {
-        "fontgen": 1, "method": method, "token": token, "initialized_from": initial_token,
+        "fontgen": 1, "method": method, "token": token, "num_vectors": num_vectors, "initialized_from": initial_token,
         "source": {"path": str(font.resolve()), "face": face, "sha256": source_sha256, "family": info.family,
                    "hangul": info.hangul},
         "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
@@ -295,15 +306,17 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _textual_inversion(model, token, initial_token, pairs, held, settings, ti, steps, progress) -> StageResult:
-    """Stage 1: a new embedding row, started from the nearest token; every other row restored each step."""
+def _textual_inversion(model, token, initial_tokens, pairs, held, settings, ti, steps, progress) -> StageResult:
+    """Stage 1: new embedding rows, started from the nearest tokens (one per vector, so that the vectors
+    differ and can learn different things); every other row restored each step."""
     embedding = model.prompt_encoder.token_embedding
-    add_style_token(model, token, embedding.weight[model.tokenizer.ids[initial_token]].detach().clone())
+    initial_ids = [model.tokenizer.ids[t] for t in initial_tokens]
+    learned_ids = add_style_token(model, token, embedding.weight[initial_ids].detach().clone(), len(initial_tokens))
     embedding = model.prompt_encoder.token_embedding
     embedding.weight.requires_grad_(True)
     frozen_rows = embedding.weight.detach().clone()
     keep = torch.ones(len(frozen_rows), dtype=torch.bool)
-    keep[model.tokenizer.ids[token]] = False
+    keep[learned_ids] = False
 
     def restore_other_rows():
         with torch.no_grad():

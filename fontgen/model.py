@@ -4,7 +4,9 @@ Read it in one sitting:
 - the prompt is four tokens, [style, initial, medial, final], from a vocabulary of our own: one style
   token per corpus font, the class token `font`, a null token used for classifier-free guidance, and
   one token per jamo; a tiny transformer encodes it for the UNet's cross-attention, and the encoded
-  style token also modulates every ResNet block (diffusers' projection class embedding);
+  style token also modulates every ResNet block (diffusers' projection class embedding); a style
+  learned by textual inversion may take several vectors (`token`, `token_1`, ...), which then fill
+  several style positions in front of the jamo, all at the style position's embedding;
 - the content is the target syllable in the reference font, fitted to the target's layout, given to
   the UNet as a second input channel;
 - the UNet predicts the clean glyph as the content plus a correction (its output convolution starts at
@@ -30,6 +32,7 @@ from fontgen.paths import DEFAULT_CHECKPOINT
 
 NULL_TOKEN = "<null>"
 CLASS_TOKEN = "font"
+JAMO_POSITIONS = 3  # initial, medial, final: always the last three prompt positions
 
 
 def jamo_tokens(codepoint: int) -> list[str]:
@@ -52,11 +55,16 @@ def style_token(font_name: str) -> str:
 
 
 class PromptTokenizer:
-    """Maps the four prompt tokens to ids; new tokens can be added (textual inversion)."""
+    """Maps prompts [style, initial, medial, final] to ids; new tokens can be added (textual inversion).
+
+    A multi-vector style token stands for several ids, as in diffusers' textual inversion:
+    `<myfont>` -> `<myfont>`, `<myfont>_1`, ...
+    """
 
     def __init__(self, vocabulary: list[str]):
         self.vocabulary = list(vocabulary)
         self.ids = {token: i for i, token in enumerate(self.vocabulary)}
+        self.vectors: dict[str, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self.vocabulary)
@@ -71,15 +79,28 @@ class PromptTokenizer:
                 added += 1
         return added
 
-    def encode(self, style: str, codepoints) -> torch.Tensor:
-        """(n, 4) prompt ids for one style and many syllables."""
+    def add_style(self, token: str, num_vectors: int = 1) -> list[str]:
+        """Add a style token of one or more vectors; returns the tokens it stands for."""
+        tokens = [token] + [f"{token}_{i}" for i in range(1, num_vectors)]
+        self.add_tokens(tokens)
+        if num_vectors > 1:
+            self.vectors[token] = tokens
+        return tokens
+
+    def style_ids(self, style: str) -> list[int]:
+        """The ids a style token stands for (one, or several for a multi-vector token)."""
         if style not in self.ids:
             raise FontgenError(f"unknown style token {style}")
-        rows = [[self.ids[style]] + [self.ids[t] for t in jamo_tokens(c)] for c in codepoints]
+        return [self.ids[t] for t in self.vectors.get(style, [style])]
+
+    def encode(self, style: str, codepoints) -> torch.Tensor:
+        """(n, k + 3) prompt ids for one style of k vectors and many syllables."""
+        style_ids = self.style_ids(style)
+        rows = [style_ids + [self.ids[t] for t in jamo_tokens(c)] for c in codepoints]
         return torch.tensor(rows, dtype=torch.long)
 
     def encode_many(self, styles: list[str], codepoints) -> torch.Tensor:
-        """(n, 4) prompt ids, one style per syllable."""
+        """(n, 4) prompt ids, one single-vector style per syllable."""
         rows = [[self.ids[s]] + [self.ids[t] for t in jamo_tokens(c)] for s, c in zip(styles, codepoints)]
         return torch.tensor(rows, dtype=torch.long)
 
@@ -113,7 +134,10 @@ class PromptEncoder(nn.Module):
         self.config["vocab_size"] = vocab_size
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        hidden = self.token_embedding(input_ids) + self.position_embedding[: input_ids.shape[1]]
+        style_positions = input_ids.shape[1] - JAMO_POSITIONS
+        positions = torch.cat([self.position_embedding[:1].expand(style_positions, -1),
+                               self.position_embedding[1:]])
+        hidden = self.token_embedding(input_ids) + positions
         return self.final_norm(self.transformer(hidden))
 
 
@@ -166,7 +190,7 @@ class GlyphDiffusion(nn.Module):
             prompt = self.encode_prompt(input_ids)
         correction = self.unet(
             torch.cat([noisy, content], dim=1), timesteps,
-            encoder_hidden_states=prompt, class_labels=prompt[:, 0],
+            encoder_hidden_states=prompt, class_labels=prompt[:, :-JAMO_POSITIONS].mean(dim=1),
         ).sample
         return content + correction
 
@@ -230,11 +254,11 @@ def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
 @torch.no_grad()
 def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 2,
            guidance: float = 1.0, scheduler: str = "ddim", generator: torch.Generator | None = None,
-           null_ids: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+           noise: torch.Tensor | None = None) -> torch.Tensor:
     """Draw glyphs (n, 1, s, s) in [-1, 1] from content glyphs and prompts with a few-step scheduler.
 
-    With guidance > 1 the prompt is also run with its style replaced by the null token, and the two
-    predictions are pushed apart (classifier-free guidance).
+    With guidance > 1 the prompt is also run with its style (all its vectors) replaced by one null token,
+    and the two predictions are pushed apart (classifier-free guidance).
     """
     noise_scheduler = model.sampling_scheduler(scheduler)
     noise_scheduler.set_timesteps(steps)
@@ -245,18 +269,15 @@ def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor
     latents = noise * noise_scheduler.init_noise_sigma
     prompt = model.encode_prompt(input_ids)
     if guidance != 1.0:
-        if null_ids is None:
-            null_ids = input_ids.clone()
-            null_ids[:, 0] = model.tokenizer.ids[NULL_TOKEN]
-        prompt = torch.cat([model.encode_prompt(null_ids), prompt])
+        null_style = torch.full((input_ids.shape[0], 1), model.tokenizer.ids[NULL_TOKEN], dtype=torch.long)
+        null_ids = torch.cat([null_style.to(input_ids.device), input_ids[:, -JAMO_POSITIONS:]], dim=1)
+        null_prompt = model.encode_prompt(null_ids)
     for t in noise_scheduler.timesteps:
         timesteps = torch.full((content.shape[0],), int(t), device=device, dtype=torch.long)
+        predicted = model(latents, timesteps, content, prompt=prompt)
         if guidance != 1.0:
-            both = model(latents.repeat(2, 1, 1, 1), timesteps.repeat(2), content.repeat(2, 1, 1, 1), prompt=prompt)
-            unconditional, conditional = both.chunk(2)
-            predicted = unconditional + guidance * (conditional - unconditional)
-        else:
-            predicted = model(latents, timesteps, content, prompt=prompt)
+            unconditional = model(latents, timesteps, content, prompt=null_prompt)
+            predicted = unconditional + guidance * (predicted - unconditional)
         latents = noise_scheduler.step(predicted, t, latents).prev_sample
     return latents.clamp(-1, 1)
 

@@ -43,21 +43,24 @@ def save_safetensors_atomic(tensors: dict, path: Path, metadata: dict | None = N
     os.replace(partial, path)
 
 
-def add_style_token(model: GlyphDiffusion, token: str, initial: torch.Tensor) -> int:
-    """Add a token to the tokenizer and embedding table, its row set to `initial`; returns its id."""
-    model.tokenizer.add_tokens([token])
+def add_style_token(model: GlyphDiffusion, token: str, initial: torch.Tensor, num_vectors: int = 1) -> list[int]:
+    """Add a style token of `num_vectors` vectors to the tokenizer and embedding table.
+
+    `initial` is one row (every vector starts from it) or one row per vector; returns the token's ids.
+    """
+    model.tokenizer.add_style(token, num_vectors)
     model.prompt_encoder.resize_token_embeddings(len(model.tokenizer))
-    token_id = model.tokenizer.ids[token]
+    token_ids = model.tokenizer.style_ids(token)
     with torch.no_grad():
-        model.prompt_encoder.token_embedding.weight[token_id] = initial
-    return token_id
+        model.prompt_encoder.token_embedding.weight[token_ids] = initial.reshape(-1, initial.shape[-1])
+    return token_ids
 
 
 def save_embedding(model: GlyphDiffusion, token: str, folder: Path) -> Path:
-    """learned_embeds.safetensors: {token: (dim,) tensor}."""
-    row = model.prompt_encoder.token_embedding.weight[model.tokenizer.ids[token]]
+    """learned_embeds.safetensors in diffusers' format: {token: (dim,)}, or {token: (k, dim)} for k vectors."""
+    rows = model.prompt_encoder.token_embedding.weight[model.tokenizer.style_ids(token)]
     path = folder / EMBEDDINGS_FILE
-    save_safetensors_atomic({token: row.float()}, path)
+    save_safetensors_atomic({token: (rows[0] if len(rows) == 1 else rows).float()}, path)
     return path
 
 
@@ -66,10 +69,12 @@ def load_embedding(model: GlyphDiffusion, path: Path) -> str:
     embeds = load_file(str(path))
     if not embeds:
         raise FontgenError(f"{path}: no embedding in the file")
-    for token, vector in embeds.items():
-        if vector.shape[-1] != model.prompt_encoder.token_embedding.embedding_dim:
-            raise FontgenError(f"{path}: embedding size {vector.shape[-1]} does not fit this base model")
-        add_style_token(model, token, vector.reshape(-1).to(model.prompt_encoder.token_embedding.weight))
+    dim = model.prompt_encoder.token_embedding.embedding_dim
+    for token, vectors in embeds.items():
+        if vectors.shape[-1] != dim or vectors.dim() > 2:
+            raise FontgenError(f"{path}: embedding of shape {tuple(vectors.shape)} does not fit this base model")
+        rows = vectors.reshape(-1, dim).to(model.prompt_encoder.token_embedding.weight)
+        add_style_token(model, token, rows, num_vectors=len(rows))
     return next(iter(embeds))
 
 

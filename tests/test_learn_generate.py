@@ -110,7 +110,8 @@ def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_m
     resumed.mkdir()
     shutil.copy(first / "learned_embeds.safetensors", resumed)
     write_json_atomic(resumed / "progress.json", {"source_sha256": file_sha256(small_font),
-                                                  "base_model_sha256": model_hash(tiny_model), "stage1": "done"})
+                                                  "base_model_sha256": model_hash(tiny_model), "num_vectors": 1,
+                                                  "stage1": "done"})
     learn(small_font, resumed, method="lora", recipe=learn_recipes["lora"], base=tiny_model, progress=False,
           resume=True)
     manifest = json.loads((resumed / "manifest.json").read_text())
@@ -168,3 +169,29 @@ def test_early_stop_metric_comes_from_the_recipe(tmp_path, small_font, tiny_mode
     wrong = write_recipe(learn_recipes["ti"], tmp_path / "ti-bad.toml", early_stop={"metric": "psnr"})
     with pytest.raises(FontgenError, match="early-stop metric"):
         learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=wrong, base=tiny_model, progress=False)
+
+
+def test_textual_inversion_with_several_vectors(tmp_path, small_font, tiny_model, learn_recipes):
+    folder = learn(small_font, tmp_path / "multi.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model,
+                   progress=False, num_vectors=3)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["num_vectors"] == 3 and len(manifest["initialized_from"].split(", ")) == 3
+    vectors = load_file(str(folder / "learned_embeds.safetensors"))["<SmallPen>"]
+    assert vectors.shape == (3, 32)
+    assert not torch.equal(vectors[0], vectors[1]) and not torch.equal(vectors[1], vectors[2])
+    # Reloaded, the token stands for its three vectors, and the prompt grows by two positions.
+    style = load_style(folder, tiny_model)
+    ids = style.model.tokenizer.encode(style.token, CHARS)
+    assert ids.shape == (len(CHARS), 6)
+    assert torch.equal(style.model.prompt_encoder.token_embedding.weight[ids[0, :3]], vectors)
+    for guidance in (1.0, 2.0):
+        generate(folder, tmp_path / f"a{guidance}", CHARS, base=tiny_model, progress=False, guidance=guidance)
+        generate(folder, tmp_path / f"b{guidance}", CHARS, base=tiny_model, progress=False, guidance=guidance,
+                 batch_size=2)
+        for codepoint in CHARS:
+            a = np.asarray(Image.open(tmp_path / f"a{guidance}" / f"U+{codepoint:04X}.png"))
+            b = np.asarray(Image.open(tmp_path / f"b{guidance}" / f"U+{codepoint:04X}.png"))
+            assert np.array_equal(a, b)
+    with pytest.raises(FontgenError, match="num-vectors"):
+        learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model,
+              progress=False, num_vectors=0)
