@@ -86,15 +86,19 @@ def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: i
 
 
 def held_back_score(scores: dict, metric: str) -> float:
-    """The number early stopping watches: "ssim", "iou" or "ssim+iou" (their mean).
+    """The number early stopping keeps the highest of: "loss" (minus the held-back diffusion loss),
+    "ssim", "iou" or "ssim+iou" (their mean) of a few held-back glyphs drawn.
 
-    SSIM alone rewards paper: on thin strokes a lighter, emptier glyph can score higher, so the
-    IoU of the binarized glyph keeps the strokes honest.
+    The loss is an average over every noise level and many glyphs, so it moves smoothly; the scores of
+    a few drawn glyphs are noisy, and SSIM rewards paper (on thin strokes a lighter, emptier glyph can
+    score higher), which can keep a stage at its very first state.
     """
+    if metric == "loss":
+        return -scores["loss"]
     if metric == "ssim+iou":
         return (scores["ssim"] + scores["iou"]) / 2
     if metric not in scores:
-        raise FontgenError(f"unknown early-stop metric {metric!r} (ssim, iou or ssim+iou)")
+        raise FontgenError(f"unknown early-stop metric {metric!r} (loss, ssim, iou or ssim+iou)")
     return scores[metric]
 
 
@@ -112,7 +116,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     eval_every, patience = settings["eval_every"], settings["patience"]
     metric = settings.get("metric", "ssim")
     best_loss, held_scores, _ = evaluate(model, token, held, settings["sample_glyphs"])
-    best_score = held_back_score(held_scores, metric)
+    best_score = held_back_score({**held_scores, "loss": best_loss}, metric)
     best_state, best_step, waited = [p.detach().clone() for p in parameters], 0, 0
     result = StageResult(name, 0, 0, best_score, best_loss, [{"step": 0, "loss": best_loss, **held_scores}])
     bar = tqdm(range(1, steps + 1), desc=name, disable=not progress)
@@ -138,7 +142,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
             if step % eval_every == 0 or step == steps:
                 val_loss, held_scores, _ = evaluate(model, token, held, settings["sample_glyphs"])
                 result.history.append({"step": step, "loss": val_loss, **held_scores})
-                score = held_back_score(held_scores, metric)
+                score = held_back_score({**held_scores, "loss": val_loss}, metric)
                 if score > best_score + 1e-4:
                     best_score, best_loss, best_step, waited = score, val_loss, step, 0
                     best_state = [p.detach().clone() for p in parameters]

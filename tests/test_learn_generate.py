@@ -166,6 +166,11 @@ def test_early_stop_metric_comes_from_the_recipe(tmp_path, small_font, tiny_mode
     best = next(h for h in stage["history"] if h["step"] == stage["best_step"])
     assert stage["held_back_score"] == pytest.approx(best["iou"])
     assert all(0.0 <= h["iou"] <= 1.0 and -1.0 <= h["ssim"] <= 1.0 for h in stage["history"])
+    recipe = write_recipe(learn_recipes["ti"], tmp_path / "ti-loss.toml", early_stop={"metric": "loss"})
+    folder = learn(small_font, tmp_path / "loss.fontgen", method="ti", recipe=recipe, base=tiny_model, progress=False)
+    [stage] = json.loads((folder / "manifest.json").read_text())["stages"]
+    assert stage["held_back_loss"] <= min(h["loss"] for h in stage["history"]) + 1e-4
+    assert stage["held_back_score"] == -stage["held_back_loss"]
     wrong = write_recipe(learn_recipes["ti"], tmp_path / "ti-bad.toml", early_stop={"metric": "psnr"})
     with pytest.raises(FontgenError, match="early-stop metric"):
         learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=wrong, base=tiny_model, progress=False)
