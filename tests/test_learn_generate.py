@@ -200,3 +200,28 @@ def test_textual_inversion_with_several_vectors(tmp_path, small_font, tiny_model
     with pytest.raises(FontgenError, match="num-vectors"):
         learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model,
               progress=False, num_vectors=0)
+
+
+def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch):
+    import fontgen.learn
+    from fontgen.model import load_model
+    from tests.conftest import write_recipe
+
+    model = load_model(tiny_model)
+    model.requires_grad_(False)
+    model.prompt_encoder.token_embedding.weight.requires_grad_(True)
+    content = torch.rand(3, 1, 32, 32) * 2 - 1
+    ids = model.tokenizer.encode("font", CHARS[:3])
+    loss = fontgen.learn.sampler_loss(model, -torch.ones(3, 1, 32, 32), content, ids)
+    loss.backward()
+    gradient = model.prompt_encoder.token_embedding.weight.grad
+    assert loss.item() > 0 and gradient[ids[0, 0]].abs().sum() > 0
+    # With a weight in the recipe, every training step of both stages adds it.
+    calls = []
+    original = fontgen.learn.sampler_loss
+    monkeypatch.setattr(fontgen.learn, "sampler_loss", lambda *args: calls.append(1) or original(*args))
+    recipe = write_recipe(learn_recipes["lora"], tmp_path / "lora-sampler.toml", learn={"sampler_loss_weight": 0.5})
+    folder = learn(small_font, tmp_path / "sampler.fontgen", method="lora", recipe=recipe, base=tiny_model,
+                   progress=False)
+    stages = json.loads((folder / "manifest.json").read_text())["stages"]
+    assert len(calls) == sum(stage["steps"] for stage in stages) > 0
