@@ -27,7 +27,7 @@ from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_source
 from fontgen.errors import FontgenError
 from fontgen.paths import RECIPES
 from fontgen.fonts import file_sha256, font_info, require_hangul
-from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash, sample,
+from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss, load_recipe
 from fontgen.reference import fitted_reference
@@ -95,14 +95,8 @@ def sampler_loss(model: GlyphDiffusion, targets: torch.Tensor, content: torch.Te
     own first guess re-noised; on styles far from the base model the two part ways (the loss falls while the
     drawn glyphs fall apart), so this trains what generate will actually run.
     """
-    scheduler = model.sampling_scheduler()
-    scheduler.set_timesteps(steps)
-    latents = torch.randn(targets.shape).to(targets.device) * scheduler.init_noise_sigma
-    prompt = model.encode_prompt(input_ids)
-    for t in scheduler.timesteps:
-        timesteps = torch.full((targets.shape[0],), int(t), device=targets.device, dtype=torch.long)
-        latents = scheduler.step(model(latents, timesteps, content, prompt=prompt), t, latents).prev_sample
-    return torch.nn.functional.mse_loss(latents, targets)
+    drawn = denoise(model, content, input_ids, torch.randn(targets.shape), steps=steps)
+    return torch.nn.functional.mse_loss(drawn, targets)
 
 
 def held_back_score(scores: dict, metric: str) -> float:

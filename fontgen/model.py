@@ -260,13 +260,18 @@ def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor
     With guidance > 1 the prompt is also run with its style (all its vectors) replaced by one null token,
     and the two predictions are pushed apart (classifier-free guidance).
     """
+    if noise is None:
+        noise = torch.randn(content.shape, generator=generator, device="cpu")
+    return denoise(model, content, input_ids, noise, steps=steps, guidance=guidance, scheduler=scheduler)
+
+
+def denoise(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, noise: torch.Tensor, *,
+            steps: int = 2, guidance: float = 1.0, scheduler: str = "ddim") -> torch.Tensor:
+    """The sampler's loop from given noise, with gradients if enabled (`sample` is this under no_grad)."""
     noise_scheduler = model.sampling_scheduler(scheduler)
     noise_scheduler.set_timesteps(steps)
     device = content.device
-    if noise is None:
-        noise = torch.randn(content.shape, generator=generator, device="cpu")
-    noise = noise.to(device)
-    latents = noise * noise_scheduler.init_noise_sigma
+    latents = noise.to(device) * noise_scheduler.init_noise_sigma
     prompt = model.encode_prompt(input_ids)
     if guidance != 1.0:
         null_style = torch.full((input_ids.shape[0], 1), model.tokenizer.ids[NULL_TOKEN], dtype=torch.long)
