@@ -178,9 +178,16 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     return result
 
 
-def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int = 1, token_rows: int = 8) -> list[str]:
-    """The `count` corpus style tokens (or the class token) under which the model best explains the user's glyphs,
-    nearest first."""
+def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int = 1, token_rows: int = 8,
+                         shortlist: int = 8, drawn_rows: int = 16, also: tuple[str, ...] = ()) -> list[str]:
+    """The `count` corpus style tokens (or the class token) under which the model draws the user's glyphs
+    best, nearest first.
+
+    The diffusion loss on `token_rows` glyphs shortlists `shortlist` tokens (plus any `also` in the
+    vocabulary); each then draws `drawn_rows` of the user's glyphs with the default sampler, and the ink
+    IoU against the real glyphs orders them. The loss alone is a poor judge: it averages every noise
+    level, and the token it likes best changed from checkpoint to checkpoint while drawing worse.
+    """
     rng = np.random.default_rng(0)
     targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), token_rows))
     targets, content = to_model_space(targets), to_model_space(content)
@@ -191,7 +198,20 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
         for token in candidates:
             ids = model.tokenizer.encode(token, codepoints)
             losses[token] = diffusion_loss(model, scheduler, targets, content, ids, torch.Generator().manual_seed(0)).item()
-    return sorted(losses, key=losses.get)[:count]
+    ranked = sorted(losses, key=losses.get)
+    finalists = list(dict.fromkeys(ranked[:max(count, shortlist)] + [t for t in also if t in losses]))
+    if len(finalists) == 1 or drawn_rows <= 0:
+        return finalists[:count]
+    rows = np.random.default_rng(1).choice(len(pairs), min(drawn_rows, len(pairs)), replace=False)
+    targets, content, _, codepoints = pairs.batch(rows)
+    real = targets[:, 0].numpy()
+    content = to_model_space(content)
+    drawn_iou = {}
+    for token in finalists:
+        drawn = sample(model, content, model.tokenizer.encode(token, codepoints), steps=2,
+                       generator=torch.Generator().manual_seed(0))
+        drawn_iou[token] = float(np.mean([ink_iou(a, b) for a, b in zip(real, to_uint8(drawn[:, 0]).numpy())]))
+    return sorted(finalists, key=lambda t: (-drawn_iou[t], losses[t]))[:count]
 
 
 def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16) -> None:

@@ -225,3 +225,33 @@ def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model
                    progress=False)
     stages = json.loads((folder / "manifest.json").read_text())["stages"]
     assert len(calls) == sum(stage["steps"] for stage in stages) > 0
+
+
+def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
+    """The starting token is picked by how well it draws the user's glyphs, not by the loss alone."""
+    from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
+    from fontgen.learn import default_cache_dir, nearest_style_tokens
+    from fontgen.model import load_model, sample, to_model_space, to_uint8
+    from fontgen.render import ink_iou
+
+    model = load_model(tiny_model)
+    chars = glyph_data.ksx1001_syllables()[::19][:120]
+    targets = build_cache([FontSource("user", small_font)], chars, 32, default_cache_dir(), progress=False)
+    reference = build_cache([reference_source()], chars, 32, default_cache_dir(), progress=False)
+    pairs = StyledGlyphs(targets, reference, ["<user>"])
+
+    def drawn_iou(token, rows):
+        real, content, _, codepoints = pairs.batch(rows)
+        drawn = sample(model, to_model_space(content), model.tokenizer.encode(token, codepoints), steps=2,
+                       generator=torch.Generator().manual_seed(0))
+        return np.mean([ink_iou(a, b) for a, b in zip(real[:, 0].numpy(), to_uint8(drawn[:, 0]).numpy())])
+
+    by_loss = nearest_style_tokens(model, pairs, count=3, drawn_rows=0)
+    picked = nearest_style_tokens(model, pairs, count=3, shortlist=3)
+    assert sorted(picked) == sorted(by_loss)  # the same finalists, reordered by the drawings
+    rows = np.random.default_rng(1).choice(len(pairs), 16, replace=False)  # the rows the pick draws
+    ious = [drawn_iou(token, rows) for token in picked]
+    assert ious == sorted(ious, reverse=True)
+    # A token named in `also` competes even when the loss would not shortlist it.
+    last = nearest_style_tokens(model, pairs, count=10, drawn_rows=0)[-1]
+    assert last in nearest_style_tokens(model, pairs, count=2, shortlist=1, also=(last,))
