@@ -179,7 +179,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
 
 
 def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int = 1, token_rows: int = 8,
-                         shortlist: int = 8, drawn_rows: int = 16, also: tuple[str, ...] = ()) -> list[str]:
+                         shortlist: int = 8, drawn_rows: int = 32, also: tuple[str, ...] = ()) -> list[str]:
     """The `count` corpus style tokens (or the class token) under which the model draws the user's glyphs
     best, nearest first.
 

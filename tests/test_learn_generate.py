@@ -249,7 +249,7 @@ def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
     by_loss = nearest_style_tokens(model, pairs, count=3, drawn_rows=0)
     picked = nearest_style_tokens(model, pairs, count=3, shortlist=3)
     assert sorted(picked) == sorted(by_loss)  # the same finalists, reordered by the drawings
-    rows = np.random.default_rng(1).choice(len(pairs), 16, replace=False)  # the rows the pick draws
+    rows = np.random.default_rng(1).choice(len(pairs), 32, replace=False)  # the rows the pick draws
     ious = [drawn_iou(token, rows) for token in picked]
     assert ious == sorted(ious, reverse=True)
     # A token named in `also` competes even when the loss would not shortlist it.
