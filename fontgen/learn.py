@@ -128,7 +128,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     scheduler = model.training_scheduler()
     batch_size = settings["batch_size"]
     eval_every, patience = settings["eval_every"], settings["patience"]
-    metric = settings.get("metric", "ssim")
+    metric = settings.get("metric", "iou")
     sampler_weight = settings.get("sampler_loss_weight", 0.0)
     best_loss, held_scores, _ = evaluate(model, token, held, settings["sample_glyphs"])
     best_score = held_back_score({**held_scores, "loss": best_loss}, metric)

@@ -160,11 +160,14 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
 def test_early_stop_metric_comes_from_the_recipe(tmp_path, small_font, tiny_model, learn_recipes):
     from tests.conftest import write_recipe
 
-    recipe = write_recipe(learn_recipes["ti"], tmp_path / "ti-iou.toml", early_stop={"metric": "iou"})
-    folder = learn(small_font, tmp_path / "iou.fontgen", method="ti", recipe=recipe, base=tiny_model, progress=False)
-    [stage] = json.loads((folder / "manifest.json").read_text())["stages"]
-    best = next(h for h in stage["history"] if h["step"] == stage["best_step"])
-    assert stage["held_back_score"] == pytest.approx(best["iou"])
+    for metric in ("iou", "ssim"):  # iou is the shipped recipes' default
+        recipe = write_recipe(learn_recipes["ti"], tmp_path / f"ti-{metric}.toml", early_stop={"metric": metric})
+        folder = learn(small_font, tmp_path / f"{metric}.fontgen", method="ti", recipe=recipe, base=tiny_model,
+                       progress=False)
+        [stage] = json.loads((folder / "manifest.json").read_text())["stages"]
+        best = next(h for h in stage["history"] if h["step"] == stage["best_step"])
+        assert stage["held_back_score"] == pytest.approx(best[metric])
+        assert stage["held_back_score"] >= max(h[metric] for h in stage["history"]) - 1e-4
     assert all(0.0 <= h["iou"] <= 1.0 and -1.0 <= h["ssim"] <= 1.0 for h in stage["history"])
     recipe = write_recipe(learn_recipes["ti"], tmp_path / "ti-loss.toml", early_stop={"metric": "loss"})
     folder = learn(small_font, tmp_path / "loss.fontgen", method="ti", recipe=recipe, base=tiny_model, progress=False)
