@@ -179,13 +179,12 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
 
 
 def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int = 1, token_rows: int = 8,
-                         shortlist: int = 8, drawn_rows: int = 32, also: tuple[str, ...] = ()) -> list[str]:
+                         shortlist: int = 8, drawn_rows: int = 32) -> list[str]:
     """The `count` corpus style tokens (or the class token) under which the model draws the user's glyphs
     best, nearest first.
 
-    The diffusion loss on `token_rows` glyphs shortlists `shortlist` tokens (plus any `also` in the
-    vocabulary); each then draws `drawn_rows` of the user's glyphs with the default sampler, and the ink
-    IoU against the real glyphs orders them. The loss alone is a poor judge: it averages every noise
+    The diffusion loss on `token_rows` glyphs shortlists `shortlist` tokens; each then draws `drawn_rows`
+    of the user's glyphs with the default sampler, and the ink IoU against the real glyphs orders them. The loss alone is a poor judge: it averages every noise
     level, and the token it likes best changed from checkpoint to checkpoint while drawing worse.
     """
     rng = np.random.default_rng(0)
@@ -199,7 +198,7 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
             ids = model.tokenizer.encode(token, codepoints)
             losses[token] = diffusion_loss(model, scheduler, targets, content, ids, torch.Generator().manual_seed(0)).item()
     ranked = sorted(losses, key=losses.get)
-    finalists = list(dict.fromkeys(ranked[:max(count, shortlist)] + [t for t in also if t in losses]))
+    finalists = ranked[:max(count, shortlist)]
     if len(finalists) == 1 or drawn_rows <= 0:
         return finalists[:count]
     rows = np.random.default_rng(1).choice(len(pairs), min(drawn_rows, len(pairs)), replace=False)

@@ -255,6 +255,3 @@ def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
     rows = np.random.default_rng(1).choice(len(pairs), 32, replace=False)  # the rows the pick draws
     ious = [drawn_iou(token, rows) for token in picked]
     assert ious == sorted(ious, reverse=True)
-    # A token named in `also` competes even when the loss would not shortlist it.
-    last = nearest_style_tokens(model, pairs, count=10, drawn_rows=0)[-1]
-    assert last in nearest_style_tokens(model, pairs, count=2, shortlist=1, also=(last,))
