@@ -3,9 +3,12 @@
 Each glyph is a PNG named by codepoint (U+AC00.png), black ink on white, written atomically, so an
 interrupted run leaves only whole glyphs and the next run draws only what is missing. The noise of
 each glyph depends only on the seed and its codepoint, so batching and resuming do not change it.
+A stamp in the folder names the style and settings the glyphs were drawn with; glyphs of another
+style (a re-learned one) or other settings are drawn again, not kept.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +25,10 @@ from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import LayoutFit, fitted_reference
 from fontgen.render import GlyphRenderer, ink_to_png_pixels
-from fontgen.style import load_style
+from fontgen.fonts import file_sha256
+from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
+
+GLYPHS_STAMP = "drawn_with.json"
 
 
 def pick_device(device: str = "auto") -> str:
@@ -143,7 +149,12 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
-    todo = [c for c in wanted if not glyph_path(output, c).exists()]
+    stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "steps": steps,
+             "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
+             "output_size": output_size}
+    same_drawing = _read_stamp(output) == stamp
+    todo = [c for c in wanted if not (same_drawing and glyph_path(output, c).exists())]
+    write_json_atomic(output / GLYPHS_STAMP, stamp)
     size = style.model.config.image_size
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)
@@ -162,3 +173,10 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     bar.close()
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output)
+
+
+def _read_stamp(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / GLYPHS_STAMP).read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,5 +1,6 @@
 """learn (ti, lora, dreambooth) on a small font, artifacts reloaded into a fresh model, generate resumes."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -255,3 +256,18 @@ def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
     rows = np.random.default_rng(1).choice(len(pairs), 32, replace=False)  # the rows the pick draws
     ious = [drawn_iou(token, rows) for token in picked]
     assert ious == sorted(ious, reverse=True)
+
+
+def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model, tmp_path):
+    """Resuming keeps only glyphs drawn with the same style and settings (e.g. after a re-learn)."""
+    _, folder = learned
+    out = tmp_path / "glyphs"
+    generate(folder, out, CHARS, base=tiny_model, progress=False)
+    assert generate(folder, out, CHARS, base=tiny_model, progress=False).drawn == 0
+    assert generate(folder, out, CHARS, base=tiny_model, progress=False, seed=1).drawn == len(CHARS)
+    relearned = tmp_path / "relearned.fontgen"
+    shutil.copytree(folder, relearned)
+    manifest = json.loads((relearned / "manifest.json").read_text())
+    (relearned / "manifest.json").write_text(json.dumps({**manifest, "seconds": manifest["seconds"] + 1}))
+    report = generate(relearned, out, CHARS, base=tiny_model, progress=False, seed=1)
+    assert (report.drawn, report.kept) == (len(CHARS), 0)
