@@ -4,7 +4,7 @@ Each glyph is a PNG named by codepoint (U+AC00.png), black ink on white, written
 interrupted run leaves only whole glyphs and the next run draws only what is missing. The noise of
 each glyph depends only on the seed and its codepoint, so batching and resuming do not change it.
 A stamp in the folder names the style and settings the glyphs were drawn with; glyphs of another
-style (a re-learned one) or other settings are drawn again, not kept.
+style (a re-learned one) or other settings are removed and drawn again, never mixed in.
 """
 from __future__ import annotations
 
@@ -152,9 +152,11 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "steps": steps,
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
              "output_size": output_size}
-    same_drawing = _read_stamp(output) == stamp
-    todo = [c for c in wanted if not (same_drawing and glyph_path(output, c).exists())]
-    write_json_atomic(output / GLYPHS_STAMP, stamp)
+    if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
+        for stale in output.glob("U+*.png"):
+            stale.unlink()
+        write_json_atomic(output / GLYPHS_STAMP, stamp)
+    todo = [c for c in wanted if not glyph_path(output, c).exists()]
     size = style.model.config.image_size
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)
