@@ -184,8 +184,9 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
     best, nearest first.
 
     The diffusion loss on `token_rows` glyphs shortlists `shortlist` tokens; each then draws `drawn_rows`
-    of the user's glyphs with the default sampler, and the ink IoU against the real glyphs orders them. The loss alone is a poor judge: it averages every noise
-    level, and the token it likes best changed from checkpoint to checkpoint while drawing worse.
+    of the user's glyphs with the default sampler, and the ink IoU against the real glyphs orders them.
+    The loss alone is a poor judge: it averages every noise level, and the token it likes best changed
+    from checkpoint to checkpoint while drawing worse.
     """
     rng = np.random.default_rng(0)
     targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), token_rows))
