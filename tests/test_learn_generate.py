@@ -231,6 +231,50 @@ def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model
     assert len(calls) == sum(stage["steps"] for stage in stages) > 0
 
 
+def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path, small_font, tiny_model,
+                                                                      learn_recipes, monkeypatch):
+    import fontgen.learn
+    from fontgen.model import load_model
+    from tests.conftest import write_recipe
+
+    model = load_model(tiny_model)
+    model.requires_grad_(False)
+    model.prompt_encoder.token_embedding.weight.requires_grad_(True)
+    content = torch.rand(3, 1, 32, 32) * 2 - 1
+    ids = model.tokenizer.encode("font", CHARS[:3])
+    passes = []  # (timesteps, noisy input, prediction) of each forward pass
+    original_forward = type(model).forward
+
+    def recording_forward(self, noisy, timesteps, *args, **kwargs):
+        predicted = original_forward(self, noisy, timesteps, *args, **kwargs)
+        passes.append((sorted(set(timesteps.tolist())), noisy.detach(), predicted.detach()))
+        return predicted
+
+    monkeypatch.setattr(type(model), "forward", recording_forward)
+    loss = fontgen.learn.sampler_steps_loss(model, -torch.ones(3, 1, 32, 32), content, ids)
+    monkeypatch.setattr(type(model), "forward", original_forward)
+    loss.backward()
+    # One pass per sampler step, at the sampler's noise levels, the second fed the sampler's step from the first.
+    scheduler = model.sampling_scheduler()
+    scheduler.set_timesteps(2)
+    assert [p[0] for p in passes] == [[int(t)] for t in scheduler.timesteps]
+    first_step = scheduler.step(passes[0][2], scheduler.timesteps[0], passes[0][1]).prev_sample
+    assert torch.allclose(passes[1][1], first_step, atol=1e-5)
+    assert loss.item() > 0 and model.prompt_encoder.token_embedding.weight.grad[ids[0, 0]].abs().sum() > 0
+    # The recipe's train_loss picks it for every training step of both stages; an unknown one is refused.
+    calls = []
+    original = fontgen.learn.sampler_steps_loss
+    monkeypatch.setattr(fontgen.learn, "sampler_steps_loss", lambda *args: calls.append(1) or original(*args))
+    recipe = write_recipe(learn_recipes["lora"], tmp_path / "lora-steps.toml", learn={"train_loss": "sampler-steps"})
+    folder = learn(small_font, tmp_path / "steps.fontgen", method="lora", recipe=recipe, base=tiny_model,
+                   progress=False)
+    stages = json.loads((folder / "manifest.json").read_text())["stages"]
+    assert len(calls) == sum(stage["steps"] for stage in stages) > 0
+    wrong = write_recipe(learn_recipes["ti"], tmp_path / "ti-bad-loss.toml", learn={"train_loss": "l1"})
+    with pytest.raises(FontgenError, match="train_loss"):
+        learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=wrong, base=tiny_model, progress=False)
+
+
 def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
     """The starting token is picked by how well it draws the user's glyphs, not by the loss alone."""
     from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
