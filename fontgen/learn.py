@@ -5,8 +5,9 @@ Stage 2, specialization: a LoRA adapter on the UNet (default), or DreamBooth (th
 prior-preservation loss on other fonts' real glyphs under their own tokens), or nothing (ti).
 Each stage watches the loss and the SSIM and IoU of held-back glyphs (the recipe says which score counts),
 keeps its best state and stops early.
-Both stages train on the diffusion loss, and with `sampler_loss_weight` also on glyphs drawn by the
-few-step sampler itself.
+Both stages train on the recipe's `train_loss`: "sampler-steps" (the default recipes: each noise level
+the 2-step sampler visits, fed the sampler's own previous guess) or "diffusion" (DDPM, every noise level);
+with `sampler_loss_weight` also on glyphs drawn by the sampler with gradients through every step.
 """
 from __future__ import annotations
 

@@ -127,18 +127,20 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
                                                      method):
     import fontgen.learn
 
-    real_loss = fontgen.learn.diffusion_loss
     stage_two_calls = []
 
-    def loss_then_ctrl_c(model, *args, **kwargs):
-        # Stage 2 is under way once the UNet itself trains (an adapter, or the whole UNet).
-        if model.training and any(p.requires_grad for p in model.unet.parameters()):
-            stage_two_calls.append(1)
-            if len(stage_two_calls) == 3:
-                raise KeyboardInterrupt
-        return real_loss(model, *args, **kwargs)
+    def then_ctrl_c(real_loss):
+        def loss_then_ctrl_c(model, *args, **kwargs):
+            # Stage 2 is under way once the UNet itself trains (an adapter, or the whole UNet).
+            if model.training and any(p.requires_grad for p in model.unet.parameters()):
+                stage_two_calls.append(1)
+                if len(stage_two_calls) == 3:
+                    raise KeyboardInterrupt
+            return real_loss(model, *args, **kwargs)
+        return loss_then_ctrl_c
 
-    monkeypatch.setattr(fontgen.learn, "diffusion_loss", loss_then_ctrl_c)
+    for loss_name in ("diffusion_loss", "sampler_steps_loss"):  # whichever the recipe trains on, and the prior's
+        monkeypatch.setattr(fontgen.learn, loss_name, then_ctrl_c(getattr(fontgen.learn, loss_name)))
     folder = tmp_path / "small.fontgen"
     with pytest.raises(FontgenError, match="--resume"):
         learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False)
