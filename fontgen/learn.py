@@ -22,7 +22,6 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 from skimage.metrics import structural_similarity
-from diffusers.optimization import get_constant_schedule_with_warmup
 from tqdm import tqdm
 
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
@@ -143,18 +142,13 @@ def held_back_score(scores: dict, metric: str) -> float:
 
 def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Parameter], steps: int, lr: float,
                 token: str, pairs: StyledGlyphs, held: HeldBack, settings: dict, after_step=None,
-                prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True,
-                warmup_steps: int = 0) -> StageResult:
+                prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True) -> StageResult:
     """One readable fine-tuning loop with early stopping; leaves the model at its best state.
-
-    The learning rate rises linearly over `warmup_steps`: Adam's first steps move every parameter by about
-    the full rate whatever its gradient, which can wipe out a good start before training finds its way.
 
     Ctrl-C ends the stage like early stopping does, with `interrupted` set, so the caller can save it.
     """
     rng = np.random.default_rng(settings.get("seed", 0))
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
-    lr_schedule = get_constant_schedule_with_warmup(optimizer, warmup_steps)
     scheduler = model.training_scheduler()
     batch_size = settings["batch_size"]
     eval_every, patience = settings["eval_every"], settings["patience"]
@@ -188,7 +182,6 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
-            lr_schedule.step()
             optimizer.zero_grad(set_to_none=True)
             if after_step:
                 after_step()
@@ -402,8 +395,7 @@ def _textual_inversion(model, token, initial_tokens, pairs, held, settings, ti, 
             embedding.weight[keep] = frozen_rows[keep]
 
     result = train_stage("textual inversion", model, [embedding.weight], steps or ti["steps"], ti["learning_rate"],
-                         token, pairs, held, settings, after_step=restore_other_rows, progress=progress,
-                         warmup_steps=ti.get("warmup_steps", 0))
+                         token, pairs, held, settings, after_step=restore_other_rows, progress=progress)
     embedding.weight.requires_grad_(False)
     return result
 
@@ -422,7 +414,7 @@ def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Pat
             parameter.requires_grad_("lora_" in name)
     parameters = [p for p in model.unet.parameters() if p.requires_grad]
     return train_stage("LoRA", model, parameters, max(1, (steps or lora["steps"]) - done), lora["learning_rate"],
-                       token, pairs, held, settings, progress=progress, warmup_steps=lora.get("warmup_steps", 0))
+                       token, pairs, held, settings, progress=progress)
 
 
 def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyphs:
@@ -442,7 +434,6 @@ def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progre
     model.unet.requires_grad_(True)
     result = train_stage("DreamBooth", model, list(model.unet.parameters()), max(1, (steps or booth["steps"]) - done),
                          booth["learning_rate"], token, pairs, held, settings, prior=prior,
-                         prior_weight=booth["prior_loss_weight"], progress=progress,
-                         warmup_steps=booth.get("warmup_steps", 0))
+                         prior_weight=booth["prior_loss_weight"], progress=progress)
     model.unet.requires_grad_(False)
     return result

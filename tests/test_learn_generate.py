@@ -1,7 +1,6 @@
 """learn (ti, lora, dreambooth) on a small font, artifacts reloaded into a fresh model, generate resumes."""
 import json
 import shutil
-import tomllib
 
 import numpy as np
 import pytest
@@ -276,21 +275,6 @@ def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path,
     wrong = write_recipe(learn_recipes["ti"], tmp_path / "ti-bad-loss.toml", learn={"train_loss": "l1"})
     with pytest.raises(FontgenError, match="train_loss"):
         learn(small_font, tmp_path / "bad.fontgen", method="ti", recipe=wrong, base=tiny_model, progress=False)
-
-
-def test_warmup_from_the_recipe_raises_the_learning_rate_step_by_step(tmp_path, small_font, tiny_model,
-                                                                      learn_recipes, monkeypatch):
-    from tests.conftest import write_recipe
-
-    rates = []
-    adam_step = torch.optim.AdamW.step
-    monkeypatch.setattr(torch.optim.AdamW, "step",
-                        lambda self, *args, **kwargs: rates.append(self.param_groups[0]["lr"]) or adam_step(self, *args, **kwargs))
-    recipe = write_recipe(learn_recipes["ti"], tmp_path / "ti-warmup.toml", ti={"steps": 8, "warmup_steps": 4},
-                          early_stop={"patience": 10})
-    learn(small_font, tmp_path / "warmup.fontgen", method="ti", recipe=recipe, base=tiny_model, progress=False)
-    top = tomllib.loads(recipe.read_text())["ti"]["learning_rate"]
-    assert rates == pytest.approx([0, top / 4, top / 2, 3 * top / 4, top, top, top, top])
 
 
 def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
