@@ -101,26 +101,31 @@ def sampler_loss(model: GlyphDiffusion, targets: torch.Tensor, content: torch.Te
 
 
 def sampler_steps_loss(model: GlyphDiffusion, targets: torch.Tensor, content: torch.Tensor, input_ids: torch.Tensor,
-                       steps: int = 2) -> torch.Tensor:
+                       steps: int = 2, backward: bool = False) -> torch.Tensor:
     """The clean-glyph loss at each noise level the few-step sampler visits, each step fed the sampler's own
     previous guess (detached), averaged over the steps.
 
     The diffusion loss trains every noise level on noised real glyphs; generate runs two levels only,
     and its second step sees the first step's guess re-noised, a blurrier glyph than any real one. On
     styles far from the base model that gap shows as speckled, broken strokes. Unlike `sampler_loss` no
-    gradient flows from step to step, so each step costs one forward and backward pass.
+    gradient flows from step to step, so each step costs one forward and backward pass. With `backward`
+    each step's gradients are taken before the next step runs, so only one step's graph is ever in memory
+    (its attention maps are most of learn's peak), and the returned mean is detached.
     """
     scheduler = model.sampling_scheduler()
     scheduler.set_timesteps(steps)
     latents = torch.randn(targets.shape).to(targets.device) * scheduler.init_noise_sigma
-    prompt = model.encode_prompt(input_ids)
     losses = []
     for t in scheduler.timesteps:
         timesteps = torch.full((targets.shape[0],), int(t), dtype=torch.long, device=targets.device)
-        predicted = model(latents, timesteps, content, prompt=prompt)
-        losses.append(torch.nn.functional.mse_loss(predicted, targets))
+        predicted = model(latents, timesteps, content, input_ids)
+        loss = torch.nn.functional.mse_loss(predicted, targets) / len(scheduler.timesteps)
+        if backward:
+            loss.backward()
+            loss = loss.detach()
+        losses.append(loss)
         latents = scheduler.step(predicted.detach(), t, latents).prev_sample
-    return torch.stack(losses).mean()
+    return torch.stack(losses).sum()
 
 
 def held_back_score(scores: dict, metric: str) -> float:
@@ -169,7 +174,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
             ids = model.tokenizer.encode(token, codepoints)
             targets, content = to_model_space(targets), to_model_space(content)
             if train_loss == "sampler-steps":
-                loss = sampler_steps_loss(model, targets, content, ids)
+                loss = sampler_steps_loss(model, targets, content, ids, backward=True)  # gradients already taken
             else:
                 loss = diffusion_loss(model, scheduler, targets, content, ids)
             if sampler_weight > 0:
@@ -179,7 +184,8 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
                 p_ids = model.tokenizer.encode_many(p_styles, p_codepoints)
                 loss = loss + prior_weight * diffusion_loss(model, scheduler, to_model_space(p_targets),
                                                             to_model_space(p_content), p_ids)
-            loss.backward()
+            if loss.requires_grad:  # the terms whose gradients are not taken yet
+                loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

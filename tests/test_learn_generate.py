@@ -266,7 +266,8 @@ def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path,
     # The recipe's train_loss picks it for every training step of both stages; an unknown one is refused.
     calls = []
     original = fontgen.learn.sampler_steps_loss
-    monkeypatch.setattr(fontgen.learn, "sampler_steps_loss", lambda *args: calls.append(1) or original(*args))
+    monkeypatch.setattr(fontgen.learn, "sampler_steps_loss",
+                        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     recipe = write_recipe(learn_recipes["lora"], tmp_path / "lora-steps.toml", learn={"train_loss": "sampler-steps"})
     folder = learn(small_font, tmp_path / "steps.fontgen", method="lora", recipe=recipe, base=tiny_model,
                    progress=False)
