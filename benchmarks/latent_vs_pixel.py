@@ -22,7 +22,7 @@ import glyph_data
 from fontgen.dataset import build_cache, corpus_sources
 from fontgen.learn import default_cache_dir
 from fontgen.model import ModelConfig, base_vocabulary
-from fontgen.pretrain import load_recipe
+from fontgen.recipe import load_recipe
 
 
 def glyphs(split: str, fonts: int, chars: list[int]) -> torch.Tensor:

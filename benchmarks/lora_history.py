@@ -11,7 +11,7 @@ import glyph_data
 from fontgen.evaluate import choose_known, subset_font
 from fontgen.fonts import font_info
 from fontgen.learn import learn
-from tests.conftest import write_recipe
+from fontgen.recipe import write_recipe
 
 
 def main() -> None:

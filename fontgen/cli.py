@@ -79,7 +79,8 @@ def cmd_pretrain(args) -> None:
 
 def cmd_pack(args) -> None:
     from fontgen.datapack import write_pack
-    from fontgen.pretrain import load_recipe, training_caches
+    from fontgen.pretrain import training_caches
+    from fontgen.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
     path = write_pack(training_caches(recipe), args.output, recipe)

@@ -30,7 +30,8 @@ from fontgen.paths import RECIPES
 from fontgen.fonts import file_sha256, font_info, require_hangul
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
-from fontgen.pretrain import diffusion_loss, load_recipe
+from fontgen.pretrain import diffusion_loss
+from fontgen.recipe import load_recipe
 from fontgen.reference import fitted_reference
 from fontgen.render import ink_iou
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,

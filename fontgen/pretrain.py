@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +27,8 @@ from fontgen.dataset import FontSource, StyledGlyphs, charset_by_name, corpus_so
 from fontgen.errors import FontgenError
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
+from fontgen.recipe import load_recipe
 from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
-
-
-def load_recipe(path: str | Path) -> dict:
-    """A TOML recipe as a dict; a clear error when it is missing or malformed."""
-    path = Path(path)
-    if not path.exists():
-        raise FontgenError(f"{path}: no such recipe")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise FontgenError(f"{path}: not a valid TOML recipe ({error})") from None
 
 
 def recipe_sources(data: dict) -> list[FontSource]:

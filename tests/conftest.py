@@ -1,7 +1,6 @@
 """Shared fixtures: small fonts built with FontBuilder from real corpus outlines, and a tiny base model."""
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 
 import glyph_data
 from fontgen.fonts import open_font
+from fontgen.recipe import write_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 NANUM_PEN = Path("/usr/share/fonts/truetype/nanum/NanumPen.ttf")
@@ -74,30 +74,6 @@ def isolated_cache(tmp_path_factory):
         os.environ.pop("FONTGEN_CACHE", None)
     else:
         os.environ["FONTGEN_CACHE"] = old
-
-
-def write_recipe(source: Path, path: Path, **overrides) -> Path:
-    """Copy a TOML recipe with some [section] keys replaced: overrides like train={'steps': 10}."""
-    recipe = tomllib.loads(source.read_text())
-    for section, values in overrides.items():
-        recipe.setdefault(section, {}).update(values)
-
-    def value(v):
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\") + '"'
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    lines = []
-    for section, values in recipe.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {value(v)}" for k, v in values.items()]
-        lines.append("")
-    path.write_text("\n".join(lines))
-    return path
 
 
 @pytest.fixture(scope="session")

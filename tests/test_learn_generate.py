@@ -161,7 +161,7 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
 
 
 def test_early_stop_metric_comes_from_the_recipe(tmp_path, small_font, tiny_model, learn_recipes):
-    from tests.conftest import write_recipe
+    from fontgen.recipe import write_recipe
 
     for metric in ("iou", "ssim"):  # iou is the shipped recipes' default
         recipe = write_recipe(learn_recipes["ti"], tmp_path / f"ti-{metric}.toml", early_stop={"metric": metric})
@@ -211,7 +211,7 @@ def test_textual_inversion_with_several_vectors(tmp_path, small_font, tiny_model
 def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch):
     import fontgen.learn
     from fontgen.model import load_model
-    from tests.conftest import write_recipe
+    from fontgen.recipe import write_recipe
 
     model = load_model(tiny_model)
     model.requires_grad_(False)
@@ -237,7 +237,7 @@ def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path,
                                                                       learn_recipes, monkeypatch):
     import fontgen.learn
     from fontgen.model import load_model
-    from tests.conftest import write_recipe
+    from fontgen.recipe import write_recipe
 
     model = load_model(tiny_model)
     model.requires_grad_(False)

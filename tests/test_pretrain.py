@@ -8,7 +8,8 @@ import torch
 from fontgen.checkpoint import load_training_state
 from fontgen.model import GlyphDiffusion, ModelConfig, base_vocabulary, load_model, sample, to_model_space
 from fontgen.pretrain import pretrain
-from tests.conftest import REPO, requires_corpus, write_recipe
+from fontgen.recipe import write_recipe
+from tests.conftest import REPO, requires_corpus
 
 pytestmark = requires_corpus
 
@@ -86,7 +87,8 @@ def test_a_data_pack_trains_the_same_model_without_fonts(tmp_path, tiny_model, m
     from safetensors.torch import load_file
 
     from fontgen.datapack import write_pack
-    from fontgen.pretrain import load_recipe, training_caches
+    from fontgen.pretrain import training_caches
+    from fontgen.recipe import load_recipe
 
     def recipe_for(run: str, cache: str) -> Path:
         return write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / f"{run}.toml",
@@ -112,7 +114,8 @@ def test_a_data_pack_trains_the_same_model_without_fonts(tmp_path, tiny_model, m
 def test_a_pack_for_another_recipe_is_refused(tmp_path, tiny_model):
     from fontgen.datapack import write_pack
     from fontgen.errors import FontgenError
-    from fontgen.pretrain import load_recipe, training_caches
+    from fontgen.pretrain import training_caches
+    from fontgen.recipe import load_recipe
 
     recipe = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "r.toml",
                           data={"cache_dir": str(tmp_path / "cache"), "max_chars": 64},
