@@ -11,6 +11,7 @@ import glyph_data
 from fontgen.evaluate import choose_known, subset_font
 from fontgen.fonts import font_info
 from fontgen.learn import learn
+from fontgen.paths import RECIPES
 from fontgen.recipe import write_recipe
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     font = glyph_data.corpus_font(args.font)
     known = choose_known(font_info(font.path, font.face).hangul, args.known)
     subset = subset_font(font.path, font.face, known, out / f"{args.font}-known.ttf")
-    recipe = write_recipe(Path("recipes/lora.toml"), out / "recipe.toml", early_stop={"patience": 12},
+    recipe = write_recipe(RECIPES / "lora.toml", out / "recipe.toml", early_stop={"patience": 12},
                           ti={"steps": 1}, lora={"steps": args.steps, "learning_rate": args.learning_rate})
     style = learn(subset, out / "style.fontgen", method="lora", recipe=recipe, progress=False)
     manifest = json.loads((style / "manifest.json").read_text())

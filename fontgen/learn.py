@@ -119,6 +119,7 @@ def sampler_steps_loss(model: GlyphDiffusion, targets: torch.Tensor, content: to
     losses = []
     for t in scheduler.timesteps:
         timesteps = torch.full((targets.shape[0],), int(t), dtype=torch.long, device=targets.device)
+        # The prompt is encoded again each step: a step's backward frees its graph, the prompt encoder's included.
         predicted = model(latents, timesteps, content, input_ids)
         loss = torch.nn.functional.mse_loss(predicted, targets) / len(scheduler.timesteps)
         if backward:
