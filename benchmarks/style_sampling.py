@@ -49,7 +49,8 @@ def main() -> None:
         for scale in args.scales:
             style = load_style(style_dir, lora_scale=scale)
             for steps in args.steps:
-                images = finish_glyphs(draw(style.model, style.token, style.fit, held, steps), SCORE_SIZE)
+                images = finish_glyphs(draw(style.model, style.token, style.fit, held, steps), SCORE_SIZE,
+                                       style.ink_level)
                 s = scores(real, images)
                 print(f"| {args.font} | {len(known)} | {scale} | {steps} | {s['ssim']:.3f} | {s['iou']:.3f} "
                       f"| {s['placement_em']:.3f} |", flush=True)

@@ -26,7 +26,7 @@ from fontgen.generate import finish_glyphs, glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
-from fontgen.render import EmFrame, GlyphRenderer, frame_for_font, ink_iou
+from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, frame_for_font, ink_iou
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
 
@@ -111,28 +111,33 @@ def base_with_nearest_token(base: Path, subset_path: Path, known: list[int], cac
 
 def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[int], held: list[int], base: Path,
                    workdir: Path, learn_steps: int | None, cache_dir: Path, steps: int = 2,
-                   recipe: Path | None = None) -> tuple[dict, str, dict | None]:
+                   recipe: Path | None = None) -> tuple[dict, dict, str, dict | None]:
     """Held-out glyphs drawn at the model's size: by the base model with the nearest train token, and, for
     a learn method, by textual inversion alone (the learned token on the base model) and by the method;
-    also the token used and, after learning, its time, stages and file sizes."""
+    the ink level each is finished at (learn's, for the learned styles); also the token used and, after
+    learning, its time, stages and file sizes."""
     model, nearest_token, fit = base_with_nearest_token(base, subset_path, known, cache_dir)
     drawings = {"base": draw(model, nearest_token, fit, held, steps)}
+    ink_levels = {"base": INK_LEVEL}
     if method == "nearest":
-        return drawings, nearest_token, None
+        return drawings, ink_levels, nearest_token, None
     style_dir = learn(subset_path, workdir / f"{font_path.stem}.{method}.fontgen", method=method, base=base,
                       recipe=recipe, steps=learn_steps, cache_dir=cache_dir, progress=False)
     ti_model = load_model(base)
     token = load_embedding(ti_model, style_dir / EMBEDDINGS_FILE)
     drawings["ti"] = draw(ti_model, token, fit, held, steps)
+    manifest = read_manifest(style_dir)
+    ink_levels["ti"] = manifest["ink_levels"]["textual inversion"]
     if method != "ti":
         style = load_style(style_dir, base)
         drawings[method] = draw(style.model, style.token, style.fit, held, steps)
-    manifest = read_manifest(style_dir)
+        ink_levels[method] = style.ink_level
     learned = {"seconds": manifest["seconds"],
                "stages": {s["name"]: {"steps": s["steps"], "best_step": s["best_step"],
                                       "held_back_score": round(s["held_back_score"], 4)} for s in manifest["stages"]},
-               "artifact_bytes": {name: (style_dir / name).stat().st_size for name in manifest["artifacts"]}}
-    return drawings, token, learned
+               "artifact_bytes": {name: (style_dir / name).stat().st_size for name in manifest["artifacts"]},
+               "ink_levels": ink_levels}
+    return drawings, ink_levels, token, learned
 
 
 def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], frame: EmFrame, workdir: Path) -> np.ndarray:
@@ -162,10 +167,10 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
 
     real = GlyphRenderer(path, SCORE_SIZE, face=face, frame=frame).render_many(held)
     started = time.time()
-    drawn, token, learned = model_drawings(method, path, subset_path, known, held, base, workdir, learn_steps, cache_dir, steps,
-                                  recipe)
+    drawn, ink_levels, token, learned = model_drawings(method, path, subset_path, known, held, base, workdir,
+                                                       learn_steps, cache_dir, steps, recipe)
     model_seconds = time.time() - started
-    images = {label: finish_glyphs(d, SCORE_SIZE) for label, d in drawn.items()}
+    images = {label: finish_glyphs(d, SCORE_SIZE, ink_levels[label]) for label, d in drawn.items()}
     main = method if method != "nearest" else "base"
     images["font file"] = through_font_file(subset_path, images[main], held, frame, workdir)
     fit = fit_to_font(subset_path, known)

@@ -24,7 +24,7 @@ from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import LayoutFit, fitted_reference
-from fontgen.render import GlyphRenderer, ink_to_png_pixels
+from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_to_png_pixels
 from fontgen.fonts import file_sha256
 from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
 
@@ -40,19 +40,10 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def crisp(images: np.ndarray, contrast: float = 4.0) -> np.ndarray:
-    """Steepen the ink/paper transition of uint8 glyphs around mid-gray.
-
-    Glyphs are two-tone with anti-aliased edges; a few-step sampler leaves soft, gray edges where
-    the model is unsure. Pushing values away from 50% ink gives the crisp edge the vectorizer traces.
-    """
-    x = images.astype(np.float32) / 255.0
-    return (np.clip((x - 0.5) * contrast + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def finish_glyphs(drawn: np.ndarray, size: int) -> np.ndarray:
-    """Model drawings (uint8 at the model's size) -> crisp glyphs at `size` px, as written to PNG."""
-    drawn = crisp(drawn)
+def finish_glyphs(drawn: np.ndarray, size: int, ink_level: float = INK_LEVEL) -> np.ndarray:
+    """Model drawings (uint8 at the model's size) -> crisp glyphs at `size` px, as written to PNG; gray at
+    `ink_level` (a style's, see `learn.match_ink_level`) becomes the ink edge."""
+    drawn = crisp(drawn, ink_level)
     if drawn.shape[-1] != size:
         drawn = np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.Resampling.BICUBIC)) for g in drawn])
         drawn = crisp(drawn)
@@ -169,7 +160,8 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
             ids = style.model.tokenizer.encode(style.token, batch)
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
                            scheduler=scheduler, noise=glyph_noise(batch, size, seed))
-            for codepoint, image in zip(batch, finish_glyphs(to_uint8(drawn[:, 0]).cpu().numpy(), output_size)):
+            for codepoint, image in zip(batch, finish_glyphs(to_uint8(drawn[:, 0]).cpu().numpy(), output_size,
+                                                                 style.ink_level)):
                 save_glyph_png(image, glyph_path(output, codepoint), output_size)
             bar.update(len(batch))
     bar.close()

@@ -33,7 +33,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, deno
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe
 from fontgen.reference import fitted_reference
-from fontgen.render import ink_iou
+from fontgen.render import INK_LEVEL, crisp, ink_iou
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
@@ -252,11 +252,39 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
     return sorted(finalists, key=lambda t: (-drawn_iou[t], losses[t]))[:count]
 
 
-def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16) -> None:
-    """preview.png: held-back glyphs, real (top row) vs generated (bottom row)."""
+def match_ink_level(drawn: np.ndarray, real: np.ndarray, lowest: float = 0.25, highest: float = 0.8) -> float:
+    """The gray level (0..1) at which the drawn uint8 glyphs cover as much of the paper as the real ones.
+
+    A model unsure of a style's strokes draws them soft and often too heavy (or too light); taking
+    this level as the ink edge gives the drawn glyphs the font's own stroke weight. Kept within
+    [lowest, highest] so that a drawing far off in weight still keeps its soft strokes.
+    """
+    real_coverage = float((np.asarray(real) >= 128).mean())
+    level = float(np.quantile(np.asarray(drawn, dtype=np.float32) / 255.0, 1.0 - real_coverage))
+    return round(min(max(level, lowest), highest), 3)
+
+
+def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_size: int = 64) -> float:
+    """The ink level of the model's current style: every held-back glyph drawn as `evaluate` draws them,
+    matched in ink coverage to the real ones (see `match_ink_level`)."""
+    model.eval()
+    drawn = []
+    with torch.no_grad():
+        for start in range(0, len(held.codepoints), batch_size):
+            codepoints = held.codepoints[start:start + batch_size]
+            ids = model.tokenizer.encode(token, codepoints)
+            images = sample(model, held.content[start:start + batch_size], ids, steps=2,
+                            generator=torch.Generator().manual_seed(start))
+            drawn.append(to_uint8(images[:, 0]).numpy())
+    return match_ink_level(np.concatenate(drawn), to_uint8(held.targets[:, 0]).numpy())
+
+
+def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16,
+            ink_level: float = INK_LEVEL) -> None:
+    """preview.png: held-back glyphs, real (top row) vs generated at the style's ink level (bottom row)."""
     _, _, drawn = evaluate(model, token, held, count)
     real = to_uint8(held.targets[: len(drawn), 0]).numpy()
-    grid = np.concatenate([np.concatenate(list(real), 1), np.concatenate(list(drawn), 1)], 0)
+    grid = np.concatenate([np.concatenate(list(real), 1), np.concatenate(list(crisp(drawn, ink_level)), 1)], 0)
     Image.fromarray(255 - grid).save(path)
 
 
@@ -341,6 +369,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
             save_embedding(model, token, out)
         write_json_atomic(progress_file, resumable)
         artifacts = [EMBEDDINGS_FILE]
+        ink_levels = {"textual inversion": style_ink_level(model, token, held)}
         if method == "lora":
             stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress,
                                 out / LORA_FILE if stage2_done else None, stage2_done))
@@ -362,14 +391,17 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     except KeyboardInterrupt:
         raise FontgenError(f"interrupted; what finished is saved in {out}, run again with --resume") from None
 
-    preview(model, token, held, out / "preview.png")
+    if method != "ti":
+        ink_levels[stages[-1].name] = style_ink_level(model, token, held)
+    ink_level = list(ink_levels.values())[-1]
+    preview(model, token, held, out / "preview.png", ink_level=ink_level)
     manifest = {
         "fontgen": 1, "method": method, "token": token, "num_vectors": num_vectors, "initialized_from": initial_token,
         "source": {"path": str(font.resolve()), "face": face, "sha256": source_sha256, "family": info.family,
                    "hangul": info.hangul},
         "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
         "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held_codepoints,
-        "layout_fit": fit.affines.tolist(), "artifacts": artifacts,
+        "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
                     "held_back_loss": s.best_loss, "history": s.history} for s in stages],
         "seconds": round(time.time() - started, 1),

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash
 from fontgen.reference import LayoutFit
+from fontgen.render import INK_LEVEL
 
 EMBEDDINGS_FILE = "learned_embeds.safetensors"
 LORA_FILE = "pytorch_lora_weights.safetensors"
@@ -91,6 +92,11 @@ class Style:
     @property
     def known(self) -> list[int]:
         return self.manifest["source"]["hangul"]
+
+    @property
+    def ink_level(self) -> float:
+        """The gray level generate takes as the ink edge (the font's stroke weight; 0.5 in older folders)."""
+        return self.manifest.get("ink_level", INK_LEVEL)
 
 
 def read_manifest(folder: str | Path) -> dict:

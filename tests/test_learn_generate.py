@@ -45,6 +45,11 @@ def test_style_folder_holds_the_artifacts(learned):
         assert (folder / "unet.safetensors").stat().st_size > 100_000
     # No held-back glyph was trained on: the held-back set and the stage histories are recorded.
     assert all(stage["history"] for stage in manifest["stages"])
+    # Each stage's ink level is measured; generate uses the last.
+    stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"]}[method]
+    assert list(manifest["ink_levels"]) == stages
+    assert manifest["ink_level"] == manifest["ink_levels"][stages[-1]]
+    assert all(0.25 <= level <= 0.8 for level in manifest["ink_levels"].values())
 
 
 def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path):
@@ -303,6 +308,22 @@ def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
     rows = np.random.default_rng(1).choice(len(pairs), 32, replace=False)  # the rows the pick draws
     ious = [drawn_iou(token, rows) for token in picked]
     assert ious == sorted(ious, reverse=True)
+
+
+def test_generate_draws_at_the_styles_ink_level(learned, tiny_model, tmp_path):
+    """A higher ink level in the style folder makes the same drawings thinner (never heavier)."""
+    _, folder = learned
+    manifest = json.loads((folder / "manifest.json").read_text())
+    ink = {}
+    for level in (0.3, 0.7):
+        style = tmp_path / f"at-{level}.fontgen"
+        shutil.copytree(folder, style)
+        (style / "manifest.json").write_text(json.dumps({**manifest, "ink_level": level}))
+        generate(style, tmp_path / f"glyphs-{level}", CHARS, base=tiny_model, progress=False)
+        ink[level] = np.stack([np.asarray(Image.open(tmp_path / f"glyphs-{level}" / f"U+{c:04X}.png")) < 128
+                               for c in CHARS])
+    assert ink[0.7].sum() < ink[0.3].sum()
+    assert not (ink[0.7] & ~ink[0.3]).any()
 
 
 def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model, tmp_path):
