@@ -4,7 +4,7 @@ myfont.fontgen/
   learned_embeds.safetensors        {token: embedding}, diffusers' textual inversion format
   pytorch_lora_weights.safetensors  LoRA adapter (method lora), diffusers' format, config in metadata
   unet.safetensors                  the fine-tuned UNet (method dreambooth)
-  manifest.json                     source font and base model hashes, recipe, steps, metrics, layout fit
+  manifest.json                     source font and base model hashes, recipe, steps, metrics, layout fit, ink level
   preview.png                       real vs generated held-back glyphs
 """
 from __future__ import annotations
