@@ -101,7 +101,7 @@ def cmd_generate(args) -> None:
     chars = args.chars
     report = generate(args.style, args.output, chars, steps=args.steps, guidance=args.guidance,
                       lora_scale=args.lora_scale, seed=args.seed, batch_size=args.batch_size, device=args.device,
-                      base=args.base, output_size=args.size)
+                      base=args.base, output_size=args.size, ink_level=args.ink_level)
     print(f"drew {report.drawn} glyphs ({report.kept} already there) in {report.seconds:.1f} s "
           f"({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}")
 
@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2, help="sampling steps (2: 12 glyphs/s on a 2-core CPU)")
     p.add_argument("--guidance", type=float, default=1.0)
     p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--ink-level", type=float, help="gray taken as the ink edge, 0.05-0.95; higher draws thinner "
+                                                   "(default: the style's, measured by learn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--size", type=int, default=128, help="PNG size in pixels")

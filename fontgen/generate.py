@@ -130,10 +130,17 @@ class GenerateReport:
 def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, steps: int = 2,
              guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
              device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
-             output_size: int = 128, progress: bool = True) -> GenerateReport:
-    """Draw the requested syllables in a style folder's style into `output`; returns counts and time."""
+             output_size: int = 128, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
+    """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
+
+    `ink_level` (the gray taken as the ink edge; higher draws thinner) defaults to the one learn measured.
+    """
     device = pick_device(device)
     style = load_style(style_dir, base, device=device, lora_scale=lora_scale)
+    if ink_level is None:
+        ink_level = style.ink_level
+    elif not 0.05 <= ink_level <= 0.95:
+        raise FontgenError(f"--ink-level {ink_level}: choose 0.05 to 0.95 (0.5 is mid-gray)")
     wanted = resolve_chars(chars, style.known)
     output = Path(output)
     try:
@@ -142,7 +149,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "steps": steps,
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
-             "output_size": output_size}
+             "output_size": output_size, "ink_level": ink_level}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
         for stale in output.glob("U+*.png"):
             stale.unlink()
@@ -161,7 +168,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
                            scheduler=scheduler, noise=glyph_noise(batch, size, seed))
             for codepoint, image in zip(batch, finish_glyphs(to_uint8(drawn[:, 0]).cpu().numpy(), output_size,
-                                                                 style.ink_level)):
+                                                                 ink_level)):
                 save_glyph_png(image, glyph_path(output, codepoint), output_size)
             bar.update(len(batch))
     bar.close()

@@ -324,6 +324,14 @@ def test_generate_draws_at_the_styles_ink_level(learned, tiny_model, tmp_path):
                                for c in CHARS])
     assert ink[0.7].sum() < ink[0.3].sum()
     assert not (ink[0.7] & ~ink[0.3]).any()
+    # --ink-level overrides the style's, and the folder is redrawn at it.
+    report = generate(tmp_path / "at-0.3.fontgen", tmp_path / "glyphs-0.3", CHARS, base=tiny_model, progress=False,
+                      ink_level=0.7)
+    assert report.drawn == len(CHARS)
+    redrawn = np.stack([np.asarray(Image.open(tmp_path / "glyphs-0.3" / f"U+{c:04X}.png")) < 128 for c in CHARS])
+    assert np.array_equal(redrawn, ink[0.7])
+    with pytest.raises(FontgenError, match="ink-level"):
+        generate(folder, tmp_path / "never", CHARS, base=tiny_model, progress=False, ink_level=1.5)
 
 
 def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model, tmp_path):
