@@ -256,8 +256,9 @@ def match_ink_level(drawn: np.ndarray, real: np.ndarray, lowest: float = 0.25, h
     """The gray level (0..1) at which the drawn uint8 glyphs cover as much of the paper as the real ones.
 
     A model unsure of a style's strokes draws them soft and often too heavy (or too light); taking
-    this level as the ink edge gives the drawn glyphs the font's own stroke weight. Kept within
-    [lowest, highest] so that a drawing far off in weight still keeps its soft strokes.
+    this level as the ink edge gives the drawn glyphs the font's own weight on the page (its colour:
+    where strokes are missing, the ones drawn get heavier). Kept within [lowest, highest] so that a
+    drawing far off in weight still keeps its soft strokes.
     """
     real_coverage = float((np.asarray(real) >= 128).mean())
     level = float(np.quantile(np.asarray(drawn, dtype=np.float32) / 255.0, 1.0 - real_coverage))
@@ -265,7 +266,7 @@ def match_ink_level(drawn: np.ndarray, real: np.ndarray, lowest: float = 0.25, h
 
 
 def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_size: int = 64) -> float:
-    """The ink level of the model's current style: every held-back glyph drawn as `evaluate` draws them,
+    """The ink level of the model's current style: every held-back glyph drawn with the 2-step sampler,
     matched in ink coverage to the real ones (see `match_ink_level`)."""
     model.eval()
     drawn = []

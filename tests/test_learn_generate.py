@@ -11,9 +11,10 @@ from safetensors.torch import load_file
 import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.generate import generate
-from fontgen.learn import learn
+from fontgen.learn import learn, match_ink_level
+from fontgen.render import GlyphRenderer, crisp
 from fontgen.style import load_style
-from tests.conftest import build_hangul_font, requires_corpus
+from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
 
 pytestmark = requires_corpus
 CHARS = [0xAC01, 0xB1FD, 0xD7A3, 0xC2A4]
@@ -348,3 +349,24 @@ def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model
     report = generate(relearned, out, CHARS[:2], base=tiny_model, progress=False, seed=1)
     assert (report.drawn, report.kept) == (2, 0)
     assert sorted(p.name for p in out.glob("U+*.png")) == sorted(f"U+{c:04X}.png" for c in CHARS[:2])
+
+
+def test_ink_level_gives_drawings_the_real_stroke_weight():
+    """Soft drawings too heavy (too faint) for the font get an ink level above (below) mid-gray, at which
+    they cover as much paper as the real glyphs."""
+    from skimage.filters import gaussian
+    from skimage.morphology import dilation, disk
+
+    real = GlyphRenderer(NANUM_GOTHIC, 64).render_many(glyph_data.ksx1001_syllables()[:40:4])
+    ink = real >= 128
+
+    def soft(strokes: np.ndarray, strength: float) -> np.ndarray:
+        return (np.stack([gaussian(glyph.astype(float), 1.0) for glyph in strokes]) * strength * 255).astype(np.uint8)
+
+    heavy = soft(np.stack([dilation(glyph, disk(1)) for glyph in ink]), 1.0)
+    faint = soft(ink, 0.75)
+    for drawn, side in ((heavy, 1), (faint, -1)):
+        level = match_ink_level(drawn, real)
+        assert (level - 0.5) * side > 0.05
+        assert abs((crisp(drawn, level) >= 128).mean() - ink.mean()) < 0.01
+    assert match_ink_level(real, real) == pytest.approx(0.5, abs=0.1)

@@ -89,26 +89,3 @@ def test_unmapped_codepoints_are_not_drawn(tmp_path):
     font = build_hangul_font(tmp_path / "two.ttf", [ord("한"), ord("글")], source=NANUM_GOTHIC)
     assert drawn_codepoints(font, [ord("한"), ord("글"), ord("말")]) == [ord("한"), ord("글")]
 
-
-def test_ink_level_gives_drawings_the_real_stroke_weight():
-    """Soft drawings too heavy (too faint) for the font get an ink level above (below) mid-gray, at which
-    they cover as much paper as the real glyphs."""
-    from skimage.filters import gaussian
-    from skimage.morphology import dilation, disk
-
-    from fontgen.learn import match_ink_level
-    from fontgen.render import crisp
-
-    real = GlyphRenderer(NANUM_GOTHIC, 64).render_many(glyph_data.ksx1001_syllables()[:40:4])
-    ink = real >= 128
-
-    def soft(strokes: np.ndarray, strength: float) -> np.ndarray:
-        return (np.stack([gaussian(glyph.astype(float), 1.0) for glyph in strokes]) * strength * 255).astype(np.uint8)
-
-    heavy = soft(np.stack([dilation(glyph, disk(1)) for glyph in ink]), 1.0)
-    faint = soft(ink, 0.75)
-    for drawn, side in ((heavy, 1), (faint, -1)):
-        level = match_ink_level(drawn, real)
-        assert (level - 0.5) * side > 0.05
-        assert abs((crisp(drawn, level) >= 128).mean() - ink.mean()) < 0.01
-    assert match_ink_level(real, real) == pytest.approx(0.5, abs=0.1)
