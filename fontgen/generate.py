@@ -135,12 +135,12 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
 
     `ink_level` (the gray taken as the ink edge; higher draws thinner) defaults to the one learn measured.
     """
+    if ink_level is not None and not 0.05 <= ink_level <= 0.95:
+        raise FontgenError(f"--ink-level {ink_level}: choose 0.05 to 0.95 (0.5 is mid-gray)")
     device = pick_device(device)
     style = load_style(style_dir, base, device=device, lora_scale=lora_scale)
     if ink_level is None:
         ink_level = style.ink_level
-    elif not 0.05 <= ink_level <= 0.95:
-        raise FontgenError(f"--ink-level {ink_level}: choose 0.05 to 0.95 (0.5 is mid-gray)")
     wanted = resolve_chars(chars, style.known)
     output = Path(output)
     try:

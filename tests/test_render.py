@@ -88,4 +88,3 @@ def test_unmapped_codepoints_are_not_drawn(tmp_path):
 
     font = build_hangul_font(tmp_path / "two.ttf", [ord("한"), ord("글")], source=NANUM_GOTHIC)
     assert drawn_codepoints(font, [ord("한"), ord("글"), ord("말")]) == [ord("한"), ord("글")]
-
