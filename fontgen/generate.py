@@ -24,7 +24,7 @@ from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import LayoutFit, fitted_reference
-from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_to_png_pixels
+from fontgen.render import EDGE_CONTRAST, INK_LEVEL, GlyphRenderer, crisp, ink_to_png_pixels
 from fontgen.fonts import file_sha256
 from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
 
@@ -43,11 +43,10 @@ def pick_device(device: str = "auto") -> str:
 def finish_glyphs(drawn: np.ndarray, size: int, ink_level: float = INK_LEVEL) -> np.ndarray:
     """Model drawings (uint8 at the model's size) -> crisp glyphs at `size` px, as written to PNG; gray at
     `ink_level` (a style's, see `learn.match_ink_level`) becomes the ink edge."""
-    drawn = crisp(drawn, ink_level)
     if drawn.shape[-1] != size:
-        drawn = np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.Resampling.BICUBIC)) for g in drawn])
-        drawn = crisp(drawn)
-    return drawn
+        # Resized while still soft: steepening first would turn the model's pixels into steps on the edge.
+        drawn = np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.Resampling.LANCZOS)) for g in drawn])
+    return crisp(drawn, ink_level)
 
 
 def glyph_path(folder: Path, codepoint: int) -> Path:
@@ -149,7 +148,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "steps": steps,
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
-             "output_size": output_size, "ink_level": ink_level}
+             "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
         for stale in output.glob("U+*.png"):
             stale.unlink()
