@@ -370,3 +370,22 @@ def test_ink_level_gives_drawings_the_real_stroke_weight():
         assert (level - 0.5) * side > 0.05
         assert abs((crisp(drawn, level) >= 128).mean() - ink.mean()) < 0.01
     assert match_ink_level(real, real) == pytest.approx(0.5, abs=0.1)
+
+
+def test_finished_glyphs_restore_the_font_from_its_small_renders():
+    """A font's own 64 px renders, finished to 128 px, come out close to its 128 px renders: smooth edges of
+    about a pixel's anti-aliasing; a high ink level thins soft edges but leaves solid ink and paper alone."""
+    from skimage.metrics import structural_similarity
+
+    from fontgen.generate import finish_glyphs
+
+    chars = glyph_data.ksx1001_syllables()[:400:20]
+    small = GlyphRenderer(NANUM_GOTHIC, 64).render_many(chars)
+    real = GlyphRenderer(NANUM_GOTHIC, 128).render_many(chars)
+    finished = finish_glyphs(small, 128)
+    assert np.mean([structural_similarity(a, b, data_range=255) for a, b in zip(real, finished)]) > 0.95
+    assert np.mean((finished >= 128) == (real >= 128)) > 0.99
+    thin = finish_glyphs(small, 128, ink_level=0.8)
+    assert (thin >= 128).sum() < (finished >= 128).sum()
+    for level in (0.25, 0.8):
+        assert crisp(small, level)[small == 255].min() == 255 and crisp(small, level)[small == 0].max() == 0
