@@ -161,13 +161,13 @@ def crisp(images: np.ndarray, ink_level: float = INK_LEVEL, contrast: float = ED
     """Make gray `ink_level` the edge of uint8 glyphs and steepen the ink/paper transition around it.
 
     Glyphs are two-tone with anti-aliased edges; a few-step sampler leaves soft, gray edges where
-    the model is unsure. Gray at the ink level becomes mid-gray while full ink and bare paper stay
-    as they are (so a high level thins soft strokes without graying solid ink), then values are
-    pushed away from mid-gray by `contrast`; a higher level makes soft strokes thinner, a lower one bolder.
+    the model is unsure. Values are pushed away from the ink level by `contrast` (more where the level
+    sits so near ink or paper that full ink or bare paper would otherwise come out gray); a higher
+    level makes soft strokes thinner, a lower one bolder.
     """
+    slope = max(contrast, 0.5 / (1.0 - ink_level), 0.5 / ink_level)
     x = images.astype(np.float32) / 255.0
-    x = np.where(x < ink_level, 0.5 * x / ink_level, 0.5 + 0.5 * (x - ink_level) / (1.0 - ink_level))
-    return (np.clip((x - 0.5) * contrast + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return (np.clip((x - ink_level) * slope + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def ink_iou(a: np.ndarray, b: np.ndarray, threshold: int = 128) -> float:
