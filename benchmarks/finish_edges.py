@@ -4,18 +4,28 @@ Real glyphs of train fonts rendered at the model's 64 px are finished to 128 px 
 against the same glyphs rendered at 128 px (what `fontgen eval` scores against). This is the best any drawing
 can score after finishing; `EDGE_CONTRAST` and the Lanczos resize in `generate.finish_glyphs` are the winners.
 The first row is the finish up to session 7 (steepened at 64 px with contrast 4, bicubic, steepened again).
+With `--drawn FONT:LEVEL`, the same finishes (at that ink level) of the base model's drawings of a val font's
+held-out syllables, as `fontgen eval --known 256` picks them, with the picked train-font token.
 
     python benchmarks/finish_edges.py --fonts 8 --glyphs 64
+    python benchmarks/finish_edges.py --fonts 0 --drawn NanumBrush:0.8 NanumPen:0.74 UnBatang:0.62 NanumSquareRoundR:0.5
 """
 import argparse
+import tempfile
+from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 import glyph_data
-from fontgen.evaluate import SCORE_SIZE, scores
+from fontgen.dataset import reference_source
+from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, choose_held_out, choose_known, scores, subset_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import finish_glyphs
+from fontgen.generate import finish_glyphs, glyph_noise
+from fontgen.learn import default_cache_dir
+from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
+from fontgen.reference import fitted_reference
 from fontgen.render import GlyphRenderer, crisp, frame_for_font
 
 RESAMPLERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
@@ -26,12 +36,52 @@ def resized(glyphs: np.ndarray, size: int, resampler) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(g).resize((size, size), resampler)) for g in glyphs])
 
 
+def piecewise(glyphs: np.ndarray, level: float, contrast: float) -> np.ndarray:
+    """The level mapped to mid-gray piecewise linearly, then steepened (tried first this session)."""
+    x = glyphs.astype(np.float32) / 255.0
+    x = np.where(x < level, 0.5 * x / level, 0.5 + 0.5 * (x - level) / (1.0 - level))
+    return (np.clip((x - 0.5) * contrast + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def base_drawings(name: str, known: int = 256, held_out: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(real glyphs at 128 px, the base model's 64 px drawings) of a val font's held-out syllables."""
+    font = glyph_data.corpus_font(name)
+    info = font_info(font.path, font.face)
+    chosen = choose_known(info.hangul, known)
+    held = choose_held_out(sorted(set(info.hangul) - set(chosen)), held_out)
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = subset_font(font.path, font.face, chosen, Path(tmp) / "known.ttf")
+        frame = frame_for_font(open_font(subset, lazy=True))
+        model, token, fit = base_with_nearest_token(Path(DEFAULT_CHECKPOINT), subset, chosen, default_cache_dir())
+    real = GlyphRenderer(font.path, SCORE_SIZE, face=font.face, frame=frame).render_many(held)
+    source, size = reference_source(), model.config.image_size
+    content = fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit)
+    with torch.inference_mode():
+        drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), model.tokenizer.encode(token, held),
+                       steps=2, noise=glyph_noise(held, size, 0))
+    return real, to_uint8(drawn[:, 0]).numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fonts", type=int, default=8, help="train fonts, drawn at random")
     parser.add_argument("--glyphs", type=int, default=64, help="syllables per font, drawn at random")
     parser.add_argument("--contrasts", type=float, nargs="*", default=[1.5, 2.0, 2.5, 3.0, 4.0])
+    parser.add_argument("--drawn", nargs="*", default=[], metavar="FONT:LEVEL", help="val fonts drawn by the base model")
     args = parser.parse_args()
+    if args.drawn:
+        print("| val font, base model's drawings | ink level | finish | IoU | SSIM | RMSE |\n|---|---|---|---|---|---|")
+    for spec in args.drawn:
+        name, level = spec.split(":")
+        real, drawn = base_drawings(name)
+        for finish, finished in (
+                ("session 7", crisp(resized(crisp(drawn, float(level), 4), SCORE_SIZE, RESAMPLERS["bicubic"]), contrast=4)),
+                ("lanczos, piecewise, contrast 2", piecewise(resized(drawn, SCORE_SIZE, RESAMPLERS["lanczos"]), float(level), 2)),
+                ("shipped", finish_glyphs(drawn, SCORE_SIZE, float(level)))):
+            s = scores(real, finished)
+            print(f"| {name} | {level} | {finish} | {s['iou']:.3f} | {s['ssim']:.3f} | {s['rmse']:.3f} |", flush=True)
+    if not args.fonts:
+        return
     rng = np.random.default_rng(0)
     train = [f for f in glyph_data.corpus_split("train") if f.available]
     fonts = [train[i] for i in rng.choice(len(train), min(args.fonts, len(train)), replace=False)]
