@@ -43,6 +43,12 @@ def piecewise(glyphs: np.ndarray, level: float, contrast: float) -> np.ndarray:
     return (np.clip((x - 0.5) * contrast + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def rasterized(glyphs: np.ndarray, level: float, factor: int = 4) -> np.ndarray:
+    """Thresholded at the level at `factor` x 128 px, then area-averaged to 128 px: a rasterizer's edge, no gray."""
+    big = resized(glyphs, SCORE_SIZE * factor, RESAMPLERS["lanczos"]) >= round(level * 255)
+    return (big.reshape(len(glyphs), SCORE_SIZE, factor, SCORE_SIZE, factor).mean(axis=(2, 4)) * 255 + 0.5).astype(np.uint8)
+
+
 def base_drawings(name: str, known: int = 256, held_out: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(real glyphs at 128 px, the base model's 64 px drawings) of a val font's held-out syllables."""
     font = glyph_data.corpus_font(name)
@@ -77,6 +83,7 @@ def main() -> None:
         for finish, finished in (
                 ("session 7", crisp(resized(crisp(drawn, float(level), 4), SCORE_SIZE, RESAMPLERS["bicubic"]), contrast=4)),
                 ("lanczos, piecewise, contrast 2", piecewise(resized(drawn, SCORE_SIZE, RESAMPLERS["lanczos"]), float(level), 2)),
+                ("lanczos to 512 px, thresholded, area-averaged", rasterized(drawn, float(level))),
                 ("shipped", finish_glyphs(drawn, SCORE_SIZE, float(level)))):
             s = scores(real, finished)
             print(f"| {name} | {level} | {finish} | {s['iou']:.3f} | {s['ssim']:.3f} | {s['rmse']:.3f} |", flush=True)
