@@ -9,6 +9,7 @@ held-out syllables, as `fontgen eval --known 256` picks them, with the picked tr
 
     python benchmarks/finish_edges.py --fonts 8 --glyphs 64
     python benchmarks/finish_edges.py --fonts 0 --drawn NanumBrush:0.8 NanumPen:0.74 UnBatang:0.62 NanumSquareRoundR:0.5
+    python benchmarks/finish_edges.py --fonts 0 --drawn NanumBrush:0.8 NanumPen:0.74 --levels 0.4 0.5 0.6 0.7 0.8
 """
 import argparse
 import tempfile
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--glyphs", type=int, default=64, help="syllables per font, drawn at random")
     parser.add_argument("--contrasts", type=float, nargs="*", default=[1.5, 2.0, 2.5, 3.0, 4.0])
     parser.add_argument("--drawn", nargs="*", default=[], metavar="FONT:LEVEL", help="val fonts drawn by the base model")
+    parser.add_argument("--levels", type=float, nargs="*", default=[], help="also the shipped finish at these ink levels")
     args = parser.parse_args()
     if args.drawn:
         print("| val font, base model's drawings | ink level | finish | IoU | SSIM | RMSE |\n|---|---|---|---|---|---|")
@@ -87,6 +89,9 @@ def main() -> None:
                 ("shipped", finish_glyphs(drawn, SCORE_SIZE, float(level)))):
             s = scores(real, finished)
             print(f"| {name} | {level} | {finish} | {s['iou']:.3f} | {s['ssim']:.3f} | {s['rmse']:.3f} |", flush=True)
+        for other in args.levels:
+            s = scores(real, finish_glyphs(drawn, SCORE_SIZE, other))
+            print(f"| {name} | {other:g} | shipped | {s['iou']:.3f} | {s['ssim']:.3f} | {s['rmse']:.3f} |", flush=True)
     if not args.fonts:
         return
     rng = np.random.default_rng(0)
