@@ -38,7 +38,7 @@ def resized(glyphs: np.ndarray, size: int, resampler) -> np.ndarray:
 
 
 def piecewise(glyphs: np.ndarray, level: float, contrast: float) -> np.ndarray:
-    """The level mapped to mid-gray piecewise linearly, then steepened (tried first this session)."""
+    """The level mapped to mid-gray piecewise linearly, then steepened (shipped briefly in session 8)."""
     x = glyphs.astype(np.float32) / 255.0
     x = np.where(x < level, 0.5 * x / level, 0.5 + 0.5 * (x - level) / (1.0 - level))
     return (np.clip((x - 0.5) * contrast + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
