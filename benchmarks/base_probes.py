@@ -14,11 +14,11 @@ import glyph_data
 from fontgen.dataset import reference_source
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, choose_held_out, choose_known, scores, subset_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import finish_glyphs, glyph_noise
+from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference
-from fontgen.render import GlyphRenderer, frame_for_font
+from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Real glyphs of train fonts rendered at the model's 64 px are finished to 128 px by each candidate and scored
 against the same glyphs rendered at 128 px (what `fontgen eval` scores against). This is the best any drawing
-can score after finishing; `EDGE_CONTRAST` and the Lanczos resize in `generate.finish_glyphs` are the winners.
+can score after finishing; `EDGE_CONTRAST` and the Lanczos resize in `render.finish_glyphs` are the winners.
 The first row is the finish up to session 7 (steepened at 64 px with contrast 4, bicubic, steepened again).
 With `--drawn FONT:LEVEL`, the same finishes (at that ink level) of the base model's drawings of a val font's
 held-out syllables, as `fontgen eval --known 256` picks them, with the picked train-font token.
@@ -23,11 +23,11 @@ import glyph_data
 from fontgen.dataset import reference_source
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, choose_held_out, choose_known, scores, subset_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import finish_glyphs, glyph_noise
+from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference
-from fontgen.render import GlyphRenderer, crisp, frame_for_font
+from fontgen.render import GlyphRenderer, crisp, finish_glyphs, frame_for_font
 
 RESAMPLERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
               "lanczos": Image.Resampling.LANCZOS}
@@ -103,7 +103,7 @@ def main() -> None:
         for contrast in args.contrasts:
             finishes[f"{name}, contrast {contrast:g}"] = (
                 lambda small, r=resampler, c=contrast: crisp(resized(small, SCORE_SIZE, r), contrast=c))
-    finishes["shipped (generate.finish_glyphs)"] = lambda small: finish_glyphs(small, SCORE_SIZE)
+    finishes["shipped (render.finish_glyphs)"] = lambda small: finish_glyphs(small, SCORE_SIZE)
     totals = {name: [] for name in finishes}
     for font in fonts:
         info = font_info(font.path, font.face)

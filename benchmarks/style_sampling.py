@@ -17,9 +17,8 @@ from PIL import Image
 import glyph_data
 from fontgen.evaluate import SCORE_SIZE, choose_held_out, choose_known, draw, scores, subset_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import finish_glyphs
 from fontgen.learn import learn
-from fontgen.render import GlyphRenderer, frame_for_font
+from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
 from fontgen.style import load_style
 
 

@@ -81,7 +81,8 @@ def build_cache(
         return GlyphCache(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shape = (len(sources), len(chars), size, size)
-    partial = folder / "glyphs.u8.partial"
+    # Named per process: two runs (eval of two fonts side by side) may render the same cache at once.
+    partial = folder / f"glyphs.u8.{os.getpid()}.partial"
     images = np.memmap(partial, dtype=np.uint8, mode="w+", shape=shape)
     has = np.zeros((len(sources), len(chars)), dtype=bool)
     for i, source in enumerate(tqdm(sources, desc=f"render {size}px", unit="font", disable=not progress)):
@@ -95,7 +96,7 @@ def build_cache(
     os.replace(partial, folder / "glyphs.u8")
     meta = {"version": CACHE_VERSION, "fonts": [s.name for s in sources], "paths": [str(s.path) for s in sources],
             "faces": [s.face for s in sources], "chars": chars, "size": size, "has": has.tolist()}
-    tmp = folder / "meta.json.partial"
+    tmp = folder / f"meta.json.{os.getpid()}.partial"
     tmp.write_text(json.dumps(meta))
     os.replace(tmp, folder / "meta.json")
     return GlyphCache(folder)

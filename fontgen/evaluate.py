@@ -22,11 +22,11 @@ from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_sou
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import finish_glyphs, glyph_noise
+from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference, ink_boxes
-from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, frame_for_font, ink_iou
+from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, ink_iou
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
 
@@ -150,9 +150,10 @@ def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], fr
 
 def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, base: Path, workdir: Path,
                   learn_steps: int | None, cache_dir: Path, steps: int = 2,
-                  recipe: Path | None = None) -> tuple[dict, np.ndarray]:
-    """Scores of every method on one corpus font, and a picture (rows: real, the method, the method through
-    the font file, reference, nearest)."""
+                  recipe: Path | None = None) -> tuple[dict, np.ndarray, dict]:
+    """Scores of every method on one corpus font, a picture (rows: real, the method, the method through
+    the font file, reference, nearest), and the glyphs scored: the real ones and each model's drawings
+    before finishing (so that a change to the finish can be re-scored without drawing again)."""
     corpus_font = glyph_data.corpus_font(name)
     if corpus_font.split == "train":
         raise FontgenError(f"{name} is a train font; quality is only measured on val fonts")
@@ -184,7 +185,8 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     seen = np.array([c in ksx for c in held])
     result = {"font": name, "kind": corpus_font.kind, "known": len(known), "held_out": len(held),
               "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name,
-              "model_seconds": round(model_seconds, 1), "learned": learned, "scores": {}}
+              "model_seconds": round(model_seconds, 1), "learned": learned, "ink_levels": ink_levels,
+              "held_codepoints": held, "scores": {}}
     for label, drawn_images in images.items():
         result["scores"][label] = {"all": scores(real, drawn_images)}
         for part, mask in (("seen", seen), ("unseen", ~seen)):
@@ -193,7 +195,8 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     show = slice(0, 12)
     rows = [real] + [images[label] for label in (main, "font file", "reference", "nearest")]
     picture = np.concatenate([np.concatenate(list(row[show]), 1) for row in rows], 0)
-    return result, picture
+    raw = {"real": real, **{f"drawn/{label}": d for label, d in drawn.items()}}
+    return result, picture, raw
 
 
 METRICS = {"ssim": "SSIM (higher is better)", "rmse": "RMSE", "iou": "IoU (higher is better)",
@@ -233,13 +236,27 @@ def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001",
     results, pictures = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in fonts:
-            result, picture = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps,
+            result, picture, raw = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps,
                                             cache_dir, steps, Path(recipe) if recipe else None)
             results.append(result)
             pictures.append(picture)
             print("\n".join(markdown_table([result]).splitlines()[2:]), flush=True)
             write_report(results, pictures, output)
+            save_drawings(raw, result, output / "drawings" / f"{name}.safetensors")
     return markdown_table(results)
+
+
+def save_drawings(raw: dict, result: dict, path: Path) -> None:
+    """The real held-out glyphs (128 px) and each model's unfinished drawings, with the codepoints and the
+    ink level each was finished at (metadata), as safetensors."""
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    codepoints = np.array(result["held_codepoints"], dtype=np.int32)
+    levels = result["ink_levels"]
+    partial = path.with_suffix(".partial")
+    save_file({**raw, "codepoints": codepoints}, partial, metadata={"ink_levels": json.dumps(levels)})
+    partial.replace(path)
 
 
 def write_report(results: list[dict], pictures: list[np.ndarray], output: Path) -> None:

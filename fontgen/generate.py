@@ -24,7 +24,7 @@ from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import LayoutFit, fitted_reference
-from fontgen.render import EDGE_CONTRAST, INK_LEVEL, GlyphRenderer, crisp, ink_to_png_pixels
+from fontgen.render import EDGE_CONTRAST, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.fonts import file_sha256
 from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
 
@@ -38,15 +38,6 @@ def pick_device(device: str = "auto") -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise FontgenError("--device cuda: no CUDA device here")
     return device
-
-
-def finish_glyphs(drawn: np.ndarray, size: int, ink_level: float = INK_LEVEL) -> np.ndarray:
-    """Model drawings (uint8 at the model's size) -> crisp glyphs at `size` px, as written to PNG; gray at
-    `ink_level` (a style's, see `learn.match_ink_level`) becomes the ink edge."""
-    if drawn.shape[-1] != size:
-        # Resized while still soft: steepening first would turn the model's pixels into steps on the edge.
-        drawn = np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.Resampling.LANCZOS)) for g in drawn])
-    return crisp(drawn, ink_level)
 
 
 def glyph_path(folder: Path, codepoint: int) -> Path:

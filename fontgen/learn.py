@@ -33,7 +33,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, deno
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe
 from fontgen.reference import fitted_reference
-from fontgen.render import INK_LEVEL, crisp, ink_iou
+from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
@@ -59,6 +59,7 @@ class HeldBack:
     content: torch.Tensor
     targets: torch.Tensor
     codepoints: list[int]
+    finished_targets: np.ndarray  # the same glyphs (uint8) at the size generate finishes drawings at
     noise_seed: int = 1234
 
 
@@ -252,22 +253,36 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
     return sorted(finalists, key=lambda t: (-drawn_iou[t], losses[t]))[:count]
 
 
-def match_ink_level(drawn: np.ndarray, real: np.ndarray, lowest: float = 0.25, highest: float = 0.8) -> float:
-    """The gray level (0..1) at which the drawn uint8 glyphs cover as much of the paper as the real ones.
+INK_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))  # 0.25 .. 0.8, the levels learn chooses from
+FINISH_SIZE = 128  # the size glyphs are finished at (generate's PNGs, eval's scores)
 
-    A model unsure of a style's strokes draws them soft and often too heavy (or too light); taking
-    this level as the ink edge gives the drawn glyphs the font's own weight on the page (its colour:
-    where strokes are missing, the ones drawn get heavier). Kept within [lowest, highest] so that a
-    drawing far off in weight still keeps its soft strokes.
+
+def ink_level_score(real: np.ndarray, finished: np.ndarray) -> float:
+    """How well finished glyphs match real ones (same size, uint8): mean IoU + SSIM + (1 - RMSE), over 3."""
+    ious = [ink_iou(a, b) for a, b in zip(real, finished)]
+    ssims = [structural_similarity(a, b, data_range=255) for a, b in zip(real, finished)]
+    errors = [np.sqrt(np.mean(((a.astype(np.float32) - b.astype(np.float32)) / 255.0) ** 2))
+              for a, b in zip(real, finished)]
+    return float((np.mean(ious) + np.mean(ssims) + 1.0 - np.mean(errors)) / 3.0)
+
+
+def choose_ink_level(drawn: np.ndarray, real: np.ndarray, levels: tuple[float, ...] = INK_LEVELS) -> tuple[float, dict]:
+    """The gray level (0..1) that, taken as the ink edge, best finishes the drawn glyphs (uint8 at the model's
+    size) into the real ones (uint8 at the finished size); also each level's score (`ink_level_score`).
+
+    A model unsure of a style's strokes draws them soft and often too heavy (or too light); the level
+    where the finished drawing best matches the font's own glyphs gives them the font's weight. Matching
+    the ink coverage alone (up to session 8) thinned strokes drawn slightly off their place until they
+    missed the real ones; scoring overlap and shape as eval does weighs both.
     """
-    real_coverage = float((np.asarray(real) >= 128).mean())
-    level = float(np.quantile(np.asarray(drawn, dtype=np.float32) / 255.0, 1.0 - real_coverage))
-    return round(min(max(level, lowest), highest), 3)
+    soft = resize_soft(drawn, real.shape[-1])
+    level_scores = {level: ink_level_score(real, crisp(soft, level)) for level in levels}
+    return max(level_scores, key=level_scores.get), level_scores
 
 
 def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_size: int = 64) -> float:
-    """The ink level of the model's current style: every held-back glyph drawn with the 2-step sampler,
-    matched in ink coverage to the real ones (see `match_ink_level`)."""
+    """The ink level of the model's current style: every held-back glyph drawn with the 2-step sampler and
+    finished at the level that best matches the real glyphs (see `choose_ink_level`)."""
     model.eval()
     drawn = []
     with torch.no_grad():
@@ -277,7 +292,7 @@ def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_siz
             images = sample(model, held.content[start:start + batch_size], ids, steps=2,
                             generator=torch.Generator().manual_seed(start))
             drawn.append(to_uint8(images[:, 0]).numpy())
-    return match_ink_level(np.concatenate(drawn), to_uint8(held.targets[:, 0]).numpy())
+    return choose_ink_level(np.concatenate(drawn), held.finished_targets)[0]
 
 
 def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16,
@@ -345,7 +360,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     held_content = fitted_reference(np.asarray(reference.images[0][held_index]), held_codepoints, fit)
     held = HeldBack(to_model_space(torch.from_numpy(held_content)[:, None]),
                     to_model_space(torch.from_numpy(np.asarray(targets.images[0][held_index]))[:, None]),
-                    held_codepoints)
+                    held_codepoints, GlyphRenderer(font, FINISH_SIZE, face=face).render_many(held_codepoints))
 
     # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
     progress_file = out / "progress.json"

@@ -15,6 +15,7 @@ from pathlib import Path
 import freetype
 import numpy as np
 from fontTools.ttLib import TTFont
+from PIL import Image
 
 import glyph_data
 from fontgen.errors import FontgenError
@@ -168,6 +169,20 @@ def crisp(images: np.ndarray, ink_level: float = INK_LEVEL, contrast: float = ED
     slope = max(contrast, 0.5 / (1.0 - ink_level), 0.5 / ink_level)
     x = images.astype(np.float32) / 255.0
     return (np.clip((x - ink_level) * slope + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def finish_glyphs(drawn: np.ndarray, size: int, ink_level: float = INK_LEVEL) -> np.ndarray:
+    """Model drawings (uint8 at the model's size) -> crisp glyphs at `size` px, as written to PNG; gray at
+    `ink_level` (a style's, see `learn.choose_ink_level`) becomes the ink edge."""
+    # Resized while still soft: steepening first would turn the model's pixels into steps on the edge.
+    return crisp(resize_soft(drawn, size), ink_level)
+
+
+def resize_soft(drawn: np.ndarray, size: int) -> np.ndarray:
+    """Soft uint8 drawings resized to `size` px (Lanczos), before their edge is made (see `finish_glyphs`)."""
+    if drawn.shape[-1] == size:
+        return drawn
+    return np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.Resampling.LANCZOS)) for g in drawn])
 
 
 def ink_iou(a: np.ndarray, b: np.ndarray, threshold: int = 128) -> float:

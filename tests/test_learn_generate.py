@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.generate import generate
-from fontgen.learn import learn, match_ink_level
-from fontgen.render import GlyphRenderer, crisp
+from fontgen.learn import choose_ink_level, ink_level_score, learn
+from fontgen.render import GlyphRenderer, crisp, finish_glyphs
 from fontgen.style import load_style
 from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
 
@@ -353,12 +353,14 @@ def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model
 
 def test_ink_level_gives_drawings_the_real_stroke_weight():
     """Soft drawings too heavy (too faint) for the font get an ink level above (below) mid-gray, at which
-    they cover as much paper as the real glyphs."""
+    they finish closer to the real glyphs than at mid-gray; the font's own small renders keep mid-gray."""
     from skimage.filters import gaussian
     from skimage.morphology import dilation, disk
 
-    real = GlyphRenderer(NANUM_GOTHIC, 64).render_many(glyph_data.ksx1001_syllables()[:40:4])
-    ink = real >= 128
+    chars = glyph_data.ksx1001_syllables()[:40:4]
+    small = GlyphRenderer(NANUM_GOTHIC, 64).render_many(chars)
+    real = GlyphRenderer(NANUM_GOTHIC, 128).render_many(chars)
+    ink = small >= 128
 
     def soft(strokes: np.ndarray, strength: float) -> np.ndarray:
         return (np.stack([gaussian(glyph.astype(float), 1.0) for glyph in strokes]) * strength * 255).astype(np.uint8)
@@ -366,18 +368,17 @@ def test_ink_level_gives_drawings_the_real_stroke_weight():
     heavy = soft(np.stack([dilation(glyph, disk(1)) for glyph in ink]), 1.0)
     faint = soft(ink, 0.75)
     for drawn, side in ((heavy, 1), (faint, -1)):
-        level = match_ink_level(drawn, real)
+        level, level_scores = choose_ink_level(drawn, real)
         assert (level - 0.5) * side > 0.05
-        assert abs((crisp(drawn, level) >= 128).mean() - ink.mean()) < 0.01
-    assert match_ink_level(real, real) == pytest.approx(0.5, abs=0.1)
+        assert level_scores[level] > level_scores[0.5] + 0.01
+        assert ink_level_score(real, finish_glyphs(drawn, 128, level)) == pytest.approx(level_scores[level])
+    assert choose_ink_level(small, real)[0] == pytest.approx(0.5, abs=0.1)
 
 
 def test_finished_glyphs_restore_the_font_from_its_small_renders():
     """A font's own 64 px renders, finished to 128 px, come out close to its 128 px renders: smooth edges of
     about a pixel's anti-aliasing; a high ink level thins soft edges but leaves solid ink and paper alone."""
     from skimage.metrics import structural_similarity
-
-    from fontgen.generate import finish_glyphs
 
     chars = glyph_data.ksx1001_syllables()[:400:20]
     small = GlyphRenderer(NANUM_GOTHIC, 64).render_many(chars)

@@ -1,0 +1,45 @@
+"""Re-score `fontgen eval`'s saved drawings at other ink levels, without drawing again.
+
+`fontgen eval` keeps, per font, the real held-out glyphs and each model's unfinished drawings in
+OUTPUT/drawings/FONT.safetensors, with the ink level learn chose for each. This prints, per font and
+drawing, the scores at learn's level and at each of `--levels` (the best level on these test glyphs is an
+oracle: it tells how much a better choice of level could still gain, not a result).
+
+    python benchmarks/eval_rescore.py runs/eval --levels 0.4 0.5 0.6 0.7 0.8
+"""
+import argparse
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.numpy import load_file
+
+from fontgen.evaluate import SCORE_SIZE, scores
+from fontgen.render import finish_glyphs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folders", nargs="+", type=Path, help="fontgen eval output folders")
+    parser.add_argument("--levels", type=float, nargs="*", default=[0.4, 0.5, 0.6, 0.7, 0.8])
+    args = parser.parse_args()
+    print("| font | drawing | ink level | IoU | SSIM | RMSE |\n|---|---|---|---|---|---|")
+    for folder in args.folders:
+        for path in sorted((folder / "drawings").glob("*.safetensors")):
+            with safe_open(str(path), "np") as handle:
+                learned_levels = json.loads(handle.metadata()["ink_levels"])
+            tensors = load_file(str(path))
+            real = tensors["real"]
+            for key, drawn in tensors.items():
+                if not key.startswith("drawn/"):
+                    continue
+                label = key.split("/", 1)[1]
+                for level in [learned_levels[label]] + [x for x in args.levels if x != learned_levels[label]]:
+                    s = scores(real, finish_glyphs(drawn, SCORE_SIZE, level))
+                    mark = " (learn's)" if level == learned_levels[label] else ""
+                    print(f"| {path.stem} | {label} | {level:g}{mark} | {s['iou']:.3f} | {s['ssim']:.3f} | "
+                          f"{s['rmse']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
