@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from safetensors.numpy import load_file
 
 import glyph_data
 from fontgen.evaluate import SCORE_SIZE, evaluate_fonts, scores, subset_font, through_font_file
-from fontgen.render import GlyphRenderer, frame_for_font
+from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
 from fontgen.fonts import open_font
 from tests.conftest import NANUM_PEN, requires_corpus
 
@@ -42,6 +43,13 @@ def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_mo
     assert glyph_data.corpus_font(result["nearest_font"]).split == "train"
     assert "NanumPen" in table and "IoU" in table
     assert (tmp_path / "eval" / "eval.png").stat().st_size > 0
+    # The saved drawings, finished at the saved ink levels, give the reported scores again.
+    drawings = load_file(str(tmp_path / "eval" / "drawings" / "NanumPen.safetensors"))
+    assert list(drawings["codepoints"]) == result["held_codepoints"]
+    for label in ("base", "ti", "lora"):
+        rescored = scores(drawings["real"], finish_glyphs(drawings[f"drawn/{label}"], SCORE_SIZE,
+                                                          result["ink_levels"][label]))
+        assert rescored["ssim"] == pytest.approx(result["scores"][label]["all"]["ssim"])
 
 
 def test_eval_refuses_an_unknown_font(tmp_path):
