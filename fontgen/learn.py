@@ -271,9 +271,9 @@ def choose_ink_level(drawn: np.ndarray, real: np.ndarray, levels: tuple[float, .
     size) into the real ones (uint8 at the finished size); also each level's score (`ink_level_score`).
 
     A model unsure of a style's strokes draws them soft and often too heavy (or too light); the level
-    where the finished drawing best matches the font's own glyphs gives them the font's weight. Matching
-    the ink coverage alone (up to session 8) thinned strokes drawn slightly off their place until they
-    missed the real ones; scoring overlap and shape as eval does weighs both.
+    where the finished drawings best match the font's own glyphs gives them the font's weight. The three
+    scores eval reports are averaged because each alone is degenerate: IoU always prefers heavier
+    strokes (misplaced ones overlap more), SSIM fainter ones (bare paper scores well).
     """
     soft = resize_soft(drawn, real.shape[-1])
     level_scores = {level: ink_level_score(real, crisp(soft, level)) for level in levels}
