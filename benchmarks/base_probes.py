@@ -10,15 +10,11 @@ from pathlib import Path
 
 import torch
 
-import glyph_data
-from fontgen.dataset import reference_source
-from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, choose_held_out, choose_known, scores, subset_font
-from fontgen.fonts import font_info, open_font
-from fontgen.generate import glyph_noise
+from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, eval_case, scores
+from fontgen.generate import glyph_noise, reference_content
 from fontgen.learn import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
-from fontgen.reference import fitted_reference
-from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
+from fontgen.render import finish_glyphs
 
 
 def main() -> None:
@@ -29,20 +25,13 @@ def main() -> None:
     parser.add_argument("--tokens", nargs="*", default=[], help="train-font tokens to draw with besides the pick")
     parser.add_argument("--settings", nargs="*", default=["2:1", "2:1.5", "2:2", "2:3", "4:1"], help="steps:guidance")
     args = parser.parse_args()
-    corpus_font = glyph_data.corpus_font(args.font)
-    info = font_info(corpus_font.path, corpus_font.face)
-    known = choose_known(info.hangul, args.known)
-    held = choose_held_out(sorted(set(info.hangul) - set(known)), args.held_out)
     with tempfile.TemporaryDirectory() as tmp:
-        subset = subset_font(corpus_font.path, corpus_font.face, known, Path(tmp) / "known.ttf")
-        frame = frame_for_font(open_font(subset, lazy=True))
-        model, picked, fit = base_with_nearest_token(Path(DEFAULT_CHECKPOINT), subset, known, default_cache_dir())
-    real = GlyphRenderer(corpus_font.path, SCORE_SIZE, face=corpus_font.face, frame=frame).render_many(held)
-    size = model.config.image_size
-    small = GlyphRenderer(corpus_font.path, size, face=corpus_font.face, frame=frame).render_many(held)
-    source = reference_source()
-    content = to_model_space(torch.from_numpy(fitted_reference(
-        GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit))[:, None])
+        case = eval_case(args.font, args.known, args.held_out, Path(tmp))
+        model, picked, fit = base_with_nearest_token(Path(DEFAULT_CHECKPOINT), case.subset_path, case.known,
+                                                     default_cache_dir())
+    held, size = case.held, model.config.image_size
+    real, small = case.real(), case.real(size)
+    content = to_model_space(torch.from_numpy(reference_content(held, fit, size))[:, None])
     print("| font | token | steps | guidance | IoU | SSIM | RMSE |\n|---|---|---|---|---|---|---|")
 
     def row(token: str, steps: str, guidance: str, images) -> None:

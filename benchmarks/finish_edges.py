@@ -16,17 +16,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 import glyph_data
-from fontgen.dataset import reference_source
-from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, choose_held_out, choose_known, scores, subset_font
+from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, draw, eval_case, scores
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir
-from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
-from fontgen.reference import fitted_reference
+from fontgen.model import DEFAULT_CHECKPOINT
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, frame_for_font
 
 RESAMPLERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
@@ -52,21 +48,11 @@ def rasterized(glyphs: np.ndarray, level: float, factor: int = 4) -> np.ndarray:
 
 def base_drawings(name: str, known: int = 256, held_out: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(real glyphs at 128 px, the base model's 64 px drawings) of a val font's held-out syllables."""
-    font = glyph_data.corpus_font(name)
-    info = font_info(font.path, font.face)
-    chosen = choose_known(info.hangul, known)
-    held = choose_held_out(sorted(set(info.hangul) - set(chosen)), held_out)
     with tempfile.TemporaryDirectory() as tmp:
-        subset = subset_font(font.path, font.face, chosen, Path(tmp) / "known.ttf")
-        frame = frame_for_font(open_font(subset, lazy=True))
-        model, token, fit = base_with_nearest_token(Path(DEFAULT_CHECKPOINT), subset, chosen, default_cache_dir())
-    real = GlyphRenderer(font.path, SCORE_SIZE, face=font.face, frame=frame).render_many(held)
-    source, size = reference_source(), model.config.image_size
-    content = fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit)
-    with torch.inference_mode():
-        drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), model.tokenizer.encode(token, held),
-                       steps=2, noise=glyph_noise(held, size, 0))
-    return real, to_uint8(drawn[:, 0]).numpy()
+        case = eval_case(name, known, held_out, Path(tmp))
+        model, token, fit = base_with_nearest_token(Path(DEFAULT_CHECKPOINT), case.subset_path, case.known,
+                                                    default_cache_dir())
+    return case.real(), draw(model, token, fit, case.held, steps=2)
 
 
 def main() -> None:

@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import glyph_data
-from fontgen.evaluate import SCORE_SIZE, choose_held_out, choose_known, draw, scores, subset_font
-from fontgen.fonts import font_info, open_font
+from fontgen.evaluate import SCORE_SIZE, draw, eval_case, scores
 from fontgen.learn import learn
-from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
+from fontgen.render import finish_glyphs
 from fontgen.style import load_style
 
 
@@ -32,17 +30,11 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5])
     parser.add_argument("-o", "--output", default="runs/style_sampling.png")
     args = parser.parse_args()
-    corpus_font = glyph_data.corpus_font(args.font)
-    info = font_info(corpus_font.path, corpus_font.face)
-    known = choose_known(info.hangul, args.known)
-    held = choose_held_out(sorted(set(info.hangul) - set(known)), args.held_out)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        subset = subset_font(corpus_font.path, corpus_font.face, known, Path(tmp) / f"{args.font}-known.ttf")
-        frame = frame_for_font(open_font(subset, lazy=True))
-        real = GlyphRenderer(corpus_font.path, SCORE_SIZE, face=corpus_font.face, frame=frame).render_many(held)
-        rows.append(real)
-        style_dir = learn(subset, Path(tmp) / "style.fontgen", steps=args.learn_steps, progress=False)
+        case = eval_case(args.font, args.known, args.held_out, Path(tmp))
+        known, held, real = case.known, case.held, case.real()
+        rows = [real]
+        style_dir = learn(case.subset_path, Path(tmp) / "style.fontgen", steps=args.learn_steps, progress=False)
         print(f"| {args.font} | known | LoRA scale | steps | SSIM | IoU | placement (em) |")
         print("|---|---|---|---|---|---|---|")
         for scale in args.scales:

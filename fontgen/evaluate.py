@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,10 @@ from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_sou
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import glyph_noise
+from fontgen.generate import glyph_noise, reference_content
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
-from fontgen.reference import fitted_reference, ink_boxes
+from fontgen.reference import ink_boxes
 from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, ink_iou
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
@@ -90,8 +91,7 @@ def choose_held_out(rest: list[int], count: int, seed: int = 1) -> list[int]:
 def draw(model, token: str, fit, held: list[int], steps: int) -> np.ndarray:
     """Held-out glyphs drawn by a model (uint8 ink at the model's size), with the same noise as generate."""
     size = model.config.image_size
-    source = reference_source()
-    content = fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(held), held, fit)
+    content = reference_content(held, fit, size)
     ids = model.tokenizer.encode(token, held)
     with torch.inference_mode():
         drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), ids, steps=steps,
@@ -148,25 +148,46 @@ def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], fr
     return GlyphRenderer(out, SCORE_SIZE, frame=frame).render_many(held)
 
 
+@dataclass
+class EvalCase:
+    """A corpus font cut down to its known syllables (the stand-in for a user's font, `subset_path`) and
+    the held-out syllables to draw, seen in the frame of the known glyphs."""
+
+    font: glyph_data.CorpusFont
+    known: list[int]
+    held: list[int]
+    subset_path: Path
+    frame: EmFrame
+
+    def real(self, size: int = SCORE_SIZE) -> np.ndarray:
+        """The held-out glyphs as the font has them (uint8 at `size` px): what drawings are scored against."""
+        return GlyphRenderer(self.font.path, size, face=self.font.face, frame=self.frame).render_many(self.held)
+
+
+def eval_case(name: str, known_spec: str | int, held_out: int, workdir: Path) -> EvalCase:
+    """Choose a corpus font's known and held-out syllables (see `choose_known`, `choose_held_out`) and write
+    the font cut down to the known ones into `workdir`."""
+    font = glyph_data.corpus_font(name)
+    info = font_info(font.path, font.face)
+    known = choose_known(info.hangul, known_spec)
+    held = choose_held_out(sorted(set(info.hangul) - set(known)), held_out)
+    subset_path = subset_font(font.path, font.face, known, Path(workdir) / f"{font.path.stem}-known.ttf")
+    # Everything is seen in the frame of the known glyphs, as learn, generate and export see the font
+    # (a proportional font's median advance, hence its frame, depends on which syllables it has).
+    return EvalCase(font, known, held, subset_path, frame_for_font(open_font(subset_path, lazy=True)))
+
+
 def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, base: Path, workdir: Path,
                   learn_steps: int | None, cache_dir: Path, steps: int = 2,
                   recipe: Path | None = None) -> tuple[dict, np.ndarray, dict]:
     """Scores of every method on one corpus font, a picture (rows: real, the method, the method through
     the font file, reference, nearest), and the glyphs scored: the real ones and each model's drawings
     before finishing (so that a change to the finish can be re-scored without drawing again)."""
-    corpus_font = glyph_data.corpus_font(name)
-    if corpus_font.split == "train":
+    if glyph_data.corpus_font(name).split == "train":
         raise FontgenError(f"{name} is a train font; quality is only measured on val fonts")
-    path, face = corpus_font.path, corpus_font.face
-    info = font_info(path, face)
-    known = choose_known(info.hangul, known_spec)
-    held = choose_held_out(sorted(set(info.hangul) - set(known)), held_out)
-    subset_path = subset_font(path, face, known, workdir / f"{path.stem}-known.ttf")
-    # Everything is seen in the frame of the known glyphs, as learn, generate and export see the font
-    # (a proportional font's median advance, hence its frame, depends on which syllables it has).
-    frame = frame_for_font(open_font(subset_path, lazy=True))
-
-    real = GlyphRenderer(path, SCORE_SIZE, face=face, frame=frame).render_many(held)
+    case = eval_case(name, known_spec, held_out, workdir)
+    path, known, held, subset_path, frame = case.font.path, case.known, case.held, case.subset_path, case.frame
+    real = case.real()
     started = time.time()
     drawn, ink_levels, token, learned = model_drawings(method, path, subset_path, known, held, base, workdir,
                                                        learn_steps, cache_dir, steps, recipe)
@@ -176,14 +197,14 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     images["font file"] = through_font_file(subset_path, images[main], held, frame, workdir)
     fit = fit_to_font(subset_path, known)
     images["reference"] = reference_glyphs(fit, held, SCORE_SIZE)
-    nearest = nearest_corpus_font(path, known, cache_dir, face=face, required=held)
+    nearest = nearest_corpus_font(path, known, cache_dir, face=case.font.face, required=held)
     nearest_font = open_font(nearest.path, nearest.face, lazy=True)
     nearest_frame = frame_in_other_font(frame, nearest_font["head"].unitsPerEm, frame_for_font(nearest_font).advance)
     images["nearest"] = GlyphRenderer(nearest.path, SCORE_SIZE, face=nearest.face, frame=nearest_frame).render_many(held)
 
     ksx = set(glyph_data.ksx1001_syllables())
     seen = np.array([c in ksx for c in held])
-    result = {"font": name, "kind": corpus_font.kind, "known": len(known), "held_out": len(held),
+    result = {"font": name, "kind": case.font.kind, "known": len(known), "held_out": len(held),
               "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name,
               "model_seconds": round(model_seconds, 1), "learned": learned, "ink_levels": ink_levels,
               "held_codepoints": held, "scores": {}}
