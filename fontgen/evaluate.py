@@ -135,8 +135,7 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
     learned = {"seconds": manifest["seconds"],
                "stages": {s["name"]: {"steps": s["steps"], "best_step": s["best_step"],
                                       "held_back_score": round(s["held_back_score"], 4)} for s in manifest["stages"]},
-               "artifact_bytes": {name: (style_dir / name).stat().st_size for name in manifest["artifacts"]},
-               "ink_levels": ink_levels}
+               "artifact_bytes": {name: (style_dir / name).stat().st_size for name in manifest["artifacts"]}}
     return drawings, ink_levels, token, learned
 
 
