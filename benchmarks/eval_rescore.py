@@ -2,8 +2,9 @@
 
 `fontgen eval` keeps, per font, the real held-out glyphs and each model's unfinished drawings in
 OUTPUT/drawings/FONT.safetensors, with the ink level learn chose for each. This prints, per font and
-drawing, the scores at learn's level and at each of `--levels` (the best level on these test glyphs is an
-oracle: it tells how much a better choice of level could still gain, not a result).
+drawing, the scores at the level eval finished it at (learn's; 0.5 for the base model), at the level learn's own rule (`learn.choose_ink_level`) would choose
+on these test glyphs (an oracle: how much a better choice on the held-back glyphs could still gain, not a
+result), and at each of `--levels`.
 
     python benchmarks/eval_rescore.py runs/eval --levels 0.4 0.5 0.6 0.7 0.8
 """
@@ -15,6 +16,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 
 from fontgen.evaluate import SCORE_SIZE, scores
+from fontgen.learn import choose_ink_level
 from fontgen.render import finish_glyphs
 
 
@@ -34,9 +36,10 @@ def main() -> None:
                 if not key.startswith("drawn/"):
                     continue
                 label = key.split("/", 1)[1]
-                for level in [learned_levels[label]] + [x for x in args.levels if x != learned_levels[label]]:
+                learned, oracle = learned_levels[label], choose_ink_level(drawn, real)[0]
+                for level in dict.fromkeys([learned, oracle] + args.levels):
                     s = scores(real, finish_glyphs(drawn, SCORE_SIZE, level))
-                    mark = " (learn's)" if level == learned_levels[label] else ""
+                    mark = " (as scored)" if level == learned else " (oracle)" if level == oracle else ""
                     print(f"| {path.stem} | {label} | {level:g}{mark} | {s['iou']:.3f} | {s['ssim']:.3f} | "
                           f"{s['rmse']:.3f} |", flush=True)
 
