@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from skimage.metrics import structural_similarity
 
 import glyph_data
 from fontgen.baselines import fit_to_font, nearest_corpus_font, reference_glyphs
@@ -27,7 +26,7 @@ from fontgen.generate import glyph_noise, reference_content
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import ink_boxes
-from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, ink_iou
+from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
 
@@ -36,14 +35,10 @@ SCORE_SIZE = 128
 
 def scores(real: np.ndarray, drawn: np.ndarray) -> dict:
     """Mean SSIM, RMSE (0..1 intensities), IoU (ink >= 128) and placement error (em) over glyph pairs."""
-    ssim = [structural_similarity(a, b, data_range=255) for a, b in zip(real, drawn)]
-    rmse = [np.sqrt(np.mean(((a.astype(np.float32) - b.astype(np.float32)) / 255.0) ** 2)) for a, b in zip(real, drawn)]
-    ious = [ink_iou(a, b) for a, b in zip(real, drawn)]
     boxes_real, boxes_drawn = ink_boxes(real), ink_boxes(drawn)
     placement = np.nanmean(np.abs(boxes_real - boxes_drawn), axis=1)
     placement = np.where(np.isnan(placement), 1.0, placement)
-    return {"ssim": float(np.mean(ssim)), "rmse": float(np.mean(rmse)), "iou": float(np.mean(ious)),
-            "placement_em": float(np.mean(placement)), "n": int(len(real))}
+    return {**similarity(real, drawn), "placement_em": float(np.mean(placement)), "n": int(len(real))}
 
 
 def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
@@ -257,7 +252,7 @@ def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001",
     with tempfile.TemporaryDirectory() as tmp:
         for name in fonts:
             result, picture, raw = evaluate_font(name, known, held_out, method, Path(base), Path(tmp), learn_steps,
-                                            cache_dir, steps, Path(recipe) if recipe else None)
+                                                 cache_dir, steps, Path(recipe) if recipe else None)
             results.append(result)
             pictures.append(picture)
             print("\n".join(markdown_table([result]).splitlines()[2:]), flush=True)

@@ -33,7 +33,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, deno
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe
 from fontgen.reference import fitted_reference
-from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft
+from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
@@ -259,11 +259,8 @@ FINISH_SIZE = 128  # the size glyphs are finished at (generate's PNGs, eval's sc
 
 def ink_level_score(real: np.ndarray, finished: np.ndarray) -> float:
     """How well finished glyphs match real ones (same size, uint8): mean IoU + SSIM + (1 - RMSE), over 3."""
-    ious = [ink_iou(a, b) for a, b in zip(real, finished)]
-    ssims = [structural_similarity(a, b, data_range=255) for a, b in zip(real, finished)]
-    errors = [np.sqrt(np.mean(((a.astype(np.float32) - b.astype(np.float32)) / 255.0) ** 2))
-              for a, b in zip(real, finished)]
-    return float((np.mean(ious) + np.mean(ssims) + 1.0 - np.mean(errors)) / 3.0)
+    scores = similarity(real, finished)
+    return (scores["iou"] + scores["ssim"] + 1.0 - scores["rmse"]) / 3.0
 
 
 def choose_ink_level(drawn: np.ndarray, real: np.ndarray, levels: tuple[float, ...] = INK_LEVELS) -> tuple[float, dict]:

@@ -185,6 +185,17 @@ def resize_soft(drawn: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(g).resize((size, size), Image.Resampling.LANCZOS)) for g in drawn])
 
 
+def similarity(real: np.ndarray, drawn: np.ndarray) -> dict:
+    """Mean IoU (see `ink_iou`), SSIM and RMSE (0..1 intensities) over pairs of uint8 glyphs of one size."""
+    from skimage.metrics import structural_similarity
+
+    pairs = list(zip(real, drawn))
+    return {"iou": float(np.mean([ink_iou(a, b) for a, b in pairs])),
+            "ssim": float(np.mean([structural_similarity(a, b, data_range=255) for a, b in pairs])),
+            "rmse": float(np.mean([np.sqrt(np.mean(((a.astype(np.float32) - b.astype(np.float32)) / 255.0) ** 2))
+                                   for a, b in pairs]))}
+
+
 def ink_iou(a: np.ndarray, b: np.ndarray, threshold: int = 128) -> float:
     """Intersection over union of two glyph images binarized at threshold (1.0 when both are blank)."""
     a, b = np.asarray(a) >= threshold, np.asarray(b) >= threshold
