@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import load_file
-from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
@@ -85,9 +84,8 @@ def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: i
         drawn = sample(model, held.content[:n], ids[:n], steps=2, generator=torch.Generator().manual_seed(0))
     drawn_u8 = to_uint8(drawn[:, 0]).numpy()
     real_u8 = to_uint8(held.targets[:n, 0]).numpy()
-    ssim = float(np.mean([structural_similarity(a, b, data_range=255) for a, b in zip(real_u8, drawn_u8)]))
-    iou = float(np.mean([ink_iou(a, b) for a, b in zip(real_u8, drawn_u8)]))
-    return loss, {"ssim": ssim, "iou": iou}, drawn_u8
+    scores = similarity(real_u8, drawn_u8)
+    return loss, {"ssim": scores["ssim"], "iou": scores["iou"]}, drawn_u8
 
 
 def sampler_loss(model: GlyphDiffusion, targets: torch.Tensor, content: torch.Tensor, input_ids: torch.Tensor,
