@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, eval_case, scores
-from fontgen.generate import glyph_noise, reference_content
+from fontgen.generate import glyph_noise
+from fontgen.reference import fitted_reference_glyphs
 from fontgen.learn import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.render import finish_glyphs
@@ -31,7 +32,7 @@ def main() -> None:
                                                      default_cache_dir())
     held, size = case.held, model.config.image_size
     real, small = case.real(), case.real(size)
-    content = to_model_space(torch.from_numpy(reference_content(held, fit, size))[:, None])
+    content = to_model_space(torch.from_numpy(fitted_reference_glyphs(held, fit, size))[:, None])
     print("| font | token | steps | guidance | IoU | SSIM | RMSE |\n|---|---|---|---|---|---|---|")
 
     def row(token: str, steps: str, guidance: str, images) -> None:

@@ -10,9 +10,9 @@ import time
 import torch
 
 import glyph_data
-from fontgen.generate import glyph_noise, pick_device, reference_content
+from fontgen.generate import glyph_noise, pick_device
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space
-from fontgen.reference import LayoutFit
+from fontgen.reference import LayoutFit, fitted_reference_glyphs
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     model = load_model(args.base, device)
     size = model.config.image_size
     chars = glyph_data.all_syllables()[: args.glyphs]
-    content = to_model_space(torch.from_numpy(reference_content(chars, LayoutFit.identity(), size))[:, None])
+    content = to_model_space(torch.from_numpy(fitted_reference_glyphs(chars, LayoutFit.identity(), size))[:, None])
     style = next(t for t in model.tokenizer.vocabulary if t.startswith("<") and t != "<null>")
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, device {device}")
     print("| steps | glyphs/s | s per 11,172 |")

@@ -13,7 +13,7 @@ from fontgen.dataset import FontSource, build_cache, corpus_sources, reference_s
 from fontgen.errors import FontgenError
 from fontgen.fonts import drawn_codepoints, font_info, require_hangul
 from fontgen.generate import glyph_path, resolve_chars, save_glyph_png
-from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
+from fontgen.reference import LayoutFit, fitted_reference_glyphs, ink_boxes
 from fontgen.render import GlyphRenderer
 
 
@@ -23,12 +23,6 @@ def fit_to_font(font: str | Path, known: list[int], size: int = 64, face: int = 
     source = reference_source()
     reference = GlyphRenderer(source.path, size, face=source.face).render_many(known)
     return LayoutFit.from_boxes(known, ink_boxes(target), ink_boxes(reference))
-
-
-def reference_glyphs(fit: LayoutFit, codepoints: list[int], size: int) -> np.ndarray:
-    """The reference baseline's glyphs (uint8, ink-positive) at `size` px."""
-    source = reference_source()
-    return fitted_reference(GlyphRenderer(source.path, size, face=source.face).render_many(codepoints), codepoints, fit)
 
 
 def generate_reference(font: str | Path, output: str | Path, chars: str = "missing", size: int = 128,
@@ -43,7 +37,7 @@ def generate_reference(font: str | Path, output: str | Path, chars: str = "missi
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
-    images = reference_glyphs(fit, wanted, size)
+    images = fitted_reference_glyphs(wanted, fit, size)
     for codepoint, image in zip(wanted, images):
         save_glyph_png(image, glyph_path(output, codepoint), size)
     return len(wanted), output

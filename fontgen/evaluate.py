@@ -17,15 +17,15 @@ import torch
 from PIL import Image
 
 import glyph_data
-from fontgen.baselines import fit_to_font, nearest_corpus_font, reference_glyphs
+from fontgen.baselines import fit_to_font, nearest_corpus_font
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font
-from fontgen.generate import glyph_noise, reference_content
+from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
-from fontgen.reference import ink_boxes
+from fontgen.reference import fitted_reference_glyphs, ink_boxes
 from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
@@ -86,7 +86,7 @@ def choose_held_out(rest: list[int], count: int, seed: int = 1) -> list[int]:
 def draw(model, token: str, fit, held: list[int], steps: int) -> np.ndarray:
     """Held-out glyphs drawn by a model (uint8 ink at the model's size), with the same noise as generate."""
     size = model.config.image_size
-    content = reference_content(held, fit, size)
+    content = fitted_reference_glyphs(held, fit, size)
     ids = model.tokenizer.encode(token, held)
     with torch.inference_mode():
         drawn = sample(model, to_model_space(torch.from_numpy(content)[:, None]), ids, steps=steps,
@@ -190,7 +190,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     main = method if method != "nearest" else "base"
     images["font file"] = through_font_file(subset_path, images[main], held, frame, workdir)
     fit = fit_to_font(subset_path, known)
-    images["reference"] = reference_glyphs(fit, held, SCORE_SIZE)
+    images["reference"] = fitted_reference_glyphs(held, fit, SCORE_SIZE)
     nearest = nearest_corpus_font(path, known, cache_dir, face=case.font.face, required=held)
     nearest_font = open_font(nearest.path, nearest.face, lazy=True)
     nearest_frame = frame_in_other_font(frame, nearest_font["head"].unitsPerEm, frame_for_font(nearest_font).advance)

@@ -23,7 +23,7 @@ import glyph_data
 from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
-from fontgen.reference import LayoutFit, fitted_reference
+from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import EDGE_CONTRAST, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.fonts import file_sha256
 from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
@@ -58,13 +58,6 @@ def glyph_noise(codepoints: list[int], size: int, seed: int) -> torch.Tensor:
     """(n, 1, size, size) starting noise, a function of (seed, codepoint) only."""
     return torch.stack([torch.randn((1, size, size), generator=torch.Generator().manual_seed(seed * 1_000_003 + c))
                         for c in codepoints])
-
-
-def reference_content(codepoints: list[int], fit: LayoutFit, size: int, renderer: GlyphRenderer | None = None) -> np.ndarray:
-    """The fitted reference glyphs (uint8) for these syllables: the model's content input."""
-    source = reference_source()
-    renderer = renderer or GlyphRenderer(source.path, size, face=source.face)
-    return fitted_reference(renderer.render_many(codepoints), codepoints, fit)
 
 
 def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int = 32, limit: int = 1024) -> None:
@@ -153,7 +146,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     with torch.inference_mode():
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            content = to_model_space(torch.from_numpy(reference_content(batch, style.fit, size, renderer))[:, None])
+            content = to_model_space(torch.from_numpy(fitted_reference_glyphs(batch, style.fit, size, renderer))[:, None])
             ids = style.model.tokenizer.encode(style.token, batch)
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
                            scheduler=scheduler, noise=glyph_noise(batch, size, seed))

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 import glyph_data
+from fontgen.dataset import reference_source
+from fontgen.render import GlyphRenderer
 
 INK_THRESHOLD = 96
 CLASS_INDEX = {name: i for i, name in enumerate(glyph_data.LAYOUT_CLASSES)}
@@ -100,3 +102,12 @@ def fitted_reference(reference_images: np.ndarray, codepoints, fit: LayoutFit) -
     tensor = torch.from_numpy(np.asarray(reference_images, dtype=np.float32))[:, None] / 255.0
     warped = warp(tensor, fit.for_codepoints(codepoints))
     return (warped[:, 0].clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).numpy()
+
+
+def fitted_reference_glyphs(codepoints: list[int], fit: LayoutFit, size: int,
+                            renderer: GlyphRenderer | None = None) -> np.ndarray:
+    """The reference font's glyphs for these syllables at `size` px, fitted (uint8, ink-positive): the model's
+    content input, and the reference baseline."""
+    source = reference_source()
+    renderer = renderer or GlyphRenderer(source.path, size, face=source.face)
+    return fitted_reference(renderer.render_many(codepoints), codepoints, fit)

@@ -54,8 +54,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_model):
 
 def test_shipped_checkpoint_loads_by_default_and_draws():
     from fontgen.model import DEFAULT_CHECKPOINT
-    from fontgen.generate import reference_content
-    from fontgen.reference import LayoutFit
+    from fontgen.reference import LayoutFit, fitted_reference_glyphs
     from safetensors import safe_open
 
     weights = DEFAULT_CHECKPOINT / "model.safetensors"
@@ -65,7 +64,7 @@ def test_shipped_checkpoint_loads_by_default_and_draws():
     model = load_model()
     size = model.config.image_size
     chars = [0xAC00, 0xD7A3]
-    content = to_model_space(torch.from_numpy(reference_content(chars, LayoutFit.identity(), size))[:, None])
+    content = to_model_space(torch.from_numpy(fitted_reference_glyphs(chars, LayoutFit.identity(), size))[:, None])
     style = next(t for t in model.tokenizer.vocabulary if t.startswith("<Nanum"))
     drawn = sample(model, content, model.tokenizer.encode(style, chars), steps=2,
                    generator=torch.Generator().manual_seed(0))
