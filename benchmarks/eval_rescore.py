@@ -36,7 +36,8 @@ def main() -> None:
                 if not key.startswith("drawn/"):
                     continue
                 label = key.split("/", 1)[1]
-                learned, oracle = learned_levels[label], choose_ink_level(drawn, real)[0]
+                # Files written before eval kept the reference glyphs get learn's rule without the content floor.
+                learned, oracle = learned_levels[label], choose_ink_level(drawn, real, tensors.get("reference"))[0]
                 for level in dict.fromkeys([learned, oracle] + args.levels):
                     s = scores(real, finish_glyphs(drawn, SCORE_SIZE, level))
                     mark = " (as scored)" if level == learned else " (oracle)" if level == oracle else ""

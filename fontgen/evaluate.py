@@ -210,7 +210,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     show = slice(0, 12)
     rows = [real] + [images[label] for label in (main, "font file", "reference", "nearest")]
     picture = np.concatenate([np.concatenate(list(row[show]), 1) for row in rows], 0)
-    raw = {"real": real, **{f"drawn/{label}": d for label, d in drawn.items()}}
+    raw = {"real": real, "reference": images["reference"], **{f"drawn/{label}": d for label, d in drawn.items()}}
     return result, picture, raw
 
 
@@ -262,8 +262,8 @@ def evaluate_fonts(fonts: list[str] | None = None, known: str | int = "ksx1001",
 
 
 def save_drawings(raw: dict, result: dict, path: Path) -> None:
-    """The real held-out glyphs (128 px) and each model's unfinished drawings, with the codepoints and the
-    ink level each was finished at (metadata), as safetensors."""
+    """The real held-out glyphs and their fitted reference glyphs (128 px), each model's unfinished drawings,
+    the codepoints, and the ink level each drawing was finished at (metadata), as safetensors."""
     from safetensors.numpy import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)

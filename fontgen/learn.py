@@ -31,7 +31,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, deno
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe
-from fontgen.reference import fitted_reference
+from fontgen.reference import fitted_reference, fitted_reference_glyphs
 from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
@@ -59,6 +59,7 @@ class HeldBack:
     targets: torch.Tensor
     codepoints: list[int]
     finished_targets: np.ndarray  # the same glyphs (uint8) at the size generate finishes drawings at
+    finished_content: np.ndarray  # their fitted reference glyphs (the content input) at that size
     noise_seed: int = 1234
 
 
@@ -255,24 +256,34 @@ INK_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))  # 0.25 .. 0.8,
 FINISH_SIZE = 128  # the size glyphs are finished at (generate's PNGs, eval's scores)
 
 
-def ink_level_score(real: np.ndarray, finished: np.ndarray) -> float:
-    """How well finished glyphs match real ones (same size, uint8): mean IoU + SSIM + (1 - RMSE), over 3."""
-    scores = similarity(real, finished)
+def ink_level_score(scores: dict) -> float:
+    """One number from `render.similarity`'s scores: the mean of IoU, SSIM and 1 - RMSE."""
     return (scores["iou"] + scores["ssim"] + 1.0 - scores["rmse"]) / 3.0
 
 
-def choose_ink_level(drawn: np.ndarray, real: np.ndarray, levels: tuple[float, ...] = INK_LEVELS) -> tuple[float, dict]:
+def choose_ink_level(drawn: np.ndarray, real: np.ndarray, content: np.ndarray | None = None,
+                     levels: tuple[float, ...] = INK_LEVELS) -> tuple[float, dict]:
     """The gray level (0..1) that, taken as the ink edge, best finishes the drawn glyphs (uint8 at the model's
-    size) into the real ones (uint8 at the finished size); also each level's score (`ink_level_score`).
+    size) into the real ones (uint8 at the finished size); also each level's IoU, SSIM and RMSE.
 
     A model unsure of a style's strokes draws them soft and often too heavy (or too light); the level
     where the finished drawings best match the font's own glyphs gives them the font's weight. The three
     scores eval reports are averaged because each alone is degenerate: IoU always prefers heavier
-    strokes (misplaced ones overlap more), SSIM fainter ones (bare paper scores well).
+    strokes (misplaced ones overlap more), SSIM fainter ones (bare paper scores well). With `content` (the
+    fitted reference glyphs at the finished size), only levels at which the drawings match the real glyphs at
+    least as well as their content glyphs do, on each of the three, are chosen from when there are any: the
+    mean alone trades one score for another, and past some level it buys SSIM by thinning strokes into
+    fragments (IoU below the plain reference font's).
     """
     soft = resize_soft(drawn, real.shape[-1])
-    level_scores = {level: ink_level_score(real, crisp(soft, level)) for level in levels}
-    return max(level_scores, key=level_scores.get), level_scores
+    level_scores = {level: similarity(real, crisp(soft, level)) for level in levels}
+    candidates = list(levels)
+    if content is not None:
+        floor = similarity(real, content)
+        candidates = [level for level in levels if level_scores[level]["iou"] >= floor["iou"]
+                      and level_scores[level]["ssim"] >= floor["ssim"] and level_scores[level]["rmse"] <= floor["rmse"]]
+        candidates = candidates or list(levels)
+    return max(candidates, key=lambda level: ink_level_score(level_scores[level])), level_scores
 
 
 def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_size: int = 64) -> float:
@@ -287,7 +298,7 @@ def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_siz
             images = sample(model, held.content[start:start + batch_size], ids, steps=2,
                             generator=torch.Generator().manual_seed(start))
             drawn.append(to_uint8(images[:, 0]).numpy())
-    return choose_ink_level(np.concatenate(drawn), held.finished_targets)[0]
+    return choose_ink_level(np.concatenate(drawn), held.finished_targets, held.finished_content)[0]
 
 
 def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16,
@@ -355,7 +366,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     held_content = fitted_reference(np.asarray(reference.images[0][held_index]), held_codepoints, fit)
     held = HeldBack(to_model_space(torch.from_numpy(held_content)[:, None]),
                     to_model_space(torch.from_numpy(np.asarray(targets.images[0][held_index]))[:, None]),
-                    held_codepoints, GlyphRenderer(font, FINISH_SIZE, face=face).render_many(held_codepoints))
+                    held_codepoints, GlyphRenderer(font, FINISH_SIZE, face=face).render_many(held_codepoints),
+                    fitted_reference_glyphs(held_codepoints, fit, FINISH_SIZE))
 
     # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
     progress_file = out / "progress.json"

@@ -50,6 +50,7 @@ def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_mo
         rescored = scores(drawings["real"], finish_glyphs(drawings[f"drawn/{label}"], SCORE_SIZE,
                                                           result["ink_levels"][label]))
         assert rescored["ssim"] == pytest.approx(result["scores"][label]["all"]["ssim"])
+    assert scores(drawings["real"], drawings["reference"]) == pytest.approx(result["scores"]["reference"]["all"])
 
 
 def test_eval_refuses_an_unknown_font(tmp_path):

@@ -9,15 +9,20 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import glyph_data
+from fontgen.baselines import fit_to_font
 from fontgen.errors import FontgenError
+from fontgen.evaluate import draw
 from fontgen.generate import generate
 from fontgen.learn import choose_ink_level, ink_level_score, learn
-from fontgen.render import GlyphRenderer, crisp, finish_glyphs
+from fontgen.model import DEFAULT_CHECKPOINT, load_model
+from fontgen.reference import fitted_reference_glyphs
+from fontgen.render import GlyphRenderer, crisp, finish_glyphs, similarity
 from fontgen.style import load_style
 from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
 
 pytestmark = requires_corpus
 CHARS = [0xAC01, 0xB1FD, 0xD7A3, 0xC2A4]
+NANUM_BRUSH = NANUM_GOTHIC.with_name("NanumBrush.ttf")
 
 
 @pytest.fixture(scope="module", params=["ti", "lora", "dreambooth"])
@@ -370,9 +375,27 @@ def test_ink_level_gives_drawings_the_real_stroke_weight():
     for drawn, side in ((heavy, 1), (faint, -1)):
         level, level_scores = choose_ink_level(drawn, real)
         assert (level - 0.5) * side > 0.05
-        assert level_scores[level] > level_scores[0.5] + 0.01
-        assert ink_level_score(real, finish_glyphs(drawn, 128, level)) == pytest.approx(level_scores[level])
+        assert ink_level_score(level_scores[level]) > ink_level_score(level_scores[0.5]) + 0.01
+        assert similarity(real, finish_glyphs(drawn, 128, level)) == pytest.approx(level_scores[level])
     assert choose_ink_level(small, real)[0] == pytest.approx(0.5, abs=0.1)
+
+
+def test_ink_level_keeps_drawings_at_least_as_good_as_their_content_glyphs():
+    """The shipped base model draws the brush font with a bold print token: the mean of the three scores alone
+    picks a level that thins those strokes until IoU falls below the plain fitted reference's; with the content
+    glyphs as a floor the level chosen scores at least as well as they do on IoU, SSIM and RMSE."""
+    ksx = glyph_data.ksx1001_syllables()
+    held = ksx[5::73]
+    fit = fit_to_font(NANUM_BRUSH, ksx[::9])
+    drawn = draw(load_model(DEFAULT_CHECKPOINT), "<BMYEONSUNG_ttf>", fit, held, steps=2)
+    real = GlyphRenderer(NANUM_BRUSH, 128).render_many(held)
+    content_glyphs = fitted_reference_glyphs(held, fit, 128)
+    content = similarity(real, content_glyphs)
+    mean_level, level_scores = choose_ink_level(drawn, real)
+    floor_level, _ = choose_ink_level(drawn, real, content_glyphs)
+    assert level_scores[mean_level]["iou"] < content["iou"]
+    chosen = level_scores[floor_level]
+    assert chosen["iou"] >= content["iou"] and chosen["ssim"] >= content["ssim"] and chosen["rmse"] <= content["rmse"]
 
 
 def test_finished_glyphs_restore_the_font_from_its_small_renders():
