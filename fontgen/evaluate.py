@@ -26,11 +26,11 @@ from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
-from fontgen.render import INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
+from fontgen.render import FINISH_SIZE, INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
 from fontgen.vectorize import TraceParams
 
-SCORE_SIZE = 128
+SCORE_SIZE = FINISH_SIZE  # drawings are scored as generate writes them
 
 
 def scores(real: np.ndarray, drawn: np.ndarray) -> dict:

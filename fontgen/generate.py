@@ -24,7 +24,7 @@ from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
-from fontgen.render import EDGE_CONTRAST, GlyphRenderer, finish_glyphs, ink_to_png_pixels
+from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.fonts import file_sha256
 from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
 
@@ -113,7 +113,7 @@ class GenerateReport:
 def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, steps: int = 2,
              guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
              device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
-             output_size: int = 128, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
+             output_size: int = FINISH_SIZE, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
     `ink_level` (the gray taken as the ink edge; higher draws thinner) defaults to the one learn measured.

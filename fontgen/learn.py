@@ -32,7 +32,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, deno
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
-from fontgen.render import INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
+from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
@@ -253,7 +253,6 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
 
 
 INK_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))  # 0.25 .. 0.8, the levels learn chooses from
-FINISH_SIZE = 128  # the size glyphs are finished at (generate's PNGs, eval's scores)
 
 
 def ink_level_score(scores: dict) -> float:

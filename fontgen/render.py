@@ -152,6 +152,7 @@ def png_pixels_to_ink(pixels: np.ndarray) -> np.ndarray:
     return 255 - pixels
 
 
+FINISH_SIZE = 128  # the size drawings are finished at: generate's PNGs, eval's scores, learn's ink level
 INK_LEVEL = 0.5  # the gray level (0..1 of full ink) taken as a drawn glyph's edge, unless a style says otherwise
 # Steepness of a finished glyph's edge: about one pixel of anti-aliasing, as a rendered glyph has. Chosen as the
 # finish that best restores train fonts' 128 px glyphs from their 64 px renders (benchmarks/finish_edges.py).
