@@ -14,7 +14,7 @@ from fontgen.errors import FontgenError
 from fontgen.fonts import drawn_codepoints, font_info, require_hangul
 from fontgen.generate import glyph_path, resolve_chars, save_glyph_png
 from fontgen.reference import LayoutFit, fitted_reference_glyphs, ink_boxes
-from fontgen.render import GlyphRenderer
+from fontgen.render import FINISH_SIZE, GlyphRenderer
 
 
 def fit_to_font(font: str | Path, known: list[int], size: int = 64, face: int = 0) -> LayoutFit:
@@ -25,7 +25,7 @@ def fit_to_font(font: str | Path, known: list[int], size: int = 64, face: int = 
     return LayoutFit.from_boxes(known, ink_boxes(target), ink_boxes(reference))
 
 
-def generate_reference(font: str | Path, output: str | Path, chars: str = "missing", size: int = 128,
+def generate_reference(font: str | Path, output: str | Path, chars: str = "missing", size: int = FINISH_SIZE,
                        face: int = 0) -> tuple[int, Path]:
     """`fontgen generate FONT --method reference`: the baseline's PNGs for the font's missing syllables."""
     info = font_info(font, face)
