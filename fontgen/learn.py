@@ -52,8 +52,8 @@ def token_for_font(path: Path) -> str:
 
 
 @dataclass
-class HeldBack:
-    """The user's glyphs no step trains on, ready for the model."""
+class UserGlyphs:
+    """Some of the user's glyphs, ready for the model and for finishing."""
 
     content: torch.Tensor
     targets: torch.Tensor
@@ -74,7 +74,7 @@ class StageResult:
     interrupted: bool = False  # Ctrl-C: the stage stopped early, at its best state so far
 
 
-def evaluate(model: GlyphDiffusion, token: str, held: HeldBack, sample_glyphs: int) -> tuple[float, dict, np.ndarray]:
+def evaluate(model: GlyphDiffusion, token: str, held: UserGlyphs, sample_glyphs: int) -> tuple[float, dict, np.ndarray]:
     """Validation loss (fixed noise), and SSIM and IoU of a few drawn held-back glyphs; also the drawings."""
     model.eval()
     with torch.no_grad():
@@ -148,7 +148,7 @@ def held_back_score(scores: dict, metric: str) -> float:
 
 
 def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Parameter], steps: int, lr: float,
-                token: str, pairs: StyledGlyphs, held: HeldBack, settings: dict, after_step=None,
+                token: str, pairs: StyledGlyphs, held: UserGlyphs, settings: dict, after_step=None,
                 prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True) -> StageResult:
     """One readable fine-tuning loop with early stopping; leaves the model at its best state.
 
@@ -285,22 +285,33 @@ def choose_ink_level(drawn: np.ndarray, real: np.ndarray, content: np.ndarray | 
     return max(candidates, key=lambda level: ink_level_score(level_scores[level])), level_scores
 
 
-def style_ink_level(model: GlyphDiffusion, token: str, held: HeldBack, batch_size: int = 64) -> float:
-    """The ink level of the model's current style: every held-back glyph drawn with the 2-step sampler and
+def style_ink_level(model: GlyphDiffusion, token: str, glyphs: UserGlyphs, batch_size: int = 64) -> float:
+    """The ink level of the model's current style: every one of `glyphs` drawn with the 2-step sampler and
     finished at the level that best matches the real glyphs (see `choose_ink_level`)."""
     model.eval()
     drawn = []
     with torch.no_grad():
-        for start in range(0, len(held.codepoints), batch_size):
-            codepoints = held.codepoints[start:start + batch_size]
+        for start in range(0, len(glyphs.codepoints), batch_size):
+            codepoints = glyphs.codepoints[start:start + batch_size]
             ids = model.tokenizer.encode(token, codepoints)
-            images = sample(model, held.content[start:start + batch_size], ids, steps=2,
+            images = sample(model, glyphs.content[start:start + batch_size], ids, steps=2,
                             generator=torch.Generator().manual_seed(start))
             drawn.append(to_uint8(images[:, 0]).numpy())
-    return choose_ink_level(np.concatenate(drawn), held.finished_targets, held.finished_content)[0]
+    return choose_ink_level(np.concatenate(drawn), glyphs.finished_targets, glyphs.finished_content)[0]
 
 
-def preview(model: GlyphDiffusion, token: str, held: HeldBack, path: Path, count: int = 16,
+def user_glyphs(font: Path, face: int, chars: list[int], index: np.ndarray, targets, reference, fit) -> UserGlyphs:
+    """The user's glyphs `chars[index]`: content (fitted reference) and target at the model's size from the
+    glyph caches, and both again at the finished size."""
+    codepoints = [chars[i] for i in index]
+    content = fitted_reference(np.asarray(reference.images[0][index]), codepoints, fit)
+    return UserGlyphs(to_model_space(torch.from_numpy(content)[:, None]),
+                      to_model_space(torch.from_numpy(np.asarray(targets.images[0][index]))[:, None]),
+                      codepoints, GlyphRenderer(font, FINISH_SIZE, face=face).render_many(codepoints),
+                      fitted_reference_glyphs(codepoints, fit, FINISH_SIZE))
+
+
+def preview(model: GlyphDiffusion, token: str, held: UserGlyphs, path: Path, count: int = 16,
             ink_level: float = INK_LEVEL) -> None:
     """preview.png: held-back glyphs, real (top row) vs generated at the style's ink level (bottom row)."""
     _, _, drawn = evaluate(model, token, held, count)
@@ -361,12 +372,13 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     if len(pairs) == 0:
         raise FontgenError(f"{font}: none of its Hangul glyphs could be rendered")
     fit = pairs.fits[0]
-    held_codepoints = [chars[i] for i in held_index]
-    held_content = fitted_reference(np.asarray(reference.images[0][held_index]), held_codepoints, fit)
-    held = HeldBack(to_model_space(torch.from_numpy(held_content)[:, None]),
-                    to_model_space(torch.from_numpy(np.asarray(targets.images[0][held_index]))[:, None]),
-                    held_codepoints, GlyphRenderer(font, FINISH_SIZE, face=face).render_many(held_codepoints),
-                    fitted_reference_glyphs(held_codepoints, fit, FINISH_SIZE))
+    held = user_glyphs(font, face, chars, held_index, targets, reference, fit)
+    held_codepoints = held.codepoints
+    # The textual-inversion stage's ink level is also chosen on training glyphs: one token cannot memorize
+    # them, and the few held-back glyphs alone cannot tell neighbouring levels apart.
+    extra = np.random.default_rng(settings.get("seed", 0) + 1).permutation(np.flatnonzero(train_mask))
+    ti_calibration = user_glyphs(font, face, chars, np.sort(np.concatenate(
+        [held_index, extra[:settings.get("ink_level_train_glyphs", 0)]])), targets, reference, fit)
 
     # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
     progress_file = out / "progress.json"
@@ -391,7 +403,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
             save_embedding(model, token, out)
         write_json_atomic(progress_file, resumable)
         artifacts = [EMBEDDINGS_FILE]
-        ink_levels = {"textual inversion": style_ink_level(model, token, held)}
+        ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration)}
+        ink_level_glyphs = {"textual inversion": len(ti_calibration.codepoints)}
         if method == "lora":
             stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress,
                                 out / LORA_FILE if stage2_done else None, stage2_done))
@@ -415,6 +428,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
 
     if method != "ti":
         ink_levels[stages[-1].name] = style_ink_level(model, token, held)
+        ink_level_glyphs[stages[-1].name] = len(held.codepoints)
     ink_level = list(ink_levels.values())[-1]
     preview(model, token, held, out / "preview.png", ink_level=ink_level)
     manifest = {
@@ -424,6 +438,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
         "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held_codepoints,
         "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
+        "ink_level_glyphs": ink_level_glyphs,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
                     "held_back_loss": s.best_loss, "history": s.history} for s in stages],
         "seconds": round(time.time() - started, 1),

@@ -56,6 +56,12 @@ def test_style_folder_holds_the_artifacts(learned):
     assert list(manifest["ink_levels"]) == stages
     assert manifest["ink_level"] == manifest["ink_levels"][stages[-1]]
     assert all(0.25 <= level <= 0.8 for level in manifest["ink_levels"].values())
+    # Textual inversion's level is chosen on training glyphs too (one token cannot memorize them); a
+    # specialized UNet's only on the held-back ones.
+    held, known = len(manifest["held_back"]), len(manifest["source"]["hangul"])
+    train_glyphs = manifest["recipe"]["learn"]["ink_level_train_glyphs"]
+    assert manifest["ink_level_glyphs"] == {"textual inversion": held + min(train_glyphs, known - held),
+                                           **{stage: held for stage in stages[1:]}}
 
 
 def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path):
