@@ -289,8 +289,8 @@ def worst_margin(scores: dict, floor: dict) -> float:
 
 
 def style_ink_level(model: GlyphDiffusion, token: str, glyphs: UserGlyphs, batch_size: int = 64) -> float:
-    """The ink level of the model's current style: every one of `glyphs` drawn with the 2-step sampler and
-    finished at the level that best matches the real glyphs (see `choose_ink_level`)."""
+    """The ink level of the model's current style: `glyphs` drawn with the 2-step sampler, the level chosen by
+    `choose_ink_level` against the real glyphs and their content glyphs."""
     model.eval()
     drawn = []
     with torch.no_grad():
