@@ -395,21 +395,18 @@ def test_ink_level_chosen_on_known_glyphs_keeps_missing_ones_better_than_their_c
     known, missing = ksx[::20], sorted(set(range(0xAC00, 0xD7A4)) - set(ksx))[::97]
     fit = fit_to_font(NANUM_BRUSH, known)
     model = load_model(DEFAULT_CHECKPOINT)
-    level_for = {}
-    for name, chars in (("known", known), ("missing", missing)):
-        drawn = draw(model, "<BMYEONSUNG_ttf>", fit, chars, steps=2)
-        real = GlyphRenderer(NANUM_BRUSH, 128).render_many(chars)
-        content_glyphs = fitted_reference_glyphs(chars, fit, 128)
-        if name == "known":
-            level_for["mean"] = choose_ink_level(drawn, real)[0]
-            level_for["margin"] = choose_ink_level(drawn, real, content_glyphs)[0]
-            continue
-        content = similarity(real, content_glyphs)
-        scores = {rule: similarity(real, finish_glyphs(drawn, 128, level)) for rule, level in level_for.items()}
-    assert scores["mean"]["iou"] < content["iou"]
-    assert worst_margin(scores["margin"], content) > 0
-    assert scores["margin"]["iou"] > content["iou"] and scores["margin"]["ssim"] > content["ssim"]
-    assert scores["margin"]["rmse"] < content["rmse"]
+
+    def drawn_real_content(chars):
+        return (draw(model, "<BMYEONSUNG_ttf>", fit, chars, steps=2), GlyphRenderer(NANUM_BRUSH, 128).render_many(chars),
+                fitted_reference_glyphs(chars, fit, 128))
+
+    drawn, real, content_glyphs = drawn_real_content(known)
+    mean_level = choose_ink_level(drawn, real)[0]
+    margin_level = choose_ink_level(drawn, real, content_glyphs)[0]
+    drawn, real, content_glyphs = drawn_real_content(missing)
+    content = similarity(real, content_glyphs)
+    assert similarity(real, finish_glyphs(drawn, 128, mean_level))["iou"] < content["iou"]
+    assert worst_margin(similarity(real, finish_glyphs(drawn, 128, margin_level)), content) > 0
 
 
 def test_finished_glyphs_restore_the_font_from_its_small_renders():
