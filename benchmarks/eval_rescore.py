@@ -3,7 +3,7 @@
 `fontgen eval` keeps, per font, the real held-out glyphs and each model's unfinished drawings in
 OUTPUT/drawings/FONT.safetensors, with the ink level each was finished at (learn's; 0.5 for the base model).
 This prints, per font and drawing, the scores at that level, at the level learn's own rule
-(`learn.choose_ink_level`) would choose on these test glyphs (an oracle: how much a better choice on the
+(`learn.choose_ink_level`; the widest margin for textual inversion) would choose on these test glyphs (an oracle: how much a better choice on the
 held-back glyphs could still gain, not a result), and at each of `--levels`.
 
     python benchmarks/eval_rescore.py runs/eval --levels 0.4 0.5 0.6 0.7 0.8
@@ -37,7 +37,9 @@ def main() -> None:
                     continue
                 label = key.split("/", 1)[1]
                 # Files written before eval kept the reference glyphs get learn's rule without the content floor.
-                learned, oracle = learned_levels[label], choose_ink_level(drawn, real, tensors.get("reference"))[0]
+                learned = learned_levels[label]
+                oracle = choose_ink_level(drawn, real, tensors.get("reference"),
+                                          widest_margin=label == "ti" and "reference" in tensors)[0]
                 for level in dict.fromkeys([learned, oracle] + args.levels):
                     s = scores(real, finish_glyphs(drawn, SCORE_SIZE, level))
                     mark = " (as scored)" if level == learned else " (oracle)" if level == oracle else ""

@@ -261,26 +261,30 @@ def ink_level_score(scores: dict) -> float:
 
 
 def choose_ink_level(drawn: np.ndarray, real: np.ndarray, content: np.ndarray | None = None,
-                     levels: tuple[float, ...] = INK_LEVELS) -> tuple[float, dict]:
+                     levels: tuple[float, ...] = INK_LEVELS, widest_margin: bool = False) -> tuple[float, dict]:
     """The gray level (0..1) that, taken as the ink edge, best finishes the drawn glyphs (uint8 at the model's
     size) into the real ones (uint8 at the finished size); also each level's IoU, SSIM and RMSE.
 
     A model unsure of a style's strokes draws them soft and often too heavy (or too light); the level
     where the finished drawings best match the font's own glyphs gives them the font's weight. Each of the
     three scores eval reports is degenerate alone: IoU always prefers heavier strokes (misplaced ones overlap
-    more), SSIM fainter ones (bare paper scores well). Without `content`, the level with the best mean of the
-    three. With `content` (the fitted reference glyphs at the finished size, what a user would get without
-    fontgen), the level at which the drawings beat them by the widest margin on the worst of the three: the
-    mean alone sits at the edge where one score just stops losing to the content glyphs, and on other glyphs
-    of the same font that edge moves (brush and pen strokes drawn by a print style: IoU below the plain
-    reference font's on the syllables the user lacks).
+    more), SSIM fainter ones (bare paper scores well), so the level with the best mean of the three is chosen.
+    With `content` (the fitted reference glyphs at the finished size, what a user would get without fontgen)
+    only among the levels at which the drawings score at least as well as their content glyphs on each of the
+    three, when there are any (past some level the mean buys SSIM by thinning strokes into fragments); with
+    `widest_margin` too, the level at which they beat the content glyphs by the widest margin on the worst of
+    the three: the mean sits on the edge where one score just stops losing, and on the syllables a user lacks
+    that edge moves (brush and pen strokes drawn by a print style: IoU below the plain reference font's).
     """
     soft = resize_soft(drawn, real.shape[-1])
     level_scores = {level: similarity(real, crisp(soft, level)) for level in levels}
-    if content is None:
-        return max(levels, key=lambda level: ink_level_score(level_scores[level])), level_scores
-    floor = similarity(real, content)
-    return max(levels, key=lambda level: worst_margin(level_scores[level], floor)), level_scores
+    candidates = list(levels)
+    if content is not None:
+        floor = similarity(real, content)
+        if widest_margin:
+            return max(levels, key=lambda level: worst_margin(level_scores[level], floor)), level_scores
+        candidates = [level for level in levels if worst_margin(level_scores[level], floor) >= 0] or candidates
+    return max(candidates, key=lambda level: ink_level_score(level_scores[level])), level_scores
 
 
 def worst_margin(scores: dict, floor: dict) -> float:
@@ -288,7 +292,8 @@ def worst_margin(scores: dict, floor: dict) -> float:
     return min(scores["iou"] - floor["iou"], scores["ssim"] - floor["ssim"], floor["rmse"] - scores["rmse"])
 
 
-def style_ink_level(model: GlyphDiffusion, token: str, glyphs: UserGlyphs, batch_size: int = 64) -> float:
+def style_ink_level(model: GlyphDiffusion, token: str, glyphs: UserGlyphs, widest_margin: bool = False,
+                    batch_size: int = 64) -> float:
     """The ink level of the model's current style: `glyphs` drawn with the 2-step sampler, the level chosen by
     `choose_ink_level` against the real glyphs and their content glyphs."""
     model.eval()
@@ -300,7 +305,8 @@ def style_ink_level(model: GlyphDiffusion, token: str, glyphs: UserGlyphs, batch
             images = sample(model, glyphs.content[start:start + batch_size], ids, steps=2,
                             generator=torch.Generator().manual_seed(start))
             drawn.append(to_uint8(images[:, 0]).numpy())
-    return choose_ink_level(np.concatenate(drawn), glyphs.finished_targets, glyphs.finished_content)[0]
+    return choose_ink_level(np.concatenate(drawn), glyphs.finished_targets, glyphs.finished_content,
+                            widest_margin=widest_margin)[0]
 
 
 def user_glyphs(font: Path, face: int, chars: list[int], index: np.ndarray, targets, reference, fit) -> UserGlyphs:
@@ -406,7 +412,10 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
             save_embedding(model, token, out)
         write_json_atomic(progress_file, resumable)
         artifacts = [EMBEDDINGS_FILE]
-        ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration)}
+        # A token's drawings barely beat their content glyphs on hand-drawn styles: the widest margin keeps them
+        # ahead on the syllables the user lacks. A LoRA's or DreamBooth's beat them widely, and there the margin
+        # cost more than it kept (BENCHMARKS.md, learn, session 11).
+        ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration, widest_margin=True)}
         ink_level_glyphs = {"textual inversion": len(ti_calibration.codepoints)}
         if method == "lora":
             stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress,
