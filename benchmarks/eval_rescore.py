@@ -3,8 +3,9 @@
 `fontgen eval` keeps, per font, the real held-out glyphs and each model's unfinished drawings in
 OUTPUT/drawings/FONT.safetensors, with the ink level each was finished at (learn's; 0.5 for the base model).
 This prints, per font and drawing, the scores at that level, at the level learn's own rule
-(`learn.choose_ink_level`; the widest margin for textual inversion) would choose on these test glyphs (an oracle: how much a better choice on the
-held-back glyphs could still gain, not a result), and at each of `--levels`.
+(`learn.choose_ink_level`; the widest margin for textual inversion) would choose on these test glyphs (an
+oracle: how much a better choice on the held-back glyphs could still gain, not a result), and at each of
+`--levels`.
 
     python benchmarks/eval_rescore.py runs/eval --levels 0.4 0.5 0.6 0.7 0.8
 """
