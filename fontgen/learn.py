@@ -382,7 +382,6 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         raise FontgenError(f"{font}: none of its Hangul glyphs could be rendered")
     fit = pairs.fits[0]
     held = user_glyphs(font, face, chars, held_index, targets, reference, fit)
-    held_codepoints = held.codepoints
     # The textual-inversion stage's ink level is also chosen on training glyphs: one token cannot memorize
     # them, and the few held-back glyphs alone cannot tell neighbouring levels apart.
     extra = np.random.default_rng(settings.get("seed", 0) + 1).permutation(np.flatnonzero(train_mask))
@@ -448,7 +447,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         "source": {"path": str(font.resolve()), "face": face, "sha256": source_sha256, "family": info.family,
                    "hangul": info.hangul},
         "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
-        "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held_codepoints,
+        "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held.codepoints,
         "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
         "ink_level_glyphs": ink_level_glyphs,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
