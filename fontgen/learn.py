@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
-from fontgen.paths import RECIPES
+from fontgen.paths import RECIPES, default_cache_dir  # noqa: F401 (default_cache_dir: its old home)
 from fontgen.fonts import file_sha256, font_info, require_hangul
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
@@ -37,13 +37,6 @@ from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FI
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
 METHODS = ("ti", "lora", "dreambooth")
-
-
-def default_cache_dir() -> Path:
-    """Where rendered glyph caches live (FONTGEN_CACHE, else ~/.cache/fontgen)."""
-    import os
-
-    return Path(os.environ.get("FONTGEN_CACHE", Path.home() / ".cache" / "fontgen"))
 
 
 def token_for_font(path: Path) -> str:

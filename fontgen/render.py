@@ -114,10 +114,14 @@ class GlyphRenderer:
 
     def render(self, codepoint: int) -> np.ndarray:
         """One character as a (size_px, size_px) uint8 image; blank when the font lacks it."""
-        canvas = np.zeros((self.size_px, self.size_px), dtype=np.uint8)
         if codepoint not in self.cmap:
-            return canvas
-        self.face.load_char(chr(codepoint), _LOAD_FLAGS)
+            return np.zeros((self.size_px, self.size_px), dtype=np.uint8)
+        return self._render_index(self.face.get_char_index(int(codepoint)))
+
+    def _render_index(self, glyph_index: int) -> np.ndarray:
+        """One glyph, by its index in the font, as a (size_px, size_px) uint8 image."""
+        canvas = np.zeros((self.size_px, self.size_px), dtype=np.uint8)
+        self.face.load_glyph(glyph_index, _LOAD_FLAGS)
         slot = self.face.glyph
         bitmap = slot.bitmap._FT_Bitmap
         rows, width, pitch = bitmap.rows, bitmap.width, bitmap.pitch

@@ -1,0 +1,359 @@
+"""Which ink of a syllable is its initial, its medial and its final (jamo segmentation).
+
+Two ways, exact first:
+- A font that stores a syllable as a composite of one glyph per jamo (initial, medial, final, in that
+  order, as the Nanum, Un* and Guseul fonts do) says so itself: each component is rendered alone in the
+  syllable's frame and every pixel takes the label of the component that inks it most.
+- A drawn syllable is registered against the same syllable in composite fonts of the corpus: their jamo
+  are moved and scaled onto the syllable's ink (first the whole syllable's ink box, then each jamo's own),
+  every ink pixel takes the label of the nearest registered jamo (votes of several reference fonts), and a
+  stroke that one jamo owns almost whole goes to it whole.
+
+Labels are uint8 images: 0 paper, 1 initial, 2 medial, 3 final.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+from fontTools.ttLib import TTFont
+from scipy import ndimage
+
+import glyph_data
+from fontgen.fonts import open_font
+from fontgen.render import EmFrame, GlyphRenderer
+
+ROLES = ("initial", "medial", "final")
+PAPER, INITIAL, MEDIAL, FINAL = 0, 1, 2, 3
+INK = 64  # uint8 gray from which a pixel counts as ink when labelling
+
+# Composite corpus fonts (train split) that store every one of the 11,172 syllables as one component per
+# jamo: the references drawn syllables are registered against. Chosen to span print and hand styles.
+REFERENCE_FONTS = ("UnDotum", "UnGraphic", "UnPilgi", "UnPen", "UnShinmun", "Guseul", "UnTaza", "UnGungseo",
+                   "UnDotumBold", "UnGraphicBold", "UnPilgiBold", "UnPenheulim", "UnVada", "UnYetgul")
+
+
+def roles_of(codepoint: int) -> tuple[int, ...]:
+    """The labels a syllable has: initial and medial, and final when it has one."""
+    return (INITIAL, MEDIAL, FINAL) if glyph_data.decompose(codepoint).final else (INITIAL, MEDIAL)
+
+
+def composite_jamo(font: TTFont, codepoints: list[int]) -> dict[int, list[tuple[object, int]]]:
+    """The syllables stored as composites of one component glyph per jamo: codepoint -> (component, label)
+    pairs (fontTools GlyphComponent; INITIAL, MEDIAL or FINAL).
+
+    Fonts order their components differently (initial, final, medial in the Un* fonts), so the jamo a
+    component draws is read from the font: the one role in which every syllable using that component has
+    the same jamo. A syllable whose components cannot be matched one to one with its jamo that way gives
+    nothing: its labels would be wrong.
+    """
+    if "glyf" not in font:
+        return {}
+    cmap, glyf = font.getBestCmap() or {}, font["glyf"]
+    stored: dict[int, list] = {}
+    seen: dict[str, dict[int, set]] = {}  # component -> role -> jamo values met in that role
+    for codepoint in codepoints:
+        name = cmap.get(codepoint)
+        if not glyph_data.is_syllable(codepoint) or name is None or name not in glyf:
+            continue
+        glyph = glyf[name]
+        roles = roles_of(codepoint)
+        if not glyph.isComposite() or len(glyph.components) != len(roles):
+            continue
+        stored[codepoint] = glyph.components
+        jamo = glyph_data.decompose(codepoint)
+        for component in glyph.components:
+            per_role = seen.setdefault(component.glyphName, {r: set() for r in (INITIAL, MEDIAL, FINAL)})
+            for role in (INITIAL, MEDIAL, FINAL):
+                per_role[role].add(jamo_value(role, jamo) if role in roles else None)
+    can_be = {name: {r for r, values in per_role.items() if len(values) == 1 and None not in values}
+              for name, per_role in seen.items()}
+    found = {}
+    for codepoint, components in stored.items():
+        roles = roles_of(codepoint)
+        matches = [p for p in permutations(roles) if all(r in can_be[c.glyphName] for c, r in zip(components, p))]
+        if matches:
+            # Several matches: a component met only here could be any of its jamo; the usual order decides.
+            found[codepoint] = list(zip(components, tuple(roles) if tuple(roles) in matches else matches[0]))
+    return found
+
+
+def jamo_value(role: int, jamo: glyph_data.Jamo) -> int:
+    """The index of a syllable's jamo in a role (INITIAL, MEDIAL, FINAL)."""
+    return (jamo.initial, jamo.medial, jamo.final)[role - 1]
+
+
+def _component_matrix(component) -> tuple[float, float, float, float]:
+    if hasattr(component, "transform"):
+        (a, b), (c, d) = component.transform
+        return float(a), float(b), float(c), float(d)
+    return 1.0, 0.0, 0.0, 1.0
+
+
+class ComponentRenderer(GlyphRenderer):
+    """Renders a composite syllable's components one by one, each where it sits in the syllable."""
+
+    def __init__(self, path: str | Path, size_px: int, face: int = 0, frame: EmFrame | None = None):
+        super().__init__(path, size_px, face=face, frame=frame)
+        font = open_font(self.path, face, lazy=True)
+        self.glyph_ids = {name: i for i, name in enumerate(font.getGlyphOrder())}
+
+    def render_component(self, component) -> np.ndarray:
+        """One component (its glyph, moved by its offset and transform) as a uint8 image."""
+        import freetype
+
+        a, b, c, d = _component_matrix(component)
+        scale = self.frame.scale(self.size_px)
+        origin_x, origin_y = self.frame.to_pixels(0.0, 0.0, self.size_px)
+        # The component's offset is in font units; FreeType wants the whole shift in 26.6 pixels.
+        shift_x = origin_x - self._ix + component.x * scale
+        shift_y = origin_y - self._iy - component.y * scale
+        matrix = freetype.FT_Matrix(int(a * 0x10000), int(c * 0x10000), int(b * 0x10000), int(d * 0x10000))
+        self.face.set_transform(matrix, freetype.FT_Vector(int(round(shift_x * 64)), -int(round(shift_y * 64))))
+        try:
+            return self._render_index(self.glyph_ids[component.glyphName])
+        finally:
+            delta = freetype.FT_Vector(int(round((origin_x - self._ix) * 64)), -int(round((origin_y - self._iy) * 64)))
+            self.face.set_transform(freetype.FT_Matrix(0x10000, 0, 0, 0x10000), delta)
+
+
+def labels_from_layers(image: np.ndarray, layers: list[np.ndarray], roles: tuple[int, ...]) -> np.ndarray:
+    """Per-pixel labels of a syllable image from one image per jamo (each pixel: the jamo inking it most)."""
+    stack = np.stack(layers).astype(np.int16)
+    labels = np.asarray(roles, dtype=np.uint8)[np.argmax(stack, axis=0)]
+    labels[(image < INK) & (stack.max(axis=0) < INK)] = PAPER
+    return _label_soft_edges(image, labels)
+
+
+def _label_soft_edges(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Anti-aliased edge pixels (some ink, below INK) take the label of the nearest labelled pixel."""
+    soft = (image > 0) & (labels == PAPER)
+    if soft.any() and (labels != PAPER).any():
+        _, (iy, ix) = ndimage.distance_transform_edt(labels == PAPER, return_indices=True)
+        labels = labels.copy()
+        labels[soft] = labels[iy[soft], ix[soft]]
+    return labels
+
+
+def composite_labels(renderer: ComponentRenderer, codepoint: int, parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """A composite syllable's image and its exact labels, from its (component, label) parts."""
+    image = renderer.render(codepoint)
+    layers = [renderer.render_component(c) for c, _ in parts]
+    return image, labels_from_layers(image, layers, tuple(role for _, role in parts))
+
+
+def ink_box(image: np.ndarray, threshold: int = INK) -> np.ndarray | None:
+    """(top, left, bottom, right) of the pixels at or above threshold, bottom/right exclusive; None if blank."""
+    rows, cols = np.nonzero(image >= threshold)
+    if rows.size == 0:
+        return None
+    return np.array([rows.min(), cols.min(), rows.max() + 1, cols.max() + 1], dtype=np.float64)
+
+
+def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side: float = 1.0) -> np.ndarray:
+    """Move and scale an image so that its `source` box lands on `target` (axis-aligned, bilinear).
+
+    A side thinner than `min_side` pixels in either box (a lone vertical or horizontal stroke) is not
+    scaled along that axis, only centred: its thickness says nothing about the box.
+    """
+    scale = np.ones(2)
+    for axis in (0, 1):
+        src_len = source[axis + 2] - source[axis]
+        dst_len = target[axis + 2] - target[axis]
+        if src_len >= min_side and dst_len >= min_side:
+            scale[axis] = src_len / dst_len
+    src_centre = (source[:2] + source[2:]) / 2
+    dst_centre = (target[:2] + target[2:]) / 2
+    offset = src_centre - dst_centre * scale
+    warped = ndimage.affine_transform(image.astype(np.float32), scale, offset=offset, order=1, mode="constant")
+    return np.clip(warped, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=None)
+def _reference_pair(name: str, size: int) -> tuple[ComponentRenderer, dict[int, list]]:
+    font = glyph_data.corpus_font(name)
+    ttfont = open_font(font.path, font.face)
+    renderer = ComponentRenderer(font.path, size, face=font.face)
+    return renderer, composite_jamo(ttfont, glyph_data.all_syllables())
+
+
+def available_references(names=REFERENCE_FONTS) -> list[str]:
+    """The reference fonts installed here (fonts-unfonts-core/extra, fonts-alee)."""
+    out = []
+    for name in names:
+        try:
+            if glyph_data.corpus_font(name).available:
+                out.append(name)
+        except KeyError:
+            continue
+    return out
+
+
+class JamoSegmenter:
+    """Labels the jamo of drawn syllables by registering composite reference fonts onto them."""
+
+    def __init__(self, size: int, references: list[str] | None = None, spread: float = 0.03,
+                 whole_stroke: float = 0.7, sharpness: float = 4.0):
+        self.size = size
+        self.references = available_references() if references is None else list(references)
+        if not self.references:
+            raise RuntimeError("no composite reference font is installed (fonts-unfonts-core, fonts-alee)")
+        self.spread = spread * size  # how fast a reference jamo's vote fades with distance, in pixels
+        self.whole_stroke = whole_stroke
+        self.sharpness = sharpness
+
+    def reference_layers(self, codepoint: int) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+        """Each reference font's rendering of the syllable and one image per jamo (in the order of `roles_of`)."""
+        out = []
+        for name in self.references:
+            renderer, composites = _reference_pair(name, self.size)
+            parts = composites.get(codepoint)
+            if parts is None:
+                continue
+            by_role = dict((role, renderer.render_component(c)) for c, role in parts)
+            out.append((renderer.render(codepoint), [by_role[role] for role in roles_of(codepoint)]))
+        return out
+
+    def segment(self, codepoint: int, image: np.ndarray) -> np.ndarray:
+        """Labels (0 paper, 1 initial, 2 medial, 3 final) of a drawn syllable image in its font's em frame."""
+        roles = roles_of(codepoint)
+        labels = np.zeros(image.shape, dtype=np.uint8)
+        box = ink_box(image)
+        if box is None:
+            return labels
+        references = self.reference_layers(codepoint)
+        if not references:
+            return labels
+        votes = np.zeros((len(roles),) + image.shape, dtype=np.float32)
+        weights = []
+        for whole, layers in references:
+            reference_box = ink_box(whole)
+            if reference_box is None:
+                weights.append(0.0)
+                continue
+            aligned = [warp_box(layer, reference_box, box, min_side=4) for layer in layers]
+            # A reference drawn like this font registers better: its vote counts more.
+            weight = _overlap(warp_box(whole, reference_box, box, min_side=4), image) ** self.sharpness
+            weights.append(weight)
+            votes += weight * self._votes(aligned)
+        labels = self._assign(image, votes, roles)
+        # Second pass: each reference jamo moved onto the ink the first pass gave that jamo.
+        boxes = [ink_box(np.where(labels == role, image, 0)) for role in roles]
+        if all(b is not None for b in boxes):
+            votes[:] = 0
+            for (whole, layers), weight in zip(references, weights):
+                aligned = []
+                for layer, own in zip(layers, boxes):
+                    layer_box = ink_box(layer)
+                    aligned.append(layer if layer_box is None else warp_box(layer, layer_box, own, min_side=4))
+                votes += weight * self._votes(aligned)
+            labels = self._assign(image, votes, roles)
+        return labels
+
+    def _votes(self, layers: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(layers),) + layers[0].shape, dtype=np.float32)
+        for i, layer in enumerate(layers):
+            ink = layer >= INK
+            if ink.any():
+                out[i] = np.exp(-ndimage.distance_transform_edt(~ink) / self.spread)
+        return out
+
+    def _assign(self, image: np.ndarray, votes: np.ndarray, roles: tuple[int, ...]) -> np.ndarray:
+        ink = image >= INK
+        choice = np.asarray(roles, dtype=np.uint8)[np.argmax(votes, axis=0)]
+        labels = np.where(ink, choice, PAPER).astype(np.uint8)
+        strokes, count = ndimage.label(ink)
+        for stroke in range(1, count + 1):
+            pixels = strokes == stroke
+            shares = np.bincount(labels[pixels], minlength=4)[1:]
+            if shares.max() >= self.whole_stroke * shares.sum():
+                labels[pixels] = 1 + int(np.argmax(shares))
+        return _label_soft_edges(image, labels)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a >= INK, b >= INK
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def jamo_iou(labels: np.ndarray, truth: np.ndarray, roles: tuple[int, ...]) -> float:
+    """Mean over a syllable's jamo of the IoU of the pixels labelled that jamo."""
+    values = []
+    for role in roles:
+        a, b = labels == role, truth == role
+        union = np.logical_or(a, b).sum()
+        values.append(1.0 if union == 0 else np.logical_and(a, b).sum() / union)
+    return float(np.mean(values))
+
+
+# Composite fonts whose variant choices say which contexts share a jamo's drawing: the train split only
+# (val fonts are never learned from).
+def variant_fonts() -> list[glyph_data.CorpusFont]:
+    """Train-split composite fonts installed here."""
+    return [f for f in glyph_data.corpus_split("train") if f.available]
+
+
+class VariantTable:
+    """For every syllable and jamo role, the component glyph each composite corpus font draws it with.
+
+    Two syllables that share a jamo share its drawing in a font when they use the same component there;
+    the share of fonts that draw it differently is how far apart the two contexts are for that jamo
+    (`context_distance`): 0 means every foundry reuses the drawing, 1 that none does.
+    """
+
+    FILE = "jamo_variants.npy"
+
+    def __init__(self, ids: np.ndarray):
+        self.ids = ids  # (fonts, 11172, 3) int32: a component id per font, syllable and role; -1 unknown
+
+    @classmethod
+    def build(cls, fonts: list[glyph_data.CorpusFont] | None = None) -> "VariantTable":
+        """Read the composite structure of the corpus fonts (a few seconds a font)."""
+        fonts = variant_fonts() if fonts is None else fonts
+        syllables = glyph_data.all_syllables()
+        tables = []
+        for font in fonts:
+            try:
+                parts = composite_jamo(open_font(font.path, font.face, lazy=True), syllables)
+            except Exception:  # a corpus font this fontTools cannot read adds nothing
+                continue
+            if not parts:
+                continue
+            names: dict[str, int] = {}
+            ids = np.full((len(syllables), 3), -1, dtype=np.int32)
+            for codepoint, pieces in parts.items():
+                for component, role in pieces:
+                    ids[codepoint - glyph_data.SYLLABLE_FIRST, role - 1] = names.setdefault(component.glyphName,
+                                                                                            len(names))
+            tables.append(ids)
+        return cls(np.stack(tables) if tables else np.full((0, len(syllables), 3), -1, dtype=np.int32))
+
+    @classmethod
+    def cached(cls, cache_dir: Path) -> "VariantTable":
+        """The table for the installed corpus, built once and kept in `cache_dir`."""
+        path = Path(cache_dir) / cls.FILE
+        if path.exists():
+            try:
+                return cls(np.load(path, allow_pickle=False))
+            except (OSError, ValueError):
+                pass  # a damaged cache is rebuilt
+        table = cls.build()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
+        np.save(partial, table.ids, allow_pickle=False)
+        os.replace(partial, path)
+        return table
+
+    def context_distance(self, role: int, target: int, donors: np.ndarray) -> np.ndarray:
+        """For each donor syllable (sharing the target's jamo in `role`), the share of corpus fonts that
+        draw that jamo differently in the two; 0.5 where no font has both."""
+        t = self.ids[:, target - glyph_data.SYLLABLE_FIRST, role - 1][:, None]
+        d = self.ids[:, np.asarray(donors) - glyph_data.SYLLABLE_FIRST, role - 1]
+        both = (t >= 0) & (d >= 0)
+        differ = ((t != d) & both).sum(axis=0)
+        count = both.sum(axis=0)
+        return np.where(count > 0, differ / np.maximum(count, 1), 0.5)
