@@ -99,17 +99,18 @@ def cmd_generate(args) -> None:
     from fontgen.generate import generate
 
     chars = args.chars
-    report = generate(args.style, args.output, chars, steps=args.steps, guidance=args.guidance,
+    report = generate(args.style, args.output, chars, method=args.method, steps=args.steps, guidance=args.guidance,
                       lora_scale=args.lora_scale, seed=args.seed, batch_size=args.batch_size, device=args.device,
                       base=args.base, output_size=args.size, ink_level=args.ink_level)
-    print(f"drew {report.drawn} glyphs ({report.kept} already there) in {report.seconds:.1f} s "
-          f"({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}")
+    print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo, {report.by_model} by the "
+          f"model; {report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) "
+          f"into {report.folder}; where each came from: {report.folder / 'sources.json'}")
 
 
 def cmd_generate_reference(args) -> None:
     from fontgen.baselines import generate_reference
 
-    count, folder = generate_reference(args.style, args.output, args.chars, size=args.size)
+    count, folder = generate_reference(args.style, args.output, args.chars, size=args.size or 128)
     print(f"drew {count} glyphs with the reference baseline (Noto Sans CJK KR fitted to the font) into {folder}")
 
 
@@ -129,7 +130,7 @@ def cmd_export(args) -> None:
 def cmd_complete(args) -> None:
     from fontgen.complete import complete
 
-    report = complete(args.font, args.output, chars=args.chars, method=args.method, recipe=args.recipe,
+    report = complete(args.font, args.output, chars=args.chars, method=args.method, draw=args.draw, recipe=args.recipe,
                       family_name=args.family_name, output_format=args.format, force=args.force, steps=args.steps,
                       seed=args.seed, device=args.device, base=args.base, face=args.face)
     print(f"added {report.added} syllables in {report.seconds:.0f} s -> {report.output}")
@@ -190,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("learn", help="learn a font's style (textual inversion, then LoRA or DreamBooth)")
     p.add_argument("font")
     p.add_argument("-o", "--output", help="style folder (default: FONT.fontgen next to the font)")
-    p.add_argument("--method", default="lora", choices=["lora", "dreambooth", "ti"])
+    p.add_argument("--method", default="lora", choices=["lora", "dreambooth", "ti", "compose"],
+                   help="how the model learns the style (every method also writes the font's jamo inventory; "
+                        "compose: the inventory alone, no model)")
     p.add_argument("--recipe", help="TOML recipe (default: recipes/METHOD.toml)")
     p.add_argument("--steps", type=int, help="override each stage's step count")
     p.add_argument("--resume", action="store_true", help="reuse a finished first stage of an interrupted run")
@@ -203,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("style", help="style folder written by `fontgen learn` (with --method reference: the font)")
     p.add_argument("-o", "--output", required=True, help="glyph folder (resumes: existing glyphs are kept)")
     p.add_argument("--chars", default="missing", help="missing (default), ksx1001, all, or a file of characters / U+XXXX")
-    p.add_argument("--method", default="model", choices=["model", "reference"],
-                   help="reference: the Noto Sans CJK KR baseline fitted to the font, no model")
+    p.add_argument("--method", default="compose", choices=["compose", "model", "reference"],
+                   help="compose (default): from the font's own jamo where it draws them, the model elsewhere; "
+                        "model: the model alone; reference: the Noto Sans CJK KR baseline fitted to the font")
     p.add_argument("--steps", type=int, default=2, help="sampling steps (2: 12 glyphs/s on a 2-core CPU)")
     p.add_argument("--guidance", type=float, default=1.0)
     p.add_argument("--lora-scale", type=float, default=1.0)
@@ -212,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(default: the style's, measured by learn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--size", type=int, default=128, help="PNG size in pixels")
+    p.add_argument("--size", type=int, help="PNG size in pixels (default: 256 composing, 128 with the model alone)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.set_defaults(func=lambda a: (cmd_generate_reference if a.method == "reference" else cmd_generate)(a))
@@ -235,7 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("font")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--chars", default="missing")
-    p.add_argument("--method", default="lora", choices=["lora", "dreambooth", "ti"])
+    p.add_argument("--method", default="auto", choices=["auto", "compose", "lora", "dreambooth", "ti"],
+                   help="how the style is learned; auto: compose alone when the font's jamo cover every missing "
+                        "syllable, else LoRA too for the rest")
+    p.add_argument("--draw", default="compose", choices=["compose", "model"],
+                   help="compose (default): from the font's own jamo where it can, the model elsewhere")
     p.add_argument("--recipe")
     p.add_argument("--format", choices=["ttf", "otf"], help="must match the source's outlines")
     p.add_argument("--family-name")

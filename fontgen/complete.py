@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fontgen.compose import Inventory
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, read_glyph_dir
 from fontgen.fonts import file_sha256, font_info
@@ -34,12 +35,25 @@ def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool
             and manifest.get("base_model_sha256") == model_hash(base))
 
 
-def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "lora",
+def learn_method_for(known: list[int], wanted: set[int], method: str) -> str:
+    """`auto`: compose alone when the font draws every jamo the wanted syllables need somewhere (nothing to
+    train), else LoRA for the syllables that cannot be composed; any other method as given."""
+    if method != "auto":
+        return method
+    inventory = Inventory.from_known(known)
+    return "compose" if all(inventory.sources(c) is not None for c in wanted) else "lora"
+
+
+def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "auto",
+             draw: str = "compose",
              recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
              family_name: str | None = None, output_format: str | None = None, force: bool = False,
              steps: int = 2, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
              base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, progress: bool = True) -> CompleteReport:
-    """Learn, generate and export in one go; the original glyphs stay untouched."""
+    """Learn, generate and export in one go; the original glyphs stay untouched.
+
+    `method` is how the style is learned (`auto`: see `learn_method_for`); `draw` how the glyphs are made
+    (compose: from the font's own jamo where it can, the model elsewhere; model: the model alone)."""
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
     info = font_info(font, face)
@@ -54,11 +68,16 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
         raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
     style_dir = Path(style_dir) if style_dir else output.with_suffix(".fontgen")
     glyph_dir = Path(glyph_dir) if glyph_dir else output.with_suffix(".glyphs")
+    if draw == "model" and method in ("auto", "compose"):
+        method = "lora" if method == "auto" else method
+    method = learn_method_for(info.hangul, wanted, method)
+    if draw == "model" and method == "compose":
+        raise FontgenError("--draw model needs a learned model: pass --method lora, dreambooth or ti")
     reused = matching_style(style_dir, font, method, base)
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
-    generate(style_dir, glyph_dir, chars, steps=steps, seed=seed, batch_size=batch_size, device=device, base=base,
-             progress=progress)
+    generate(style_dir, glyph_dir, chars, method=draw, steps=steps, seed=seed, batch_size=batch_size, device=device,
+             base=base, progress=progress)
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,

@@ -21,7 +21,7 @@ from fontgen.baselines import fit_to_font, nearest_corpus_font
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
-from fontgen.fonts import font_info, open_font
+from fontgen.fonts import font_info, open_font, subset_font  # noqa: F401 (subset_font: its old home)
 from fontgen.generate import glyph_noise
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
@@ -39,20 +39,6 @@ def scores(real: np.ndarray, drawn: np.ndarray) -> dict:
     placement = np.nanmean(np.abs(boxes_real - boxes_drawn), axis=1)
     placement = np.where(np.isnan(placement), 1.0, placement)
     return {**similarity(real, drawn), "placement_em": float(np.mean(placement)), "n": int(len(real))}
-
-
-def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
-    """A copy of the font with only these syllables (and ASCII): a stand-in for a user's partial font."""
-    from fontTools import subset
-
-    ttfont = open_font(font, face)
-    options = subset.Options()
-    options.name_IDs, options.notdef_outline, options.layout_features = ["*"], True, ["*"]
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=list(keep) + list(range(0x20, 0x7F)))
-    subsetter.subset(ttfont)
-    ttfont.save(out)
-    return out
 
 
 def frame_in_other_font(frame: EmFrame, other_units_per_em: int, other_advance: int) -> EmFrame:

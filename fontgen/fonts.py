@@ -157,3 +157,18 @@ def require_hangul(info: FontInfo, minimum: int = 1) -> None:
         raise FontgenError(
             f"{info.path}: the font has {info.hangul_count} Hangul syllables; at least {minimum} are needed"
         )
+
+
+def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
+    """A copy of the font with only these characters (and ASCII), layout and names kept: a stand-in for a
+    user's partial font, or the known syllables a style folder keeps to compose from."""
+    from fontTools import subset
+
+    ttfont = open_font(font, face)
+    options = subset.Options()
+    options.name_IDs, options.notdef_outline, options.layout_features = ["*"], True, ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=list(keep) + list(range(0x20, 0x7F)))
+    subsetter.subset(ttfont)
+    ttfont.save(out)
+    return out

@@ -20,13 +20,15 @@ from PIL import Image
 from tqdm import tqdm
 
 import glyph_data
+from fontgen.compose import COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, has_inventory, load_composer
 from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
+from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.fonts import file_sha256
-from fontgen.style import MANIFEST_FILE, load_style, write_json_atomic
+from fontgen.style import MANIFEST_FILE, load_style, read_manifest, write_json_atomic
 
 GLYPHS_STAMP = "drawn_with.json"
 
@@ -104,33 +106,60 @@ class GenerateReport:
     kept: int
     seconds: float
     folder: Path
+    composed: int = 0  # of `drawn`, composed from the font's own jamo
+    by_model: int = 0  # of `drawn`, drawn by the model
 
     @property
     def glyphs_per_second(self) -> float:
         return self.drawn / self.seconds if self.seconds else 0.0
 
 
-def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, steps: int = 2,
-             guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
+METHODS = ("compose", "model")
+SOURCES_FILE = "sources.json"
+
+
+def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "compose",
+             steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
              device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
-             output_size: int = FINISH_SIZE, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
+             output_size: int | None = None, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
-    `ink_level` (the gray taken as the ink edge; higher draws thinner) defaults to the one learn measured.
+    `method` "compose" (default) composes every syllable whose jamo the font draws somewhere from the
+    font's own jamo (`fontgen.compose`), and has the model draw the rest; "model" has the model draw
+    them all. `output_size` defaults to COMPOSE_SIZE when composing, FINISH_SIZE otherwise.
+    `ink_level` (the gray taken as the model's ink edge; higher draws thinner) defaults to the one learn
+    measured. The glyph folder gets sources.json: where each glyph came from and why.
     """
+    if method not in METHODS:
+        raise FontgenError(f"--method {method}: choose compose or model")
     if ink_level is not None and not 0.05 <= ink_level <= 0.95:
         raise FontgenError(f"--ink-level {ink_level}: choose 0.05 to 0.95 (0.5 is mid-gray)")
     device = pick_device(device)
-    style = load_style(style_dir, base, device=device, lora_scale=lora_scale)
-    if ink_level is None:
-        ink_level = style.ink_level
-    wanted = resolve_chars(chars, style.known)
+    manifest = read_manifest(style_dir)
+    known = manifest["source"]["hangul"]
+    wanted = resolve_chars(chars, known)
+    composer = None
+    if method == "compose":
+        if not has_inventory(style_dir):
+            raise FontgenError(f"{style_dir} has no jamo inventory (learned by an older fontgen); run `fontgen learn` "
+                               "again, or pass --method model")
+        composer = load_composer(style_dir, known, variants=_variants_if_needed(style_dir, wanted, known))
+    output_size = output_size or (COMPOSE_SIZE if composer else FINISH_SIZE)
     output = Path(output)
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
-    stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "steps": steps,
+    plan = {c: composer.sources(c) if composer else None for c in wanted}
+    for_model = [c for c in wanted if plan[c] is None]
+    if for_model and manifest["method"] == "compose":
+        why = composer.inventory.missing_jamo(for_model[0])
+        raise FontgenError(f"{len(for_model)} of the syllables cannot be composed ({why}, for one) and this style has "
+                           "no model; learn with --method lora (or ti, dreambooth) to draw them")
+    style = load_style(style_dir, base, device=device, lora_scale=lora_scale) if for_model else None
+    if ink_level is None and style is not None:
+        ink_level = style.ink_level
+    stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "method": method, "steps": steps,
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
@@ -138,14 +167,42 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
             stale.unlink()
         write_json_atomic(output / GLYPHS_STAMP, stamp)
     todo = [c for c in wanted if not glyph_path(output, c).exists()]
+    started = time.time()
+    bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)
+    composed = [c for c in todo if plan[c] is not None]
+    for codepoint in composed:
+        save_glyph_png(composer.compose(codepoint, plan[codepoint]), glyph_path(output, codepoint), output_size)
+        bar.update(1)
+    by_model = [c for c in todo if plan[c] is None]
+    if by_model:
+        _draw_with_model(style, by_model, output, steps, guidance, scheduler, seed, batch_size, device, output_size,
+                         ink_level, bar)
+    bar.close()
+    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer))
+    contact_sheet(output, wanted, output / "contact_sheet.png")
+    return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
+                          len(by_model))
+
+
+def _variants_if_needed(style_dir, wanted: list[int], known: list[int]):
+    """The corpus variant table, read only when a wanted syllable was not planned by learn (e.g. --chars all)."""
+    import json
+
+    planned = json.loads((Path(style_dir) / INVENTORY_FILE).read_text()).get("plan", {})
+    have = set(known)
+    if all(f"U+{c:04X}" in planned or c in have for c in wanted):
+        return None
+    return VariantTable.shipped()
+
+
+def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, guidance: float, scheduler: str,
+                     seed: int, batch_size: int, device: str, output_size: int, ink_level: float, bar) -> None:
     size = style.model.config.image_size
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)
-    started = time.time()
-    bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)
     with torch.inference_mode():
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+        for start in range(0, len(codepoints), batch_size):
+            batch = codepoints[start:start + batch_size]
             content = to_model_space(torch.from_numpy(fitted_reference_glyphs(batch, style.fit, size, renderer))[:, None])
             ids = style.model.tokenizer.encode(style.token, batch)
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
@@ -154,9 +211,26 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
                                                                  ink_level)):
                 save_glyph_png(image, glyph_path(output, codepoint), output_size)
             bar.update(len(batch))
-    bar.close()
-    contact_sheet(output, wanted, output / "contact_sheet.png")
-    return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output)
+
+
+def sources_report(plan: dict, composer) -> dict:
+    """Where each glyph came from: composed (from which known syllable each jamo was taken, and how far its
+    context is: the share of corpus fonts that draw that jamo differently there) or drawn by the model (why)."""
+    glyphs, reasons = {}, {}
+    for codepoint, sources in plan.items():
+        if sources is not None:
+            glyphs[f"U+{codepoint:04X}"] = {
+                "char": chr(codepoint), "from": "composed",
+                "jamo": {ROLE_NAMES[s.role]: chr(s.donor) for s in sources},
+                "context_distance": {ROLE_NAMES[s.role]: round(s.distance, 3) for s in sources}}
+        else:
+            why = composer.inventory.missing_jamo(codepoint) if composer else "--method model"
+            glyphs[f"U+{codepoint:04X}"] = {"char": chr(codepoint), "from": "model", "why": why}
+            reasons[why] = reasons.get(why, 0) + 1
+    composed = sum(1 for g in glyphs.values() if g["from"] == "composed")
+    return {"summary": {"composed": composed, "model": len(glyphs) - composed,
+                        "model_because": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))},
+            "glyphs": glyphs}
 
 
 def _read_stamp(folder: Path) -> dict | None:

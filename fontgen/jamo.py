@@ -23,6 +23,7 @@ from fontTools.ttLib import TTFont
 from scipy import ndimage
 
 import glyph_data
+from fontgen.errors import FontgenError
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, GlyphRenderer
 
@@ -32,6 +33,7 @@ INK = 64  # uint8 gray from which a pixel counts as ink when labelling
 
 # Composite corpus fonts (train split) that store every one of the 11,172 syllables as one component per
 # jamo: the references drawn syllables are registered against. Chosen to span print and hand styles.
+SHIPPED_VARIANTS = "jamo_variants.npz"
 REFERENCE_FONTS = ("UnDotum", "UnGraphic", "UnPilgi", "UnPen", "UnShinmun", "Guseul", "UnTaza", "UnGungseo",
                    "UnDotumBold", "UnGraphicBold", "UnPilgiBold", "UnPenheulim", "UnVada", "UnYetgul")
 
@@ -154,11 +156,15 @@ def ink_box(image: np.ndarray, threshold: int = INK) -> np.ndarray | None:
 
 
 def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side: float = 1.0) -> np.ndarray:
-    """Move and scale an image so that its `source` box lands on `target` (axis-aligned, bilinear).
+    """Move and scale a uint8 image so that its `source` box lands on `target` (axis-aligned, bilinear).
 
     A side thinner than `min_side` pixels in either box (a lone vertical or horizontal stroke) is not
     scaled along that axis, only centred: its thickness says nothing about the box.
     """
+    return np.clip(_warp(image.astype(np.float32), source, target, min_side), 0, 255).astype(np.uint8)
+
+
+def _warp(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side: float) -> np.ndarray:
     scale = np.ones(2)
     for axis in (0, 1):
         src_len = source[axis + 2] - source[axis]
@@ -168,8 +174,7 @@ def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side
     src_centre = (source[:2] + source[2:]) / 2
     dst_centre = (target[:2] + target[2:]) / 2
     offset = src_centre - dst_centre * scale
-    warped = ndimage.affine_transform(image.astype(np.float32), scale, offset=offset, order=1, mode="constant")
-    return np.clip(warped, 0, 255).astype(np.uint8)
+    return ndimage.affine_transform(image, scale, offset=offset, order=1, mode="constant")
 
 
 @lru_cache(maxsize=None)
@@ -200,72 +205,84 @@ class JamoSegmenter:
         self.size = size
         self.references = available_references() if references is None else list(references)
         if not self.references:
-            raise RuntimeError("no composite reference font is installed (fonts-unfonts-core, fonts-alee)")
+            raise FontgenError("jamo segmentation needs the composite reference fonts (Debian's fonts-unfonts-core, "
+                               "fonts-unfonts-extra, fonts-alee); run scripts/setup.sh")
         self.spread = spread * size  # how fast a reference jamo's vote fades with distance, in pixels
         self.whole_stroke = whole_stroke
         self.sharpness = sharpness
 
-    def reference_layers(self, codepoint: int) -> list[tuple[np.ndarray, list[np.ndarray]]]:
-        """Each reference font's rendering of the syllable and one image per jamo (in the order of `roles_of`)."""
+    def keep_closest_references(self, samples: list[tuple[int, np.ndarray]], keep: int) -> list[str]:
+        """Keep the `keep` references that register best onto these syllables of the font (fewer
+        references, faster labels; the ones drawn least like the font vote little anyway)."""
+        if len(self.references) <= keep or not samples:
+            return self.references
+        fit = np.zeros(len(self.references))
+        for codepoint, image in samples:
+            box = ink_box(image)
+            if box is None:
+                continue
+            for i, name in enumerate(self.references):
+                renderer, composites = _reference_pair(name, self.size)
+                whole = renderer.render(codepoint) if codepoint in composites else None
+                reference_box = None if whole is None else ink_box(whole)
+                if reference_box is not None:
+                    fit[i] += _overlap(warp_box(whole, reference_box, box, min_side=4), image)
+        self.references = [self.references[i] for i in np.argsort(-fit)[:keep]]
+        return self.references
+
+    def reference_fields(self, codepoint: int) -> list[tuple[np.ndarray, np.ndarray, list, list]]:
+        """Per reference font: its rendering of the syllable, that rendering's ink box, and per jamo (in the
+        order of `roles_of`) a vote field fading with the distance from the jamo's ink, and its ink box."""
         out = []
         for name in self.references:
             renderer, composites = _reference_pair(name, self.size)
             parts = composites.get(codepoint)
             if parts is None:
                 continue
+            whole = renderer.render(codepoint)
+            whole_box = ink_box(whole)
+            if whole_box is None:
+                continue
             by_role = dict((role, renderer.render_component(c)) for c, role in parts)
-            out.append((renderer.render(codepoint), [by_role[role] for role in roles_of(codepoint)]))
+            layers = [by_role[role] for role in roles_of(codepoint)]
+            fields = [np.exp(-ndimage.distance_transform_edt(layer < INK) / self.spread).astype(np.float32)
+                      if (layer >= INK).any() else np.zeros(layer.shape, np.float32) for layer in layers]
+            out.append((whole, whole_box, fields, [ink_box(layer) for layer in layers]))
         return out
 
     def segment(self, codepoint: int, image: np.ndarray) -> np.ndarray:
         """Labels (0 paper, 1 initial, 2 medial, 3 final) of a drawn syllable image in its font's em frame."""
         roles = roles_of(codepoint)
-        labels = np.zeros(image.shape, dtype=np.uint8)
         box = ink_box(image)
-        if box is None:
-            return labels
-        references = self.reference_layers(codepoint)
+        references = self.reference_fields(codepoint) if box is not None else []
         if not references:
-            return labels
+            return np.zeros(image.shape, dtype=np.uint8)
+        # First pass: each reference syllable's ink box onto this one's; a reference drawn like this font
+        # registers better, and its vote counts more.
+        weights = [_overlap(warp_box(whole, whole_box, box, min_side=4), image) ** self.sharpness
+                   for whole, whole_box, _, _ in references]
         votes = np.zeros((len(roles),) + image.shape, dtype=np.float32)
-        weights = []
-        for whole, layers in references:
-            reference_box = ink_box(whole)
-            if reference_box is None:
-                weights.append(0.0)
-                continue
-            aligned = [warp_box(layer, reference_box, box, min_side=4) for layer in layers]
-            # A reference drawn like this font registers better: its vote counts more.
-            weight = _overlap(warp_box(whole, reference_box, box, min_side=4), image) ** self.sharpness
-            weights.append(weight)
-            votes += weight * self._votes(aligned)
+        for weight, (_, whole_box, fields, _) in zip(weights, references):
+            for i, field in enumerate(fields):
+                votes[i] += weight * _warp(field, whole_box, box, min_side=4)
         labels = self._assign(image, votes, roles)
-        # Second pass: each reference jamo moved onto the ink the first pass gave that jamo.
+        # Second pass: each reference jamo onto the ink the first pass gave that jamo.
         boxes = [ink_box(np.where(labels == role, image, 0)) for role in roles]
         if all(b is not None for b in boxes):
             votes[:] = 0
-            for (whole, layers), weight in zip(references, weights):
-                aligned = []
-                for layer, own in zip(layers, boxes):
-                    layer_box = ink_box(layer)
-                    aligned.append(layer if layer_box is None else warp_box(layer, layer_box, own, min_side=4))
-                votes += weight * self._votes(aligned)
+            for weight, (_, whole_box, fields, field_boxes) in zip(weights, references):
+                for i, (field, field_box) in enumerate(zip(fields, field_boxes)):
+                    source, target = (whole_box, box) if field_box is None else (field_box, boxes[i])
+                    votes[i] += weight * _warp(field, source, target, min_side=4)
             labels = self._assign(image, votes, roles)
         return labels
-
-    def _votes(self, layers: list[np.ndarray]) -> np.ndarray:
-        out = np.zeros((len(layers),) + layers[0].shape, dtype=np.float32)
-        for i, layer in enumerate(layers):
-            ink = layer >= INK
-            if ink.any():
-                out[i] = np.exp(-ndimage.distance_transform_edt(~ink) / self.spread)
-        return out
 
     def _assign(self, image: np.ndarray, votes: np.ndarray, roles: tuple[int, ...]) -> np.ndarray:
         ink = image >= INK
         choice = np.asarray(roles, dtype=np.uint8)[np.argmax(votes, axis=0)]
         labels = np.where(ink, choice, PAPER).astype(np.uint8)
         strokes, count = ndimage.label(ink)
+        # A stroke one jamo owns almost whole goes to it whole (a few pixels of it sat nearer another).
         for stroke in range(1, count + 1):
             pixels = strokes == stroke
             shares = np.bincount(labels[pixels], minlength=4)[1:]
@@ -305,8 +322,6 @@ class VariantTable:
     (`context_distance`): 0 means every foundry reuses the drawing, 1 that none does.
     """
 
-    FILE = "jamo_variants.npy"
-
     def __init__(self, ids: np.ndarray):
         self.ids = ids  # (fonts, 11172, 3) int32: a component id per font, syllable and role; -1 unknown
 
@@ -333,20 +348,20 @@ class VariantTable:
         return cls(np.stack(tables) if tables else np.full((0, len(syllables), 3), -1, dtype=np.int32))
 
     @classmethod
-    def cached(cls, cache_dir: Path) -> "VariantTable":
-        """The table for the installed corpus, built once and kept in `cache_dir`."""
-        path = Path(cache_dir) / cls.FILE
+    def shipped(cls) -> "VariantTable":
+        """The table of the corpus as fontgen ships it (glyph_data/jamo_variants.npz, made by
+        scripts/build_jamo_variants.py); built from the installed corpus when the file is absent."""
+        path = glyph_data.DATA_DIR / SHIPPED_VARIANTS
         if path.exists():
-            try:
-                return cls(np.load(path, allow_pickle=False))
-            except (OSError, ValueError):
-                pass  # a damaged cache is rebuilt
-        table = cls.build()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
-        np.save(partial, table.ids, allow_pickle=False)
+            with np.load(path, allow_pickle=False) as data:
+                return cls(data["ids"].astype(np.int32))
+        return cls.build()
+
+    def save(self, path: Path) -> None:
+        """Write the table (int16 ids, compressed) through a temp file and a rename."""
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
+        np.savez_compressed(partial, ids=self.ids.astype(np.int16))
         os.replace(partial, path)
-        return table
 
     def context_distance(self, role: int, target: int, donors: np.ndarray) -> np.ndarray:
         """For each donor syllable (sharing the target's jamo in `role`), the share of corpus fonts that

@@ -23,10 +23,12 @@ from PIL import Image
 from safetensors.torch import load_file
 from tqdm import tqdm
 
+from fontgen.compose import INVENTORY_FILE, write_inventory
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
 from fontgen.paths import RECIPES, default_cache_dir  # noqa: F401 (default_cache_dir: its old home)
 from fontgen.fonts import file_sha256, font_info, require_hangul
+from fontgen.jamo import VariantTable
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss
@@ -36,7 +38,7 @@ from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
 
-METHODS = ("ti", "lora", "dreambooth")
+METHODS = ("compose", "ti", "lora", "dreambooth")
 
 
 def token_for_font(path: Path) -> str:
@@ -337,6 +339,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     if method not in METHODS:
         raise FontgenError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
     font = Path(font)
+    if method == "compose":
+        return _learn_jamo_only(font, output, base, face, cache_dir, progress)
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
     settings_all = load_recipe(recipe_path)
     settings = {**settings_all["learn"], **settings_all["early_stop"]}
@@ -354,11 +358,12 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     except OSError as error:
         raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
     started = time.time()
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    jamo_inventory = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
     torch.manual_seed(settings.get("seed", 0))
     model = load_model(base)
     model.requires_grad_(False)
     size = model.config.image_size
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     chars = info.hangul
     targets = build_cache([FontSource("user", font, face)], chars, size, cache_dir, progress=False)
     reference = build_cache([reference_source()], chars, size, cache_dir, progress=False)
@@ -442,13 +447,50 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
         "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held.codepoints,
         "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
-        "ink_level_glyphs": ink_level_glyphs,
+        "ink_level_glyphs": ink_level_glyphs, "jamo_inventory": jamo_inventory,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
                     "held_back_loss": s.best_loss, "history": s.history} for s in stages],
         "seconds": round(time.time() - started, 1),
     }
     write_json_atomic(out / MANIFEST_FILE, manifest)
     progress_file.unlink(missing_ok=True)
+    return out
+
+
+def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool) -> dict:
+    """The font's jamo inventory in the style folder (kept from an earlier run on the same font); its summary."""
+    source_sha256 = file_sha256(font)
+    existing = _read_json(out / INVENTORY_FILE)
+    if existing and existing.get("source_sha256") == source_sha256 and "summary" in existing:
+        return existing["summary"]
+    return write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress)
+
+
+def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, face: int,
+                     cache_dir: str | Path | None, progress: bool) -> Path:
+    """`learn --method compose`: the jamo inventory alone, no model (generate composes every syllable whose
+    jamo the font draws somewhere and refuses the rest)."""
+    started = time.time()
+    info = font_info(font, face)
+    require_hangul(info, 1)
+    out = Path(output) if output else font.with_suffix(".fontgen")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    try:
+        summary = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
+    except KeyboardInterrupt:
+        raise FontgenError(f"interrupted; the jamo labelled so far are kept in {out}, run again to go on") from None
+    manifest = {
+        "fontgen": 1, "method": "compose",
+        "source": {"path": str(font.resolve()), "face": face, "sha256": file_sha256(font), "family": info.family,
+                   "hangul": info.hangul},
+        "base_model": str(Path(base)), "base_model_sha256": model_hash(base), "jamo_inventory": summary,
+        "artifacts": [], "seconds": round(time.time() - started, 1),
+    }
+    write_json_atomic(out / MANIFEST_FILE, manifest)
     return out
 
 

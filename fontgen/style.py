@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fontgen.errors import FontgenError
+from fontgen.files import write_json_atomic  # noqa: F401 (used by learn and generate through here)
 from fontgen.model import DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash
 from fontgen.reference import LayoutFit
 from fontgen.render import INK_LEVEL
@@ -28,13 +29,6 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 UNET_FILE = "unet.safetensors"
 MANIFEST_FILE = "manifest.json"
 ADAPTER_NAME = "style"
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON through a temp file and a rename."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-    os.replace(partial, path)
 
 
 def save_safetensors_atomic(tensors: dict, path: Path, metadata: dict | None = None) -> None:
