@@ -266,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fonts", nargs="*", help="corpus val font names (default: all val fonts)")
     p.add_argument("--known", default="ksx1001", help="ksx1001 or a number of known syllables (e.g. 256)")
     p.add_argument("--held-out", type=int, default=64, help="held-out syllables scored per font")
-    p.add_argument("--method", default="nearest", choices=["nearest", "ti", "lora", "dreambooth"],
-                   help="how the model gets the style: nearest train-font token, or learned")
+    p.add_argument("--method", default="nearest", choices=["nearest", "compose", "ti", "lora", "dreambooth"],
+                   help="how the style is got: nearest train-font token, learned, or composed from the font's own "
+                        "jamo (the base model with the nearest token where a jamo is missing)")
     p.add_argument("--learn-steps", type=int, default=None, help="steps of each learn stage (default: the recipe's)")
     p.add_argument("--recipe", default=None, help="learn recipe TOML (default: recipes/METHOD.toml)")
     p.add_argument("--steps", type=int, default=2, help="sampling steps")

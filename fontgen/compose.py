@@ -33,6 +33,12 @@ ROLE_NAMES = {INITIAL: "initial", MEDIAL: "medial", FINAL: "final"}
 # Drawn syllables are registered against the REFERENCES_KEPT composite fonts that fit REFERENCE_SAMPLES of
 # the font's syllables best: measured on NanumPen and NanumBrush, 6 of 14 label as well as all 14, 3x faster.
 REFERENCES_KEPT = 6
+# A donor's jamo is moved into the target's box only when most corpus fonts (weighted towards the
+# font's own scheme) draw it differently in the two contexts: the same drawing is reused as it sits. Whether
+# moving helps at all differs between fonts; learn tries both on held-back syllables (`choose_moves`).
+MOVE_ABOVE = 0.5
+NEVER_MOVE = 2.0  # above any context distance
+MOVE_CHECK_SYLLABLES = 48
 REFERENCE_SAMPLES = 16
 
 # Vowels that leave the initial the same room: one bar, two bars, a stroke up, down, flat, and the
@@ -279,26 +285,27 @@ class ContextBoxes:
         return self._median[context]
 
 
-def contexts_to_move(codepoint: int, sources: list[JamoSource]) -> list[tuple[tuple, tuple]]:
+def contexts_to_move(codepoint: int, sources: list[JamoSource],
+                     move_above: float = MOVE_ABOVE) -> list[tuple[tuple, tuple]]:
     """The (donor's, target's) box contexts of the jamo that must move to compose a syllable."""
     target = glyph_data.decompose(codepoint)
     moves = []
     for source in sources:
         have = box_context(source.role, glyph_data.decompose(source.donor))
         want = box_context(source.role, target)
-        if source.distance > 0 and have != want:
+        if source.distance > move_above and have != want:
             moves.append((have, want))
     return moves
 
 
-def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource],
-                     boxes: ContextBoxes | None = None) -> np.ndarray:
+def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
+                     move_above: float = MOVE_ABOVE) -> np.ndarray:
     """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink)."""
     canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
     for source in sources:
         ink = font.jamo_image(source.donor, source.role)
         if boxes is not None:
-            for have, want in contexts_to_move(codepoint, [source]):
+            for have, want in contexts_to_move(codepoint, [source], move_above):
                 ink = _move_between(ink, boxes.box(have), boxes.box(want))
         canvas = np.maximum(canvas, ink)
     return canvas
@@ -320,20 +327,12 @@ def _move_between(ink: np.ndarray, have: np.ndarray | None, want: np.ndarray | N
 
 
 def compose_font_syllables(path: str | Path, face: int, known: list[int], codepoints: list[int],
-                           frame: EmFrame | None = None, move_boxes: bool = True, variants: VariantTable | None = None,
-                           progress=None) -> tuple[dict[int, np.ndarray], dict[int, list[JamoSource]]]:
+                           variants: VariantTable | None = None) -> tuple[dict[int, np.ndarray], dict]:
     """Compose what can be composed of `codepoints` from a font's known syllables: images at COMPOSE_SIZE
     (uint8 ink) and each one's sources. Codepoints whose jamo the font lacks are left out."""
-    font = FontJamo(path, face, frame=frame)
-    inventory = Inventory.from_known(known, variants)
-    covered = inventory.coverage(codepoints)
-    boxes = ContextBoxes(font, inventory.known) if move_boxes else None
-    images = {}
-    for codepoint, sources in covered.items():
-        images[codepoint] = compose_syllable(font, codepoint, sources, boxes)
-        if progress is not None:
-            progress(1)
-    return images, covered
+    composer = composer_for_font(path, face, known, variants)
+    covered = composer.inventory.coverage(codepoints)
+    return {c: composer.compose(c, sources) for c, sources in covered.items()}, covered
 
 
 def downsize(images: np.ndarray, size: int) -> np.ndarray:
@@ -351,6 +350,7 @@ def downsize(images: np.ndarray, size: int) -> np.ndarray:
 INVENTORY_FILE = "jamo_inventory.json"
 LABELS_FILE = "jamo_labels.safetensors"
 SOURCE_FILE = "jamo_source"  # + .ttf or .otf: the font's known syllables, so the folder composes on its own
+LABELS_SAVED_EVERY = 200  # syllables labelled between saves of an interrupted run's labels
 
 
 @dataclass
@@ -362,6 +362,7 @@ class Composer:
     inventory: Inventory
     boxes: ContextBoxes
     planned: dict[int, list[JamoSource]] = field(default_factory=dict)
+    move_above: float = MOVE_ABOVE
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The jamo sources of a syllable (None: the font lacks one of its jamo)."""
@@ -371,14 +372,46 @@ class Composer:
 
     def compose(self, codepoint: int, sources: list[JamoSource] | None = None) -> np.ndarray:
         """One syllable at COMPOSE_SIZE (uint8 ink); the sources must exist."""
-        return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes)
+        return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above)
+
+    def choose_moves(self, count: int = MOVE_CHECK_SYLLABLES) -> dict:
+        """Whether moving jamo between context boxes helps this font: up to `count` of its known syllables
+        are composed from the others, with and without moving, and scored against themselves (IoU at
+        128 px); the better setting is kept. Returns both scores."""
+        from fontgen.render import similarity
+
+        # Syllables that only a move can compose: among those a font lacks, most need one, while most known
+        # syllables have a donor in their own context and would not tell the two settings apart.
+        known = self.inventory.known
+        candidates = known[:: max(1, len(known) // (4 * count))]
+        rest = Inventory.from_known(sorted(set(known) - set(candidates)), self.inventory.variants)
+        planned = {c: rest.sources(c) for c in candidates}
+        held = [c for c in candidates if planned[c] is not None and contexts_to_move(c, planned[c])][:count]
+        if not held:
+            return {}
+        real = downsize(np.stack([self.font.image(c) for c in held]), 128)
+        scores = {}
+        for label, move_above in (("moved", MOVE_ABOVE), ("kept in place", NEVER_MOVE)):
+            drawn = np.stack([compose_syllable(self.font, c, planned[c], self.boxes, move_above) for c in held])
+            scores[label] = round(similarity(real, downsize(drawn, 128))["iou"], 4)
+        self.move_above = MOVE_ABOVE if scores["moved"] > scores["kept in place"] else NEVER_MOVE
+        return {"held_back": len(held), "iou": scores,
+                "jamo_moved_between_contexts": self.move_above == MOVE_ABOVE}
 
 
 def composer_for_font(path: str | Path, face: int, known: list[int], variants: VariantTable | None,
                       frame: EmFrame | None = None) -> Composer:
     """A composer over a font's known syllables (labels made on demand)."""
     font = FontJamo(path, face, frame=frame)
-    return Composer(font, Inventory.from_known(known, variants), ContextBoxes(font, sorted(known)))
+    return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)), ContextBoxes(font, sorted(known)))
+
+
+def fitted_variants(variants: VariantTable | None, font: FontJamo) -> VariantTable | None:
+    """The corpus variant table weighted towards the foundries whose scheme the font follows, when the font
+    stores syllables as composites; as it is otherwise."""
+    if variants is None or len(font.composites) < 2:
+        return variants
+    return variants.fitted_to(VariantTable.ids_of(font.composites))
 
 
 def _pack_labels(labels: np.ndarray) -> np.ndarray:
@@ -453,7 +486,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         for i, codepoint in enumerate(work):
             composer.font.labels(codepoint)
             bar.update(1)
-            if i % 200 == 199:
+            if i % LABELS_SAVED_EVERY == LABELS_SAVED_EVERY - 1:
                 _save_labels(composer.font.segmented, labels_path.with_name(labels_path.name + ".partial-run"),
                              source_sha256)
     except KeyboardInterrupt:
@@ -461,6 +494,8 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         raise
     finally:
         bar.close()
+    moves = composer.choose_moves()
+    contexts = sorted(set(contexts) | set(composer.boxes.measured))
     boxes = {_context_key(ctx): (None if (b := composer.boxes.box(ctx)) is None else [round(float(x), 2) for x in b])
              for ctx in contexts}
     is_cff = "CFF " in open_font(font, face, lazy=True)
@@ -468,6 +503,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     partial = source.with_name(f"partial-{source.name}")
     subset_font(Path(font), face, known, partial)
     partial.replace(source)
+    work = sorted(set(work) | set(composer.font.segmented))  # choose_moves labelled a few more
     _save_labels({c: composer.font.labels(c) for c in work}, labels_path, source_sha256)
     labels_path.with_name(labels_path.name + ".partial-run").unlink(missing_ok=True)
     exact = sum(1 for c in work if c in composer.font.composites)
@@ -476,6 +512,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         "composable": len(plan), "model": len(uncovered), "labelled": len(work),
         "labels_from_composites": exact, "labels_registered": len(work) - exact,
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
+        "moves": moves,
     }
     inventory = {
         "fontgen_inventory": 1, "source_sha256": source_sha256, "source_file": source.name,
@@ -484,7 +521,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         "jamo": {ROLE_NAMES[role]: {letters[role - 1][value]: donors for (r, value), donors in
                                     sorted(composer.inventory.by_jamo.items()) if r == role}
                  for role in (INITIAL, MEDIAL, FINAL)},
-        "boxes": boxes,
+        "boxes": boxes, "move_above": composer.move_above,
         "plan": {f"U+{c:04X}": [[s.role, s.donor, round(s.distance, 4)] for s in sources]
                  for c, sources in plan.items()},
         "uncovered": {f"U+{c:04X}": why for c, why in uncovered.items()},
@@ -517,5 +554,5 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "
                            "run `fontgen learn` again") from None
-    return Composer(font, Inventory.from_known(known, variants), ContextBoxes(font, sorted(known), measured=boxes),
-                    plan)
+    return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)),
+                    ContextBoxes(font, sorted(known), measured=boxes), plan, float(inventory.get("move_above", MOVE_ABOVE)))

@@ -19,10 +19,12 @@ from PIL import Image
 import glyph_data
 from fontgen.baselines import fit_to_font, nearest_corpus_font
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
+from fontgen.compose import COMPOSE_SIZE, downsize, load_composer
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font, subset_font  # noqa: F401 (subset_font: its old home)
 from fontgen.generate import glyph_noise
+from fontgen.jamo import VariantTable
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
@@ -120,6 +122,25 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
     return drawings, ink_levels, token, learned
 
 
+def composed_drawings(subset_path: Path, known: list[int], held: list[int], workdir: Path,
+                      fallback: np.ndarray) -> tuple[np.ndarray, dict, np.ndarray]:
+    """Held-out glyphs composed from the known syllables' jamo (`learn --method compose`, then what generate
+    does) at COMPOSE_SIZE, the `fallback` drawing (the base model's) where a jamo is missing; also which
+    were composed and the inventory's summary and time."""
+    started = time.time()
+    style_dir = learn(subset_path, workdir / f"{subset_path.stem}.compose.fontgen", method="compose",
+                      progress=False)
+    composer = load_composer(style_dir, known, VariantTable.shipped())
+    seconds = time.time() - started
+    images, composed = fallback.copy(), np.zeros(len(held), dtype=bool)
+    for i, codepoint in enumerate(held):
+        sources = composer.sources(codepoint)
+        if sources is not None:
+            images[i], composed[i] = composer.compose(codepoint, sources), True
+    learned = {"seconds": round(seconds, 1), "jamo_inventory": read_manifest(style_dir)["jamo_inventory"]}
+    return composed, learned, images
+
+
 def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], frame: EmFrame, workdir: Path) -> np.ndarray:
     """The drawn glyphs as a user gets them: traced, written into the font, rendered from the font file."""
     out = workdir / f"{subset_path.stem}-completed.ttf"
@@ -169,12 +190,19 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     path, known, held, subset_path, frame = case.font.path, case.known, case.held, case.subset_path, case.frame
     real = case.real()
     started = time.time()
-    drawn, ink_levels, token, learned = model_drawings(method, path, subset_path, known, held, base, workdir,
-                                                       learn_steps, cache_dir, steps, recipe)
-    model_seconds = time.time() - started
+    drawn, ink_levels, token, learned = model_drawings("nearest" if method == "compose" else method, path,
+                                                       subset_path, known, held, base, workdir, learn_steps,
+                                                       cache_dir, steps, recipe)
     images = {label: finish_glyphs(d, SCORE_SIZE, ink_levels[label]) for label, d in drawn.items()}
     main = method if method != "nearest" else "base"
-    images["font file"] = through_font_file(subset_path, images[main], held, frame, workdir)
+    for_font_file = images[main] if method != "compose" else None
+    composed = None
+    if method == "compose":
+        composed, learned, for_font_file = composed_drawings(subset_path, known, held, workdir,
+                                                             finish_glyphs(drawn["base"], COMPOSE_SIZE, INK_LEVEL))
+        images["compose"] = downsize(for_font_file, SCORE_SIZE)
+    model_seconds = time.time() - started
+    images["font file"] = through_font_file(subset_path, for_font_file, held, frame, workdir)
     fit = fit_to_font(subset_path, known)
     images["reference"] = fitted_reference_glyphs(held, fit, SCORE_SIZE)
     nearest = nearest_corpus_font(path, known, cache_dir, face=case.font.face, required=held)
@@ -188,6 +216,8 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
               "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name,
               "model_seconds": round(model_seconds, 1), "learned": learned, "ink_levels": ink_levels,
               "held_codepoints": held, "scores": {}}
+    if composed is not None:
+        result["composed"] = int(composed.sum())
     for label, drawn_images in images.items():
         result["scores"][label] = {"all": scores(real, drawn_images)}
         for part, mask in (("seen", seen), ("unseen", ~seen)):
@@ -197,6 +227,8 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     rows = [real] + [images[label] for label in (main, "font file", "reference", "nearest")]
     picture = np.concatenate([np.concatenate(list(row[show]), 1) for row in rows], 0)
     raw = {"real": real, "reference": images["reference"], **{f"drawn/{label}": d for label, d in drawn.items()}}
+    if composed is not None:
+        raw["composed"] = images["compose"]
     return result, picture, raw
 
 

@@ -322,30 +322,64 @@ class VariantTable:
     (`context_distance`): 0 means every foundry reuses the drawing, 1 that none does.
     """
 
-    def __init__(self, ids: np.ndarray):
+    def __init__(self, ids: np.ndarray, names: list[str] | None = None, weights: np.ndarray | None = None):
         self.ids = ids  # (fonts, 11172, 3) int32: a component id per font, syllable and role; -1 unknown
+        self.names = list(names) if names is not None else [f"font {i}" for i in range(len(ids))]
+        self.weights = np.ones(len(ids)) if weights is None else weights  # how much each font's choice counts
+
+    @staticmethod
+    def ids_of(parts: dict[int, list[tuple[object, int]]]) -> np.ndarray:
+        """(11172, 3) component ids of one font from `composite_jamo`'s parts (-1 where not a composite)."""
+        names: dict[str, int] = {}
+        ids = np.full((glyph_data.SYLLABLE_COUNT, 3), -1, dtype=np.int32)
+        for codepoint, pieces in parts.items():
+            for component, role in pieces:
+                ids[codepoint - glyph_data.SYLLABLE_FIRST, role - 1] = names.setdefault(component.glyphName,
+                                                                                        len(names))
+        return ids
+
+    def fitted_to(self, own: np.ndarray, pairs: int = 20000, sharpness: float = 8.0, seed: int = 0) -> "VariantTable":
+        """The table with each corpus font weighted by how often it reuses a jamo's drawing where this font
+        does (and draws it anew where this font does), on pairs of the font's composite syllables that share
+        that jamo: a font stored as composites tells which foundry's scheme it follows."""
+        rng = np.random.default_rng(seed)
+        agreement = np.zeros(len(self.ids))
+        counted = np.zeros(len(self.ids))
+        for role in (INITIAL, MEDIAL, FINAL):
+            mine = own[:, role - 1]
+            rows = np.flatnonzero(mine >= 0)
+            if len(rows) < 2:
+                continue
+            values = np.array([jamo_value(role, glyph_data.decompose(glyph_data.SYLLABLE_FIRST + int(r))) for r in rows])
+            a, b = rng.integers(0, len(rows), pairs), rng.integers(0, len(rows), pairs)
+            keep = (values[a] == values[b]) & (a != b)
+            a, b = rows[a[keep]], rows[b[keep]]
+            same_here = mine[a] == mine[b]
+            theirs = self.ids[:, :, role - 1]
+            valid = (theirs[:, a] >= 0) & (theirs[:, b] >= 0)
+            same_there = theirs[:, a] == theirs[:, b]
+            agreement += ((same_there == same_here) & valid).sum(axis=1)
+            counted += valid.sum(axis=1)
+        if not counted.any():
+            return self
+        share = np.where(counted > 0, agreement / np.maximum(counted, 1), 0.0)
+        return VariantTable(self.ids, self.names, share ** sharpness)
 
     @classmethod
     def build(cls, fonts: list[glyph_data.CorpusFont] | None = None) -> "VariantTable":
         """Read the composite structure of the corpus fonts (a few seconds a font)."""
         fonts = variant_fonts() if fonts is None else fonts
         syllables = glyph_data.all_syllables()
-        tables = []
+        tables, names = [], []
         for font in fonts:
             try:
                 parts = composite_jamo(open_font(font.path, font.face, lazy=True), syllables)
             except Exception:  # a corpus font this fontTools cannot read adds nothing
                 continue
-            if not parts:
-                continue
-            names: dict[str, int] = {}
-            ids = np.full((len(syllables), 3), -1, dtype=np.int32)
-            for codepoint, pieces in parts.items():
-                for component, role in pieces:
-                    ids[codepoint - glyph_data.SYLLABLE_FIRST, role - 1] = names.setdefault(component.glyphName,
-                                                                                            len(names))
-            tables.append(ids)
-        return cls(np.stack(tables) if tables else np.full((0, len(syllables), 3), -1, dtype=np.int32))
+            if parts:
+                tables.append(cls.ids_of(parts))
+                names.append(font.name)
+        return cls(np.stack(tables) if tables else np.full((0, len(syllables), 3), -1, dtype=np.int32), names)
 
     @classmethod
     def shipped(cls) -> "VariantTable":
@@ -354,13 +388,13 @@ class VariantTable:
         path = glyph_data.DATA_DIR / SHIPPED_VARIANTS
         if path.exists():
             with np.load(path, allow_pickle=False) as data:
-                return cls(data["ids"].astype(np.int32))
+                return cls(data["ids"].astype(np.int32), [str(n) for n in data["names"]])
         return cls.build()
 
     def save(self, path: Path) -> None:
         """Write the table (int16 ids, compressed) through a temp file and a rename."""
         partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-        np.savez_compressed(partial, ids=self.ids.astype(np.int16))
+        np.savez_compressed(partial, ids=self.ids.astype(np.int16), names=np.array(self.names))
         os.replace(partial, path)
 
     def context_distance(self, role: int, target: int, donors: np.ndarray) -> np.ndarray:
@@ -368,7 +402,7 @@ class VariantTable:
         draw that jamo differently in the two; 0.5 where no font has both."""
         t = self.ids[:, target - glyph_data.SYLLABLE_FIRST, role - 1][:, None]
         d = self.ids[:, np.asarray(donors) - glyph_data.SYLLABLE_FIRST, role - 1]
-        both = (t >= 0) & (d >= 0)
-        differ = ((t != d) & both).sum(axis=0)
+        both = ((t >= 0) & (d >= 0)) * self.weights[:, None]
+        differ = ((t != d) * both).sum(axis=0)
         count = both.sum(axis=0)
-        return np.where(count > 0, differ / np.maximum(count, 1), 0.5)
+        return np.where(count > 0, differ / np.where(count > 0, count, 1), 0.5)

@@ -66,8 +66,8 @@ def test_style_folder_holds_the_artifacts(learned):
 
 def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path):
     _, folder = learned
-    generate(folder, tmp_path / "a", CHARS, base=tiny_model, progress=False, batch_size=3)
-    generate(folder, tmp_path / "b", CHARS, base=tiny_model, progress=False, batch_size=4)
+    generate(folder, tmp_path / "a", CHARS, base=tiny_model, progress=False, method="model", batch_size=3)
+    generate(folder, tmp_path / "b", CHARS, base=tiny_model, progress=False, method="model", batch_size=4)
     for codepoint in CHARS:
         a = np.asarray(Image.open(tmp_path / "a" / f"U+{codepoint:04X}.png"))
         b = np.asarray(Image.open(tmp_path / "b" / f"U+{codepoint:04X}.png"))
@@ -213,9 +213,10 @@ def test_textual_inversion_with_several_vectors(tmp_path, small_font, tiny_model
     assert ids.shape == (len(CHARS), 6)
     assert torch.equal(style.model.prompt_encoder.token_embedding.weight[ids[0, :3]], vectors)
     for guidance in (1.0, 2.0):
-        generate(folder, tmp_path / f"a{guidance}", CHARS, base=tiny_model, progress=False, guidance=guidance)
-        generate(folder, tmp_path / f"b{guidance}", CHARS, base=tiny_model, progress=False, guidance=guidance,
-                 batch_size=2)
+        generate(folder, tmp_path / f"a{guidance}", CHARS, base=tiny_model, progress=False, method="model",
+                 guidance=guidance)
+        generate(folder, tmp_path / f"b{guidance}", CHARS, base=tiny_model, progress=False, method="model",
+                 guidance=guidance, batch_size=2)
         for codepoint in CHARS:
             a = np.asarray(Image.open(tmp_path / f"a{guidance}" / f"U+{codepoint:04X}.png"))
             b = np.asarray(Image.open(tmp_path / f"b{guidance}" / f"U+{codepoint:04X}.png"))
@@ -331,19 +332,19 @@ def test_generate_draws_at_the_styles_ink_level(learned, tiny_model, tmp_path):
         style = tmp_path / f"at-{level}.fontgen"
         shutil.copytree(folder, style)
         (style / "manifest.json").write_text(json.dumps({**manifest, "ink_level": level}))
-        generate(style, tmp_path / f"glyphs-{level}", CHARS, base=tiny_model, progress=False)
+        generate(style, tmp_path / f"glyphs-{level}", CHARS, base=tiny_model, progress=False, method="model")
         ink[level] = np.stack([np.asarray(Image.open(tmp_path / f"glyphs-{level}" / f"U+{c:04X}.png")) < 128
                                for c in CHARS])
     assert ink[0.7].sum() < ink[0.3].sum()
     assert not (ink[0.7] & ~ink[0.3]).any()
     # --ink-level overrides the style's, and the folder is redrawn at it.
-    report = generate(tmp_path / "at-0.3.fontgen", tmp_path / "glyphs-0.3", CHARS, base=tiny_model, progress=False,
+    report = generate(tmp_path / "at-0.3.fontgen", tmp_path / "glyphs-0.3", CHARS, base=tiny_model, progress=False, method="model",
                       ink_level=0.7)
     assert report.drawn == len(CHARS)
     redrawn = np.stack([np.asarray(Image.open(tmp_path / "glyphs-0.3" / f"U+{c:04X}.png")) < 128 for c in CHARS])
     assert np.array_equal(redrawn, ink[0.7])
     with pytest.raises(FontgenError, match="ink-level"):
-        generate(folder, tmp_path / "never", CHARS, base=tiny_model, progress=False, ink_level=1.5)
+        generate(folder, tmp_path / "never", CHARS, base=tiny_model, progress=False, method="model", ink_level=1.5)
 
 
 def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model, tmp_path):

@@ -1,0 +1,255 @@
+"""Jamo segmentation and composition: exact labels from composite fonts, registration on drawn ones,
+missing syllables composed from the font's own jamo, the model where a jamo is missing, resume."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.recordingPen import DecomposingRecordingPen
+from fontTools.pens.ttGlyphPen import TTGlyphPen
+from PIL import Image
+
+import glyph_data
+from fontgen import compose as compose_module
+from fontgen.cli import main
+from fontgen.complete import complete
+from fontgen.compose import (COMPOSE_SIZE, FontJamo, Inventory, composer_for_font, downsize, load_composer,
+                             write_inventory)
+from fontgen.errors import FontgenError
+from fontgen.export import validate_with_ots
+from fontgen.fonts import file_sha256, open_font, subset_font
+from fontgen.generate import generate
+from fontgen.jamo import (FINAL, INITIAL, MEDIAL, ComponentRenderer, JamoSegmenter, VariantTable, composite_jamo,
+                          composite_labels, jamo_iou, roles_of)
+from fontgen.learn import learn
+from fontgen.render import GlyphRenderer, similarity
+from tests.conftest import NANUM_GOTHIC, requires_corpus
+
+pytestmark = requires_corpus
+UN_DOTUM = Path("/usr/share/fonts/truetype/unfonts-core/UnDotum.ttf")
+
+
+def build_composite_font(path: Path, syllables: list[int], source: Path, decompose: bool = False) -> Path:
+    """A TrueType font of these syllables stored as the source's composites of jamo glyphs (component
+    glyphs copied as outlines), or, with `decompose`, the same syllables drawn as plain outlines."""
+    donor = open_font(source)
+    cmap, glyph_set, glyf = donor.getBestCmap(), donor.getGlyphSet(), donor["glyf"]
+    parts = sorted({c.glyphName for s in syllables for c in glyf[cmap[s]].components})
+    names = {s: f"uni{s:04X}" for s in syllables}
+    builder = FontBuilder(donor["head"].unitsPerEm, isTTF=True)
+    builder.setupGlyphOrder([".notdef", "space", *parts, *names.values()])
+    builder.setupCharacterMap({0x20: "space", **names})
+
+    def outline(name: str):
+        recording = DecomposingRecordingPen(glyph_set)
+        glyph_set[name].draw(recording)
+        pen = TTGlyphPen(None)
+        recording.replay(pen)
+        return pen.glyph()
+
+    glyphs = {".notdef": TTGlyphPen(None).glyph(), "space": TTGlyphPen(None).glyph()}
+    metrics = {".notdef": (donor["hmtx"][cmap[0x20]][0], 0), "space": (donor["hmtx"][cmap[0x20]][0], 0)}
+    for name in parts:
+        glyphs[name], metrics[name] = outline(name), donor["hmtx"][name]
+    for codepoint, name in names.items():
+        if decompose:
+            glyphs[name] = outline(cmap[codepoint])
+        else:
+            pen = TTGlyphPen(dict.fromkeys(parts))  # the components must name glyphs of the new font
+            for component in glyf[cmap[codepoint]].components:
+                pen.addComponent(component.glyphName, (1, 0, 0, 1, component.x, component.y))
+            glyphs[name] = pen.glyph()
+        metrics[name] = donor["hmtx"][cmap[codepoint]]
+    builder.setupGlyf(glyphs)
+    builder.setupHorizontalMetrics(metrics)
+    os2 = donor["OS/2"]
+    builder.setupHorizontalHeader(ascent=donor["hhea"].ascent, descent=donor["hhea"].descent)
+    builder.setupNameTable({"familyName": "Composite Test", "styleName": "Regular"})
+    builder.setupOS2(sTypoAscender=os2.sTypoAscender, sTypoDescender=os2.sTypoDescender,
+                     usWinAscent=os2.usWinAscent, usWinDescent=os2.usWinDescent)
+    builder.setupPost()
+    builder.save(path)
+    return path
+
+
+# Syllables NanumGothic (a train font) stores as composites: outside KS X 1001, with and without a final.
+NANUM_COMPOSITES = [c for c in glyph_data.all_syllables()[7::97] if c not in set(glyph_data.ksx1001_syllables())][:40]
+
+
+@pytest.fixture(scope="module")
+def twin_fonts(tmp_path_factory):
+    """The same syllables as composites of jamo glyphs and as plain outlines."""
+    folder = tmp_path_factory.mktemp("twins")
+    return (build_composite_font(folder / "composite.ttf", NANUM_COMPOSITES, NANUM_GOTHIC),
+            build_composite_font(folder / "drawn.ttf", NANUM_COMPOSITES, NANUM_GOTHIC, decompose=True))
+
+
+def centre_row(labels: np.ndarray, role: int) -> float:
+    return float(np.nonzero(labels == role)[0].mean())
+
+
+def test_a_composite_font_labels_its_jamo_exactly(twin_fonts):
+    composite, _ = twin_fonts
+    parts = composite_jamo(open_font(composite), NANUM_COMPOSITES)
+    assert sorted(parts) == sorted(NANUM_COMPOSITES)
+    renderer = ComponentRenderer(composite, 128)
+    for codepoint in NANUM_COMPOSITES:
+        image, labels = composite_labels(renderer, codepoint, parts[codepoint])
+        assert set(np.unique(labels[image >= 64])) == set(roles_of(codepoint))
+        assert (labels[image >= 64] > 0).all()
+        if glyph_data.decompose(codepoint).final:  # the final sits under the initial
+            assert centre_row(labels, FINAL) > centre_row(labels, INITIAL) + 10
+
+
+def test_component_order_is_read_from_the_font():
+    """The Un* fonts store the initial, then the final, then the vowel: roles come from the font, not the order."""
+    font = open_font(UN_DOTUM)
+    parts = composite_jamo(font, [ord("각"), ord("갂"), ord("낙"), ord("닥"), ord("긱"), ord("가")])
+    assert len(parts) == 6
+    order = [role for _, role in parts[ord("각")]]
+    assert sorted(order) == [INITIAL, MEDIAL, FINAL]
+    renderer = ComponentRenderer(UN_DOTUM, 128)
+    _, labels = composite_labels(renderer, ord("각"), parts[ord("각")])
+    assert centre_row(labels, FINAL) > centre_row(labels, INITIAL) + 10
+    assert np.nonzero(labels == MEDIAL)[1].mean() > np.nonzero(labels == INITIAL)[1].mean() + 10  # ㅏ right of ㄱ
+
+
+def test_registration_labels_drawn_syllables_like_their_components(twin_fonts):
+    """The drawn twin is labelled by registering reference fonts onto it (NanumGothic is not among them)."""
+    composite, drawn = twin_fonts
+    parts = composite_jamo(open_font(composite), NANUM_COMPOSITES)
+    exact = ComponentRenderer(composite, 128)
+    images = GlyphRenderer(drawn, 128, frame=exact.frame)
+    segmenter = JamoSegmenter(128)
+    ious = []
+    for codepoint in NANUM_COMPOSITES:
+        _, truth = composite_labels(exact, codepoint, parts[codepoint])
+        ious.append(jamo_iou(segmenter.segment(codepoint, images.render(codepoint)), truth, roles_of(codepoint)))
+    assert np.mean(ious) >= 0.9, np.mean(ious)
+
+
+def test_missing_syllables_are_composed_as_the_foundry_did(tmp_path):
+    """UnDotum cut down to 1,000 syllables: the syllables it lost are composed back from its own jamo."""
+    rng = np.random.default_rng(0)
+    known = sorted(int(c) for c in rng.choice(glyph_data.all_syllables(), 1000, replace=False))
+    lost = [c for c in glyph_data.all_syllables()[5::277] if c not in set(known)][:30]
+    cut = subset_font(UN_DOTUM, 0, known, tmp_path / "UnDotum-cut.ttf")
+    composer = composer_for_font(cut, 0, known, VariantTable.shipped())
+    composed = np.stack([composer.compose(c) for c in lost])
+    real = GlyphRenderer(UN_DOTUM, COMPOSE_SIZE, frame=composer.font.frame).render_many(lost)
+    assert similarity(downsize(real, 128), downsize(composed, 128))["iou"] >= 0.9
+
+
+def test_a_jamo_the_font_never_draws_is_left_to_the_model():
+    known = [c for c in glyph_data.ksx1001_syllables() if glyph_data.decompose(c).initial != 1][:300]  # no ㄲ
+    inventory = Inventory.from_known(known)
+    assert inventory.sources(ord("까")) is None
+    assert "initial ㄲ" in inventory.missing_jamo(ord("까"))
+    assert inventory.sources(ord("갂")) is not None  # ㄲ as a final is drawn somewhere
+
+
+@pytest.fixture(scope="module")
+def ti_style(tmp_path_factory, small_font, tiny_model, learn_recipes):
+    folder = tmp_path_factory.mktemp("compose-style") / "small.fontgen"
+    learn(small_font, folder, method="ti", recipe=learn_recipes["ti"], base=tiny_model, progress=False)
+    return folder
+
+
+def test_generate_composes_what_it_can_and_draws_the_rest(ti_style, tiny_model, small_font, tmp_path):
+    known = json.loads((ti_style / "manifest.json").read_text())["source"]["hangul"]
+    inventory = Inventory.from_known(known)
+    composable = [c for c in glyph_data.all_syllables()[::53] if c not in known and inventory.sources(c)][:3]
+    lacking = [c for c in glyph_data.all_syllables()[::53] if inventory.sources(c) is None][:2]
+    assert composable and lacking
+    out = tmp_path / "glyphs"
+    report = generate(ti_style, out, composable + lacking, base=tiny_model, progress=False)
+    assert (report.composed, report.by_model) == (len(composable), len(lacking))
+    sources = json.loads((out / "sources.json").read_text())
+    assert sources["summary"]["composed"] == len(composable) and sources["summary"]["model"] == len(lacking)
+    for codepoint in lacking:
+        entry = sources["glyphs"][f"U+{codepoint:04X}"]
+        assert entry["from"] == "model" and entry["why"].startswith("no known syllable has the")
+    for codepoint in composable:
+        entry = sources["glyphs"][f"U+{codepoint:04X}"]
+        assert entry["from"] == "composed" and set(entry["jamo"]) <= {"initial", "medial", "final"}
+        donors = [ord(ch) for ch in entry["jamo"].values()]
+        assert all(d in known for d in donors)
+    sizes = {Image.open(p).size for p in out.glob("U+*.png")}
+    assert sizes == {(COMPOSE_SIZE, COMPOSE_SIZE)}
+    # A composed glyph is the font's own ink: every inked pixel is inked in one of its donors.
+    codepoint = composable[0]
+    entry = sources["glyphs"][f"U+{codepoint:04X}"]
+    renderer = GlyphRenderer(small_font, COMPOSE_SIZE, frame=load_composer(ti_style, known).font.frame)
+    donors_ink = np.max([renderer.render(ord(ch)) for ch in entry["jamo"].values()], axis=0) >= 64
+    drawn_ink = np.asarray(Image.open(out / f"U+{codepoint:04X}.png")) < 128
+    moved = any(v > 0 for v in entry["context_distance"].values())
+    if not moved:
+        assert (drawn_ink & ~donors_ink).sum() <= 0.01 * drawn_ink.sum()
+
+
+def test_a_compose_only_style_refuses_what_needs_the_model(small_font, tmp_path):
+    folder = learn(small_font, tmp_path / "jamo.fontgen", method="compose", progress=False)
+    assert not (folder / "learned_embeds.safetensors").exists()
+    known = json.loads((folder / "manifest.json").read_text())["source"]["hangul"]
+    lacking = next(c for c in glyph_data.all_syllables() if Inventory.from_known(known).sources(c) is None)
+    with pytest.raises(FontgenError, match="cannot be composed"):
+        generate(folder, tmp_path / "glyphs", [lacking], progress=False)
+
+
+def test_interrupted_labelling_resumes_where_it_stopped(small_font, tmp_path, monkeypatch):
+    known = open_font(small_font).getBestCmap()
+    known = sorted(c for c in known if glyph_data.is_syllable(c))
+    calls = {"n": 0}
+    original = JamoSegmenter.segment
+
+    def counting(self, codepoint, image):
+        calls["n"] += 1
+        if calls["n"] == 40 and stop["now"]:
+            raise KeyboardInterrupt
+        return original(self, codepoint, image)
+
+    stop = {"now": True}
+    monkeypatch.setattr(JamoSegmenter, "segment", counting)
+    monkeypatch.setattr(compose_module, "LABELS_SAVED_EVERY", 10)
+    with pytest.raises(KeyboardInterrupt):
+        write_inventory(small_font, 0, tmp_path, known, file_sha256(small_font), VariantTable.shipped(), False)
+    assert not (tmp_path / compose_module.INVENTORY_FILE).exists()
+    stop["now"], calls["n"] = False, 0
+    summary = write_inventory(small_font, 0, tmp_path, known, file_sha256(small_font), VariantTable.shipped(), False)
+    assert calls["n"] <= summary["labelled"] - 30  # at least the 30 saved before the stop were not redone
+    composer = load_composer(tmp_path, known)
+    assert len(composer.font.segmented) == summary["labelled"]
+
+
+def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_path, capsys):
+    style = tmp_path / "small.fontgen"
+    assert main(["learn", str(small_font), "--method", "compose", "-o", str(style)]) == 0
+    known = json.loads((style / "manifest.json").read_text())["source"]["hangul"]
+    inventory = Inventory.from_known(known)
+    chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.sources(c)][:4]
+    assert main(["generate", str(style), "-o", str(tmp_path / "glyphs"), "--chars", "".join(map(chr, chars))]) == 0
+    assert "4 composed from the font's own jamo, 0 by the model" in capsys.readouterr().out
+    assert main(["generate", str(tmp_path / "nowhere"), "-o", str(tmp_path / "g")]) == 1
+    assert "not a style folder" in capsys.readouterr().err
+
+
+def test_complete_composes_alone_when_the_jamo_cover_everything(small_font, tmp_path):
+    known = sorted(c for c in open_font(small_font).getBestCmap() if glyph_data.is_syllable(c))
+    inventory = Inventory.from_known(known)
+    chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.sources(c)][:5]
+    report = complete(small_font, tmp_path / "done.ttf", chars=chars, progress=False)
+    assert report.added == len(chars)
+    assert json.loads((report.style_dir / "manifest.json").read_text())["method"] == "compose"
+    validate_with_ots(report.output)
+    renderer = GlyphRenderer(report.output, 128)
+    assert all(renderer.render(c).max() > 128 for c in chars)
+
+
+def test_font_jamo_labels_every_ink_pixel_of_a_drawn_syllable(small_font):
+    font = FontJamo(small_font)
+    codepoint = sorted(c for c in font.small.cmap if glyph_data.is_syllable(c))[3]
+    labels = font.labels(codepoint)
+    image = font.small.render(codepoint)
+    assert (labels[image >= 64] > 0).all()
+    assert set(np.unique(labels[image >= 64])) <= set(roles_of(codepoint))
