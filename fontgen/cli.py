@@ -99,7 +99,8 @@ def cmd_generate(args) -> None:
     from fontgen.generate import generate
 
     chars = args.chars
-    report = generate(args.style, args.output, chars, method=args.method, steps=args.steps, guidance=args.guidance,
+    report = generate(args.style, args.output, chars, method=args.method, compat_jamo=args.compat_jamo,
+                      steps=args.steps, guidance=args.guidance,
                       lora_scale=args.lora_scale, seed=args.seed, batch_size=args.batch_size, device=args.device,
                       base=args.base, output_size=args.size, ink_level=args.ink_level)
     print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo, {report.by_model} by the "
@@ -130,10 +131,12 @@ def cmd_export(args) -> None:
 def cmd_complete(args) -> None:
     from fontgen.complete import complete
 
-    report = complete(args.font, args.output, chars=args.chars, method=args.method, draw=args.draw, recipe=args.recipe,
+    report = complete(args.font, args.output, chars=args.chars, method=args.method, draw=args.draw,
+                      compat_jamo=not args.no_compat_jamo, recipe=args.recipe,
                       family_name=args.family_name, output_format=args.format, force=args.force, steps=args.steps,
                       seed=args.seed, device=args.device, base=args.base, face=args.face)
-    print(f"added {report.added} syllables in {report.seconds:.0f} s -> {report.output}")
+    print(f"added {report.added} syllables and {report.letters} compatibility letters in {report.seconds:.0f} s "
+          f"-> {report.output}")
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
 
 
@@ -205,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="draw syllables in a learned style as PNG files")
     p.add_argument("style", help="style folder written by `fontgen learn` (with --method reference: the font)")
     p.add_argument("-o", "--output", required=True, help="glyph folder (resumes: existing glyphs are kept)")
-    p.add_argument("--chars", default="missing", help="missing (default), ksx1001, all, or a file of characters / U+XXXX")
+    p.add_argument("--chars", default="missing",
+                   help="missing (default), ksx1001, all, characters, or a file of characters / U+XXXX")
+    p.add_argument("--compat-jamo", action="store_true",
+                   help="also the compatibility letters U+3131-U+3163 the font lacks, from its own jamo")
     p.add_argument("--method", default="compose", choices=["compose", "model", "reference"],
                    help="compose (default): from the font's own jamo where it draws them, the model elsewhere; "
                         "model: the model alone; reference: the Noto Sans CJK KR baseline fitted to the font")
@@ -244,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "syllable, else LoRA too for the rest")
     p.add_argument("--draw", default="compose", choices=["compose", "model"],
                    help="compose (default): from the font's own jamo where it can, the model elsewhere")
+    p.add_argument("--no-compat-jamo", action="store_true",
+                   help="do not add the compatibility letters U+3131-U+3163 the font lacks")
     p.add_argument("--recipe")
     p.add_argument("--format", choices=["ttf", "otf"], help="must match the source's outlines")
     p.add_argument("--family-name")

@@ -8,7 +8,7 @@ from pathlib import Path
 from fontgen.compose import Inventory
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, read_glyph_dir
-from fontgen.fonts import file_sha256, font_info
+from fontgen.fonts import compat_jamo_in, file_sha256, font_info
 from fontgen.generate import generate, resolve_chars
 from fontgen.learn import learn
 from fontgen.model import DEFAULT_CHECKPOINT, model_hash
@@ -18,12 +18,13 @@ from fontgen.vectorize import TraceParams
 
 @dataclass
 class CompleteReport:
-    added: int
+    added: int  # syllables
     output: Path
     style_dir: Path
     glyph_dir: Path
     reused_style: bool
     seconds: float
+    letters: int = 0  # compatibility letters
 
 
 def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool:
@@ -45,7 +46,7 @@ def learn_method_for(known: list[int], wanted: set[int], method: str) -> str:
 
 
 def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "auto",
-             draw: str = "compose",
+             draw: str = "compose", compat_jamo: bool = True,
              recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
              family_name: str | None = None, output_format: str | None = None, force: bool = False,
              steps: int = 2, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
@@ -53,7 +54,8 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     """Learn, generate and export in one go; the original glyphs stay untouched.
 
     `method` is how the style is learned (`auto`: see `learn_method_for`); `draw` how the glyphs are made
-    (compose: from the font's own jamo where it can, the model elsewhere; model: the model alone)."""
+    (compose: from the font's own jamo where it can, the model elsewhere; model: the model alone);
+    `compat_jamo` adds the compatibility letters U+3131-U+3163 the font lacks, composed from its jamo."""
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
     info = font_info(font, face)
@@ -76,10 +78,13 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     reused = matching_style(style_dir, font, method, base)
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
-    generate(style_dir, glyph_dir, chars, method=draw, steps=steps, seed=seed, batch_size=batch_size, device=device,
-             base=base, progress=progress)
-    glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted}
+    generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo and draw == "compose", steps=steps,
+             seed=seed, batch_size=batch_size, device=device, base=base, progress=progress)
+    letters = set(range(0x3131, 0x3164)) - set(compat_jamo_in(font, face)) if compat_jamo else set()
+    glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
                          params=TraceParams(upscale_to=384), replace_existing=True, progress=progress)
-    return CompleteReport(report.added, report.output, style_dir, glyph_dir, reused, time.time() - started)
+    added_letters = len(set(glyphs) & letters)
+    return CompleteReport(report.added - added_letters, report.output, style_dir, glyph_dir, reused,
+                          time.time() - started, added_letters)

@@ -220,6 +220,16 @@ class FontJamo:
             self._labels[codepoint] = labels
         return self._labels[codepoint]
 
+    def purity(self, codepoint: int, role: int) -> float:
+        """The share of a jamo's ink in strokes that no other jamo of the syllable touches (1: cut cleanly)."""
+        labels = self.labels(codepoint)
+        strokes, _ = ndimage.label(labels > PAPER)
+        mine = labels == role
+        if not mine.any():
+            return 0.0
+        shared = np.unique(strokes[(labels > PAPER) & ~mine])
+        return float((mine & ~np.isin(strokes, shared)).sum() / mine.sum())
+
     def image(self, codepoint: int) -> np.ndarray:
         """The syllable at COMPOSE_SIZE."""
         if codepoint not in self._images:
@@ -556,3 +566,81 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
                            "run `fontgen learn` again") from None
     return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)),
                     ContextBoxes(font, sorted(known), measured=boxes), plan, float(inventory.get("move_above", MOVE_ABOVE)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compatibility jamo (U+3131-U+3163): the letters an input method shows while a syllable is typed.
+
+COMPAT_JAMO = [chr(c) for c in range(0x3131, 0x3164)]  # the 51 modern letters, consonants then vowels
+INITIAL_IEUNG = glyph_data.INITIALS.index("ㅇ")
+
+
+def compat_jamo_sources(known: list[int]) -> dict[str, tuple[int, int]]:
+    """For each modern compatibility letter, the (known syllable, role) to take it from, best first: a
+    consonant as an initial, in a syllable without a final and above ㅡ or another horizontal vowel first (a
+    double final such as ㄳ, which never begins a syllable, as a final); a vowel after ㅇ without a final first.
+    `compat_jamo_images` takes the cleanest cut, then the largest drawing, among the first few."""
+    ranked: dict[str, list[tuple[int, int, int]]] = {}
+    for codepoint in known:
+        jamo = glyph_data.decompose(codepoint)
+        below = 3 if jamo.final else 0  # a final squeezes the jamo above it
+        # Above a horizontal vowel an initial rarely touches it: its cut is clean.
+        vowel = glyph_data.MEDIALS[jamo.medial]
+        rank = 0 if vowel == "ㅡ" else 1 if vowel in glyph_data.HORIZONTAL_MEDIALS else 2
+        ranked.setdefault(glyph_data.INITIALS[jamo.initial], []).append((below + rank, codepoint, INITIAL))
+        rank = 0 if jamo.initial == INITIAL_IEUNG else 1
+        ranked.setdefault(vowel, []).append((below + rank, codepoint, MEDIAL))
+        if jamo.final:  # a consonant that also begins syllables is taken from a final only when it never does
+            final = glyph_data.FINALS[jamo.final]
+            ranked.setdefault(final, []).append((0 if final not in glyph_data.INITIALS else 9, codepoint, FINAL))
+    return {letter: [(c, role) for _, c, role in sorted(found)] for letter, found in ranked.items()}
+
+
+def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Noto Sans CJK KR's compatibility letters' ink boxes and its syllables' median ink box."""
+    from fontgen.dataset import reference_source
+
+    source = reference_source()
+    renderer = GlyphRenderer(source.path, size, face=source.face)
+    boxes = {letter: ink_box(renderer.render(ord(letter))) for letter in COMPAT_JAMO}
+    syllables = [ink_box(renderer.render(c)) for c in glyph_data.ksx1001_syllables()[::47]]
+    return {k: v for k, v in boxes.items() if v is not None}, np.median([b for b in syllables if b is not None], 0)
+
+
+def compat_jamo_images(composer: Composer, letters: list[str]) -> dict[int, np.ndarray]:
+    """The compatibility letters the font's known syllables draw, at COMPOSE_SIZE: each letter's largest
+    drawing among its candidates (`compat_jamo_sources`), scaled (keeping its proportions) into the box the
+    reference font gives that letter relative to its syllables, mapped onto this font's syllables' box."""
+    known = composer.inventory.known
+    candidates = compat_jamo_sources(known)
+    reference_boxes, reference_syllable = _reference_compat_boxes(COMPOSE_SIZE)
+    own = [ink_box(composer.font.image(c)) for c in known[:: max(1, len(known) // 32)]]
+    syllable_box = np.median([b for b in own if b is not None], axis=0)
+    scale = (syllable_box[2:] - syllable_box[:2]) / (reference_syllable[2:] - reference_syllable[:2])
+    out = {}
+    for letter in letters:
+        if letter not in candidates or letter not in reference_boxes:
+            continue
+        chosen = candidates[letter][:6]
+        inks = [composer.font.jamo_image(c, role) for c, role in chosen]
+        boxes = [ink_box(i) for i in inks]
+        # Alone, a letter shows any stroke its neighbour lent it: the cleanest cut first, then the largest.
+        best = max((i for i in range(len(inks)) if boxes[i] is not None),
+                   key=lambda i: (round(composer.font.purity(*chosen[i]), 1), np.prod(boxes[i][2:] - boxes[i][:2])),
+                   default=None)
+
+        if best is None:
+            continue
+        target = np.concatenate([syllable_box[:2] + (reference_boxes[letter][:2] - reference_syllable[:2]) * scale,
+                                 syllable_box[:2] + (reference_boxes[letter][2:] - reference_syllable[:2]) * scale])
+        out[ord(letter)] = _fit_into(inks[best], boxes[best], target)
+    return out
+
+
+def _fit_into(ink: np.ndarray, own: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Scale ink uniformly (strokes keep their proportions) to fit inside `target`, centred there."""
+    size = own[2:] - own[:2]
+    factor = float(np.min((target[2:] - target[:2]) / np.maximum(size, 1)))
+    centre = (target[:2] + target[2:]) / 2
+    fitted = np.concatenate([centre - size * factor / 2, centre + size * factor / 2])
+    return warp_box(ink, own, fitted, min_side=0)

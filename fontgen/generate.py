@@ -20,7 +20,8 @@ from PIL import Image
 from tqdm import tqdm
 
 import glyph_data
-from fontgen.compose import COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, has_inventory, load_composer
+from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, has_inventory,
+                             load_composer)
 from fontgen.dataset import reference_source
 from fontgen.errors import FontgenError
 from fontgen.jamo import VariantTable
@@ -79,7 +80,7 @@ def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int 
 
 
 def resolve_chars(chars: str | list[int], known: list[int]) -> list[int]:
-    """'missing' (what the source font lacks), 'ksx1001', 'all', a file, or a list; syllables only."""
+    """'missing' (what the source font lacks), 'ksx1001', 'all', a file, characters, or a list; syllables only."""
     if isinstance(chars, list):
         wanted = chars
     elif chars == "missing":
@@ -89,11 +90,12 @@ def resolve_chars(chars: str | list[int], known: list[int]) -> list[int]:
         wanted = glyph_data.ksx1001_syllables()
     elif chars == "all":
         wanted = glyph_data.all_syllables()
+    elif Path(chars).exists():
+        wanted = glyph_data.read_charset_file(Path(chars))
     else:
-        path = Path(chars)
-        if not path.exists():
-            raise FontgenError(f"--chars {chars}: not missing, ksx1001, all, or an existing file")
-        wanted = glyph_data.read_charset_file(path)
+        wanted = glyph_data.read_charset_text(chars)
+        if not wanted:
+            raise FontgenError(f"--chars {chars}: not missing, ksx1001, all, an existing file, or characters")
     not_hangul = [c for c in wanted if not glyph_data.is_syllable(c)]
     if not_hangul:
         raise FontgenError(f"--chars: U+{not_hangul[0]:04X} is not a Hangul syllable (fontgen draws syllables only)")
@@ -119,7 +121,7 @@ SOURCES_FILE = "sources.json"
 
 
 def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "compose",
-             steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
+             compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
              device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
              output_size: int | None = None, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
@@ -128,7 +130,8 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     font's own jamo (`fontgen.compose`), and has the model draw the rest; "model" has the model draw
     them all. `output_size` defaults to COMPOSE_SIZE when composing, FINISH_SIZE otherwise.
     `ink_level` (the gray taken as the model's ink edge; higher draws thinner) defaults to the one learn
-    measured. The glyph folder gets sources.json: where each glyph came from and why.
+    measured. `compat_jamo` also composes the compatibility letters (U+3131-U+3163) the source font lacks.
+    The glyph folder gets sources.json: where each glyph came from and why.
     """
     if method not in METHODS:
         raise FontgenError(f"--method {method}: choose compose or model")
@@ -178,7 +181,13 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         _draw_with_model(style, by_model, output, steps, guidance, scheduler, seed, batch_size, device, output_size,
                          ink_level, bar)
     bar.close()
-    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer))
+    letters = {}
+    if compat_jamo and composer is not None:
+        lacking = [letter for letter in COMPAT_JAMO if ord(letter) not in manifest["source"].get("compat_jamo", [])]
+        for codepoint, image in compat_jamo_images(composer, lacking).items():
+            save_glyph_png(image, glyph_path(output, codepoint), output_size)
+            letters[codepoint] = image
+    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters))
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
                           len(by_model))
@@ -213,10 +222,10 @@ def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, gui
             bar.update(len(batch))
 
 
-def sources_report(plan: dict, composer) -> dict:
+def sources_report(plan: dict, composer, compat_letters: dict | None = None) -> dict:
     """Where each glyph came from: composed (from which known syllable each jamo was taken, and how far its
     context is: the share of corpus fonts that draw that jamo differently there) or drawn by the model (why)."""
-    glyphs, reasons = {}, {}
+    glyphs, reasons, compat_letters = {}, {}, compat_letters or {}
     for codepoint, sources in plan.items():
         if sources is not None:
             glyphs[f"U+{codepoint:04X}"] = {
@@ -227,6 +236,9 @@ def sources_report(plan: dict, composer) -> dict:
             why = composer.inventory.missing_jamo(codepoint) if composer else "--method model"
             glyphs[f"U+{codepoint:04X}"] = {"char": chr(codepoint), "from": "model", "why": why}
             reasons[why] = reasons.get(why, 0) + 1
+    for codepoint in compat_letters:
+        glyphs[f"U+{codepoint:04X}"] = {"char": chr(codepoint), "from": "composed",
+                                        "why": "a compatibility letter, from the font's own jamo"}
     composed = sum(1 for g in glyphs.values() if g["from"] == "composed")
     return {"summary": {"composed": composed, "model": len(glyphs) - composed,
                         "model_because": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))},

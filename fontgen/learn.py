@@ -27,7 +27,7 @@ from fontgen.compose import INVENTORY_FILE, write_inventory
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
 from fontgen.paths import RECIPES, default_cache_dir  # noqa: F401 (default_cache_dir: its old home)
-from fontgen.fonts import file_sha256, font_info, require_hangul
+from fontgen.fonts import compat_jamo_in, file_sha256, font_info, require_hangul
 from fontgen.jamo import VariantTable
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
@@ -443,7 +443,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     manifest = {
         "fontgen": 1, "method": method, "token": token, "num_vectors": num_vectors, "initialized_from": initial_token,
         "source": {"path": str(font.resolve()), "face": face, "sha256": source_sha256, "family": info.family,
-                   "hangul": info.hangul},
+                   "hangul": info.hangul, "compat_jamo": compat_jamo_in(font, face)},
         "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
         "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held.codepoints,
         "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
@@ -486,7 +486,7 @@ def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, fa
     manifest = {
         "fontgen": 1, "method": "compose",
         "source": {"path": str(font.resolve()), "face": face, "sha256": file_sha256(font), "family": info.family,
-                   "hangul": info.hangul},
+                   "hangul": info.hangul, "compat_jamo": compat_jamo_in(font, face)},
         "base_model": str(Path(base)), "base_model_sha256": model_hash(base), "jamo_inventory": summary,
         "artifacts": [], "seconds": round(time.time() - started, 1),
     }

@@ -239,11 +239,12 @@ def test_complete_composes_alone_when_the_jamo_cover_everything(small_font, tmp_
     inventory = Inventory.from_known(known)
     chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.sources(c)][:5]
     report = complete(small_font, tmp_path / "done.ttf", chars=chars, progress=False)
-    assert report.added == len(chars)
+    assert report.added == len(chars) and report.letters >= 40  # and the compatibility letters it lacked
     assert json.loads((report.style_dir / "manifest.json").read_text())["method"] == "compose"
     validate_with_ots(report.output)
     renderer = GlyphRenderer(report.output, 128)
     assert all(renderer.render(c).max() > 128 for c in chars)
+    assert renderer.render(ord("ㄱ")).max() > 128 and renderer.render(ord("ㅏ")).max() > 128
 
 
 def test_font_jamo_labels_every_ink_pixel_of_a_drawn_syllable(small_font):
