@@ -27,6 +27,7 @@ from fontgen.generate import glyph_noise
 from fontgen.jamo import VariantTable
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
+from fontgen.readability import load_recognizer, read_as_intended
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
 from fontgen.render import FINISH_SIZE, INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
@@ -218,8 +219,14 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
               "held_codepoints": held, "scores": {}}
     if composed is not None:
         result["composed"] = int(composed.sum())
+    recognizer = load_recognizer()
+    if recognizer is not None:
+        result["real_read_as_intended"] = float(read_as_intended(recognizer, real, held).mean())
     for label, drawn_images in images.items():
         result["scores"][label] = {"all": scores(real, drawn_images)}
+        if recognizer is not None:
+            result["scores"][label]["all"]["read_as_intended"] = float(read_as_intended(recognizer, drawn_images,
+                                                                                        held).mean())
         for part, mask in (("seen", seen), ("unseen", ~seen)):
             if mask.any():
                 result["scores"][label][part] = scores(real[mask], drawn_images[mask])
@@ -233,7 +240,7 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
 
 
 METRICS = {"ssim": "SSIM (higher is better)", "rmse": "RMSE", "iou": "IoU (higher is better)",
-           "placement_em": "placement error (em)"}
+           "placement_em": "placement error (em)", "read_as_intended": "read as intended (real glyphs: {real})"}
 
 
 def markdown_table(results: list[dict]) -> str:
@@ -243,8 +250,12 @@ def markdown_table(results: list[dict]) -> str:
              "|---|---|---|---|" + "---|" * (len(labels) + 1)]
     for r in results:
         for metric, title in METRICS.items():
-            values = {label: r["scores"][label]["all"][metric] for label in labels if label in r["scores"]}
-            best = (max if metric in ("ssim", "iou") else min)(values.values())
+            values = {label: r["scores"][label]["all"][metric] for label in labels
+                      if label in r["scores"] and metric in r["scores"][label]["all"]}
+            if not values:
+                continue
+            title = title.format(real=f"{r.get('real_read_as_intended', float('nan')):.3f}")
+            best = (max if metric in ("ssim", "iou", "read_as_intended") else min)(values.values())
             cells = [("**%.3f**" if values[label] == best else "%.3f") % values[label] if label in values else "-"
                      for label in labels]
             lines.append(f"| {r['font']} | {r['known']} | {r['held_out']} | {title} | " + " | ".join(cells)

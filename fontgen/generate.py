@@ -27,7 +27,7 @@ from fontgen.errors import FontgenError
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
-from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, GlyphRenderer, finish_glyphs, ink_to_png_pixels
+from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, INK_LEVEL, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.fonts import file_sha256
 from fontgen.style import MANIFEST_FILE, load_style, read_manifest, write_json_atomic
 
@@ -160,8 +160,9 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         raise FontgenError(f"{len(for_model)} of the syllables cannot be composed ({why}, for one) and this style has "
                            "no model; learn with --method lora (or ti, dreambooth) to draw them")
     style = load_style(style_dir, base, device=device, lora_scale=lora_scale) if for_model else None
-    if ink_level is None and style is not None:
-        ink_level = style.ink_level
+    if ink_level is None and manifest["method"] != "compose":
+        # From the manifest, not the loaded style: the stamp must not depend on whether this run needs the model.
+        ink_level = manifest.get("ink_level", INK_LEVEL)
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "method": method, "steps": steps,
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}

@@ -411,7 +411,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         artifacts = [EMBEDDINGS_FILE]
         # A token's drawings barely beat their content glyphs on hand-drawn styles: the widest margin keeps them
         # ahead on the syllables the user lacks. A LoRA's or DreamBooth's beat them widely, and there the margin
-        # cost more than it kept (BENCHMARKS.md, learn, session 11).
+        # cost more than it kept (benchmarks/HISTORY.md, learn, session 11).
         ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration, widest_margin=True)}
         ink_level_glyphs = {"textual inversion": len(ti_calibration.codepoints)}
         if method == "lora":

@@ -177,6 +177,10 @@ def test_generate_composes_what_it_can_and_draws_the_rest(ti_style, tiny_model, 
         assert all(d in known for d in donors)
     sizes = {Image.open(p).size for p in out.glob("U+*.png")}
     assert sizes == {(COMPOSE_SIZE, COMPOSE_SIZE)}
+    # Resuming: glyphs composed by a run that needed no model are kept by one that does.
+    first = generate(ti_style, tmp_path / "resumed", composable, base=tiny_model, progress=False)
+    second = generate(ti_style, tmp_path / "resumed", composable + lacking, base=tiny_model, progress=False)
+    assert (first.drawn, second.drawn, second.kept) == (len(composable), len(lacking), len(composable))
     # A composed glyph is the font's own ink: every inked pixel is inked in one of its donors.
     codepoint = composable[0]
     entry = sources["glyphs"][f"U+{codepoint:04X}"]

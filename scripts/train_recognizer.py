@@ -1,0 +1,103 @@
+"""Train the jamo recognizer (`fontgen.readability`) on the train fonts and check it on the val fonts.
+
+    python scripts/train_recognizer.py [--minutes 15] [--chars 2000] [--out checkpoints/recognizer]
+
+Every train font renders the same random `--chars` syllables at 64 px in its own em frame; each batch is
+moved and scaled a little at random (drawn glyphs are not always where the font would put them). Saves
+model.safetensors, config.json (the recipe and the val scores) and resumes from them.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+import glyph_data
+from fontgen.dataset import build_cache, corpus_sources
+from fontgen.paths import default_cache_dir
+from fontgen.readability import HEADS, RECOGNIZER_DIR, RECOGNIZER_SIZE, JamoRecognizer, jamo_targets, read_as_intended
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random shift (up to 4 px) and scale (0.88-1.12) per glyph."""
+    n = len(x)
+    scale = 1 + (torch.rand(n, generator=generator) - 0.5) * 0.24
+    shift = (torch.rand(n, 2, generator=generator) - 0.5) * (8 / RECOGNIZER_SIZE) * 2
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = 1 / scale, 1 / scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False)
+
+
+def val_share(model: JamoRecognizer, per_font: int = 300) -> dict[str, float]:
+    """Share of each val font's real glyphs (random syllables) read as intended."""
+    from fontgen.render import GlyphRenderer
+
+    model.eval()
+    out = {}
+    rng = np.random.default_rng(7)
+    for font in glyph_data.corpus_split("val"):
+        if not font.available:
+            continue
+        chars = sorted(int(c) for c in rng.choice(glyph_data.all_syllables(), per_font, replace=False))
+        images = GlyphRenderer(font.path, RECOGNIZER_SIZE, face=font.face).render_many(chars)
+        out[font.name] = round(float(read_as_intended(model, images, chars).mean()), 4)
+    model.train()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=15)
+    parser.add_argument("--chars", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--out", default=str(RECOGNIZER_DIR))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chars = sorted(int(c) for c in np.random.default_rng(0).choice(glyph_data.all_syllables(), args.chars,
+                                                                    replace=False))
+    cache = build_cache(corpus_sources("train"), chars, RECOGNIZER_SIZE, default_cache_dir())
+    fonts, index = np.nonzero(cache.has)
+    targets = jamo_targets([cache.chars[i] for i in index])
+    model = JamoRecognizer(args.width)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    config_path, weights_path = out / "config.json", out / "model.safetensors"
+    step = 0
+    if weights_path.exists() and config_path.exists():
+        model.load_state_dict(load_file(str(weights_path)))
+        step = json.loads(config_path.read_text()).get("steps", 0)
+    generator = torch.Generator().manual_seed(step)
+    started, seconds_before = time.time(), (json.loads(config_path.read_text()).get("seconds", 0)
+                                            if config_path.exists() else 0)
+    model.train()
+    while time.time() - started < args.minutes * 60:
+        rows = torch.randint(0, len(fonts), (args.batch_size,), generator=generator).numpy()
+        x = torch.from_numpy(cache.images[fonts[rows], index[rows]].astype(np.float32) / 255.0)[:, None]
+        logits = model(augment(x, generator))
+        loss = sum(F.cross_entropy(logits[name], targets[name][rows]) for name in HEADS)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step % 200 == 0:
+            print(f"step {step} loss {loss.item():.3f} ({time.time() - started:.0f} s)", flush=True)
+    scores = val_share(model)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.partial"))
+    (out / "model.partial").replace(weights_path)
+    config = {"width": args.width, "size": RECOGNIZER_SIZE, "steps": step, "batch_size": args.batch_size,
+              "lr": args.lr, "train_fonts": len(cache.font_names), "chars_per_font": args.chars,
+              "seconds": round(seconds_before + time.time() - started), "val_read_as_intended": scores}
+    config_path.write_text(json.dumps(config, indent=1))
+    print(json.dumps(config, indent=1))
+
+
+if __name__ == "__main__":
+    main()
