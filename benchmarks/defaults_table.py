@@ -1,0 +1,46 @@
+"""The first screen of BENCHMARKS.md: the default (compose) against the previous default (LoRA) and both
+baselines, per val font, from `fontgen eval` result files; every score read back from the exported font.
+
+    python benchmarks/defaults_table.py \\
+        --compose benchmarks/results/eval-compose-ksx.json benchmarks/results/eval-compose-256.json \\
+        --lora benchmarks/results/eval-lora-ksx.json benchmarks/results/eval-lora-256.json
+"""
+import argparse
+import json
+from pathlib import Path
+
+
+def cell(scores: dict) -> str:
+    return f"{scores['iou']:.3f} / {scores['ssim']:.3f} / {scores['rmse']:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--compose", nargs="+", type=Path, required=True)
+    parser.add_argument("--lora", nargs="+", type=Path, required=True)
+    args = parser.parse_args()
+    lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}
+    print("| font | known | composed | compose (default) | LoRA (model alone) | fitted reference | nearest font |"
+          " read as intended: compose / real |")
+    print("|---|---:|---:|---|---|---|---|---|")
+    means: dict[tuple, list] = {}
+    for path in args.compose:
+        for r in json.loads(path.read_text()):
+            mine = r["scores"]["font file"]["all"]
+            other = lora.get((r["font"], r["known"]))
+            theirs = other["scores"]["font file"]["all"] if other else None
+            read = r["scores"]["compose"]["all"].get("read_as_intended")
+            read_cell = f"{read:.3f} / {r['real_read_as_intended']:.3f}" if read is not None else "-"
+            print(f"| {r['font']} | {r['known']} | {r.get('composed', '-')}/{r['held_out']} | {cell(mine)} | "
+                  f"{cell(theirs) if theirs else '-'} | {cell(r['scores']['reference']['all'])} | "
+                  f"{cell(r['scores']['nearest']['all'])} | {read_cell} |")
+            means.setdefault((r["known"], "compose"), []).append(mine["iou"])
+            if theirs:
+                means.setdefault((r["known"], "lora"), []).append(theirs["iou"])
+    print()
+    for (known, label), values in sorted(means.items()):
+        print(f"- mean IoU, {known} known, {label}: {sum(values) / len(values):.3f} over {len(values)} fonts")
+
+
+if __name__ == "__main__":
+    main()
