@@ -194,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("learn", help="learn a font's style (textual inversion, then LoRA or DreamBooth)")
     p.add_argument("font")
     p.add_argument("-o", "--output", help="style folder (default: FONT.fontgen next to the font)")
-    p.add_argument("--method", default="lora", choices=["lora", "dreambooth", "ti", "compose"],
-                   help="how the model learns the style (every method also writes the font's jamo inventory; "
-                        "compose: the inventory alone, no model)")
+    p.add_argument("--method", default="auto", choices=["auto", "compose", "lora", "dreambooth", "ti"],
+                   help="every method writes the font's jamo inventory; compose: that alone, no model; lora, "
+                        "dreambooth, ti: also a model for syllables whose jamo the font lacks; auto (default): "
+                        "compose when the font's jamo cover every missing syllable, else lora")
     p.add_argument("--recipe", help="TOML recipe (default: recipes/METHOD.toml)")
     p.add_argument("--steps", type=int, help="override each stage's step count")
     p.add_argument("--resume", action="store_true", help="reuse a finished first stage of an interrupted run")

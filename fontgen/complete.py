@@ -38,7 +38,8 @@ def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool
 
 def learn_method_for(known: list[int], wanted: set[int], method: str) -> str:
     """`auto`: compose alone when the font draws every jamo the wanted syllables need somewhere (nothing to
-    train), else LoRA for the syllables that cannot be composed; any other method as given."""
+    train), else LoRA for the syllables that cannot be composed (as `learn.method_for_font`, for the
+    syllables asked for); any other method as given."""
     if method != "auto":
         return method
     inventory = Inventory.from_known(known)

@@ -23,7 +23,8 @@ from PIL import Image
 from safetensors.torch import load_file
 from tqdm import tqdm
 
-from fontgen.compose import INVENTORY_FILE, write_inventory
+import glyph_data
+from fontgen.compose import INVENTORY_FILE, Inventory, write_inventory
 from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
 from fontgen.errors import FontgenError
 from fontgen.paths import RECIPES, default_cache_dir  # noqa: F401 (default_cache_dir: its old home)
@@ -336,9 +337,11 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     Ctrl-C saves what is finished; `resume` then reuses a finished textual inversion of the same font
     on the same base model and goes on with stage 2.
     """
-    if method not in METHODS:
-        raise FontgenError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    if method not in METHODS + ("auto",):
+        raise FontgenError(f"unknown method {method!r} (choose from auto, {', '.join(METHODS)})")
     font = Path(font)
+    if method == "auto":
+        method = method_for_font(font_info(font, face).hangul)
     if method == "compose":
         return _learn_jamo_only(font, output, base, face, cache_dir, progress)
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
@@ -455,6 +458,15 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     write_json_atomic(out / MANIFEST_FILE, manifest)
     progress_file.unlink(missing_ok=True)
     return out
+
+
+def method_for_font(known: list[int]) -> str:
+    """`auto`: the jamo inventory alone when the font's jamo compose every syllable it lacks (a font with the
+    2,350 KS X 1001 syllables always does; nothing to train), else LoRA too, for the ones that cannot be."""
+    inventory = Inventory.from_known(known)
+    have = set(known)
+    composable = all(inventory.sources(c) is not None for c in glyph_data.all_syllables() if c not in have)
+    return "compose" if composable else "lora"
 
 
 def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool) -> dict:

@@ -258,3 +258,10 @@ def test_font_jamo_labels_every_ink_pixel_of_a_drawn_syllable(small_font):
     image = font.small.render(codepoint)
     assert (labels[image >= 64] > 0).all()
     assert set(np.unique(labels[image >= 64])) <= set(roles_of(codepoint))
+
+
+def test_auto_learns_a_model_only_when_a_jamo_is_missing():
+    from fontgen.learn import method_for_font
+
+    assert method_for_font(glyph_data.ksx1001_syllables()) == "compose"
+    assert method_for_font(glyph_data.ksx1001_syllables()[::19][:120]) == "lora"
