@@ -43,7 +43,7 @@ def learn_method_for(known: list[int], wanted: set[int], method: str) -> str:
     if method != "auto":
         return method
     inventory = Inventory.from_known(known)
-    return "compose" if all(inventory.sources(c) is not None for c in wanted) else "lora"
+    return "compose" if all(inventory.can_compose(c) for c in wanted) else "lora"
 
 
 def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "auto",

@@ -139,6 +139,11 @@ class Inventory:
                 inventory.by_jamo.setdefault((role, jamo_value(role, jamo)), []).append(codepoint)
         return inventory
 
+    def can_compose(self, codepoint: int) -> bool:
+        """True when the font draws every jamo of the syllable somewhere in its role (cheap: no donor chosen)."""
+        target = glyph_data.decompose(codepoint)
+        return all((role, jamo_value(role, target)) in self.by_jamo for role in roles_of(codepoint))
+
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The donor of each jamo of a syllable, or None when the font draws one of its jamo nowhere in
         that role (the model draws that syllable)."""
@@ -374,6 +379,11 @@ class Composer:
     boxes: ContextBoxes
     planned: dict[int, list[JamoSource]] = field(default_factory=dict)
     move_above: float = MOVE_ABOVE
+
+    def can_compose(self, codepoint: int) -> bool:
+        """True when the font draws every jamo of the syllable somewhere in its role (cheap: no donor chosen)."""
+        target = glyph_data.decompose(codepoint)
+        return all((role, jamo_value(role, target)) in self.by_jamo for role in roles_of(codepoint))
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The jamo sources of a syllable (None: the font lacks one of its jamo)."""

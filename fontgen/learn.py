@@ -465,7 +465,7 @@ def method_for_font(known: list[int]) -> str:
     2,350 KS X 1001 syllables always does; nothing to train), else LoRA too, for the ones that cannot be."""
     inventory = Inventory.from_known(known)
     have = set(known)
-    composable = all(inventory.sources(c) is not None for c in glyph_data.all_syllables() if c not in have)
+    composable = all(inventory.can_compose(c) for c in glyph_data.all_syllables() if c not in have)
     return "compose" if composable else "lora"
 
 

@@ -144,9 +144,9 @@ def test_missing_syllables_are_composed_as_the_foundry_did(tmp_path):
 def test_a_jamo_the_font_never_draws_is_left_to_the_model():
     known = [c for c in glyph_data.ksx1001_syllables() if glyph_data.decompose(c).initial != 1][:300]  # no ㄲ
     inventory = Inventory.from_known(known)
-    assert inventory.sources(ord("까")) is None
+    assert inventory.sources(ord("까")) is None and not inventory.can_compose(ord("까"))
     assert "initial ㄲ" in inventory.missing_jamo(ord("까"))
-    assert inventory.sources(ord("갂")) is not None  # ㄲ as a final is drawn somewhere
+    assert inventory.sources(ord("갂")) is not None and inventory.can_compose(ord("갂"))  # ㄲ as a final is drawn
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +159,8 @@ def ti_style(tmp_path_factory, small_font, tiny_model, learn_recipes):
 def test_generate_composes_what_it_can_and_draws_the_rest(ti_style, tiny_model, small_font, tmp_path):
     known = json.loads((ti_style / "manifest.json").read_text())["source"]["hangul"]
     inventory = Inventory.from_known(known)
-    composable = [c for c in glyph_data.all_syllables()[::53] if c not in known and inventory.sources(c)][:3]
-    lacking = [c for c in glyph_data.all_syllables()[::53] if inventory.sources(c) is None][:2]
+    composable = [c for c in glyph_data.all_syllables()[::53] if c not in known and inventory.can_compose(c)][:3]
+    lacking = [c for c in glyph_data.all_syllables()[::53] if not inventory.can_compose(c)][:2]
     assert composable and lacking
     out = tmp_path / "glyphs"
     report = generate(ti_style, out, composable + lacking, base=tiny_model, progress=False)
@@ -196,7 +196,8 @@ def test_a_compose_only_style_refuses_what_needs_the_model(small_font, tmp_path)
     folder = learn(small_font, tmp_path / "jamo.fontgen", method="compose", progress=False)
     assert not (folder / "learned_embeds.safetensors").exists()
     known = json.loads((folder / "manifest.json").read_text())["source"]["hangul"]
-    lacking = next(c for c in glyph_data.all_syllables() if Inventory.from_known(known).sources(c) is None)
+    inventory = Inventory.from_known(known)
+    lacking = next(c for c in glyph_data.all_syllables() if not inventory.can_compose(c))
     with pytest.raises(FontgenError, match="cannot be composed"):
         generate(folder, tmp_path / "glyphs", [lacking], progress=False)
 
@@ -231,7 +232,7 @@ def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_pa
     assert main(["learn", str(small_font), "--method", "compose", "-o", str(style)]) == 0
     known = json.loads((style / "manifest.json").read_text())["source"]["hangul"]
     inventory = Inventory.from_known(known)
-    chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.sources(c)][:4]
+    chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.can_compose(c)][:4]
     assert main(["generate", str(style), "-o", str(tmp_path / "glyphs"), "--chars", "".join(map(chr, chars))]) == 0
     assert "4 composed from the font's own jamo, 0 by the model" in capsys.readouterr().out
     assert main(["generate", str(tmp_path / "nowhere"), "-o", str(tmp_path / "g")]) == 1
@@ -241,7 +242,7 @@ def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_pa
 def test_complete_composes_alone_when_the_jamo_cover_everything(small_font, tmp_path):
     known = sorted(c for c in open_font(small_font).getBestCmap() if glyph_data.is_syllable(c))
     inventory = Inventory.from_known(known)
-    chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.sources(c)][:5]
+    chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.can_compose(c)][:5]
     report = complete(small_font, tmp_path / "done.ttf", chars=chars, progress=False)
     assert report.added == len(chars) and report.letters >= 40  # and the compatibility letters it lacked
     assert json.loads((report.style_dir / "manifest.json").read_text())["method"] == "compose"
