@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a built-in default: a corpus font never trained on (NanumSquareRound Regular), cut down
-# to its 2,350 KS X 1001 syllables, completed to all 11,172 with the shipped base model, plus a specimen.
+# to its 2,350 KS X 1001 syllables, completed to all 11,172 (composed from its own jamo) and the
+# compatibility letters, plus a specimen.
 # Results land in out/: the font, its style folder, the drawn glyphs and specimen.html / specimen.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ mkdir -p out
 .venv/bin/python - <<'PY'
 from pathlib import Path
 import glyph_data
-from fontgen.evaluate import subset_font
+from fontgen.fonts import subset_font
 source = glyph_data.corpus_font("NanumSquareRoundR")
 subset_font(source.path, source.face, glyph_data.ksx1001_syllables(), Path("out/NanumSquareRoundR-KSX1001.ttf"))
 PY
