@@ -201,7 +201,7 @@ class JamoSegmenter:
     """Labels the jamo of drawn syllables by registering composite reference fonts onto them."""
 
     def __init__(self, size: int, references: list[str] | None = None, spread: float = 0.03,
-                 whole_stroke: float = 0.7, sharpness: float = 4.0):
+                 whole_stroke: float = 0.7, sharpness: float = 4.0, steal_at_most: float = 0.5):
         self.size = size
         self.references = available_references() if references is None else list(references)
         if not self.references:
@@ -210,6 +210,7 @@ class JamoSegmenter:
         self.spread = spread * size  # how fast a reference jamo's vote fades with distance, in pixels
         self.whole_stroke = whole_stroke
         self.sharpness = sharpness
+        self.steal_at_most = steal_at_most  # the share of another jamo a whole stroke may take from it
 
     def keep_closest_references(self, samples: list[tuple[int, np.ndarray]], keep: int) -> list[str]:
         """Keep the `keep` references that register best onto these syllables of the font (fewer
@@ -274,7 +275,13 @@ class JamoSegmenter:
                 for i, (field, field_box) in enumerate(zip(fields, field_boxes)):
                     source, target = (whole_box, box) if field_box is None else (field_box, boxes[i])
                     votes[i] += weight * _warp(field, source, target, min_side=4)
-            labels = self._assign(image, votes, roles)
+            second = self._assign(image, votes, roles)
+            # Where the first pass went wrong, its boxes pull the references further off (a jamo swallows
+            # its neighbours): the second pass is kept only when no jamo loses most of its ink to it.
+            before = np.bincount(labels[image >= INK], minlength=4)[1:]
+            after = np.bincount(second[image >= INK], minlength=4)[1:]
+            if (after >= 0.5 * before).all():
+                labels = second
         return labels
 
     def _assign(self, image: np.ndarray, votes: np.ndarray, roles: tuple[int, ...]) -> np.ndarray:
@@ -282,12 +289,16 @@ class JamoSegmenter:
         choice = np.asarray(roles, dtype=np.uint8)[np.argmax(votes, axis=0)]
         labels = np.where(ink, choice, PAPER).astype(np.uint8)
         strokes, count = ndimage.label(ink)
-        # A stroke one jamo owns almost whole goes to it whole (a few pixels of it sat nearer another).
+        totals = np.bincount(labels[ink], minlength=4)[1:]
+        # A stroke one jamo owns almost whole goes to it whole (a few pixels of it sat nearer another), unless
+        # that would take most of another jamo with it: in a bold display face every jamo touches every other.
         for stroke in range(1, count + 1):
             pixels = strokes == stroke
             shares = np.bincount(labels[pixels], minlength=4)[1:]
-            if shares.max() >= self.whole_stroke * shares.sum():
-                labels[pixels] = 1 + int(np.argmax(shares))
+            owner = int(np.argmax(shares))
+            others = np.delete(shares, owner) / np.maximum(np.delete(totals, owner), 1)
+            if shares[owner] >= self.whole_stroke * shares.sum() and (others <= self.steal_at_most).all():
+                labels[pixels] = 1 + owner
         return _label_soft_edges(image, labels)
 
 

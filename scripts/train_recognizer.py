@@ -35,7 +35,8 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def val_share(model: JamoRecognizer, per_font: int = 300) -> dict[str, float]:
-    """Share of each val font's real glyphs (random syllables) read as intended."""
+    """Share of each val font's real glyphs (random syllables it draws) read as intended."""
+    from fontgen.fonts import font_info
     from fontgen.render import GlyphRenderer
 
     model.eval()
@@ -44,7 +45,8 @@ def val_share(model: JamoRecognizer, per_font: int = 300) -> dict[str, float]:
     for font in glyph_data.corpus_split("val"):
         if not font.available:
             continue
-        chars = sorted(int(c) for c in rng.choice(glyph_data.all_syllables(), per_font, replace=False))
+        drawn = font_info(font.path, font.face).hangul  # not every val font has all 11,172
+        chars = sorted(int(c) for c in rng.choice(drawn, per_font, replace=False))
         images = GlyphRenderer(font.path, RECOGNIZER_SIZE, face=font.face).render_many(chars)
         out[font.name] = round(float(read_as_intended(model, images, chars).mean()), 4)
     model.train()
