@@ -424,7 +424,8 @@ def composer_for_font(path: str | Path, face: int, known: list[int], variants: V
                       frame: EmFrame | None = None) -> Composer:
     """A composer over a font's known syllables (labels made on demand)."""
     font = FontJamo(path, face, frame=frame)
-    return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)), ContextBoxes(font, sorted(known)))
+    inventory = Inventory.from_known(known, fitted_variants(variants, font))
+    return Composer(font, inventory, ContextBoxes(font, sorted(known)))
 
 
 def fitted_variants(variants: VariantTable | None, font: FontJamo) -> VariantTable | None:
@@ -576,7 +577,8 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "
                            "run `fontgen learn` again") from None
     return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)),
-                    ContextBoxes(font, sorted(known), measured=boxes), plan, float(inventory.get("move_above", MOVE_ABOVE)))
+                    ContextBoxes(font, sorted(known), measured=boxes), plan,
+                    float(inventory.get("move_above", MOVE_ABOVE)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -121,8 +121,8 @@ SOURCES_FILE = "sources.json"
 
 
 def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "compose",
-             compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0, batch_size: int = 64,
-             device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
+             compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0,
+             batch_size: int = 64, device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
              output_size: int | None = None, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
@@ -156,6 +156,9 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     plan = {c: composer.sources(c) if composer else None for c in wanted}
     for_model = [c for c in wanted if plan[c] is None]
     if for_model and manifest["method"] == "compose":
+        if composer is None:
+            raise FontgenError(f"{style_dir} was learned with --method compose and has no model; learn with --method "
+                               "lora (or ti, dreambooth), or generate with --method compose")
         why = composer.inventory.missing_jamo(for_model[0])
         raise FontgenError(f"{len(for_model)} of the syllables cannot be composed ({why}, for one) and this style has "
                            "no model; learn with --method lora (or ti, dreambooth) to draw them")

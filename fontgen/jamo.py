@@ -361,7 +361,8 @@ class VariantTable:
             rows = np.flatnonzero(mine >= 0)
             if len(rows) < 2:
                 continue
-            values = np.array([jamo_value(role, glyph_data.decompose(glyph_data.SYLLABLE_FIRST + int(r))) for r in rows])
+            values = np.array([jamo_value(role, glyph_data.decompose(glyph_data.SYLLABLE_FIRST + int(r)))
+                               for r in rows])
             a, b = rng.integers(0, len(rows), pairs), rng.integers(0, len(rows), pairs)
             keep = (values[a] == values[b]) & (a != b)
             a, b = rows[a[keep]], rows[b[keep]]

@@ -200,6 +200,8 @@ def test_a_compose_only_style_refuses_what_needs_the_model(small_font, tmp_path)
     lacking = next(c for c in glyph_data.all_syllables() if not inventory.can_compose(c))
     with pytest.raises(FontgenError, match="cannot be composed"):
         generate(folder, tmp_path / "glyphs", [lacking], progress=False)
+    with pytest.raises(FontgenError, match="has no model"):
+        generate(folder, tmp_path / "glyphs", [lacking], method="model", progress=False)
 
 
 def test_interrupted_labelling_resumes_where_it_stopped(small_font, tmp_path, monkeypatch):
