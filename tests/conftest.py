@@ -42,6 +42,12 @@ def build_hangul_font(path: Path, syllables: list[int], source: Path = NANUM_PEN
         recording.replay(pen)
         glyphs[name] = pen.glyph()
         metrics[name] = donor["hmtx"][cmap[codepoint]]
+    return finish_built_font(builder, donor, glyphs, metrics, path, family, fs_type)
+
+
+def finish_built_font(builder: FontBuilder, donor, glyphs: dict, metrics: dict, path: Path, family: str,
+                      fs_type: int = 0) -> Path:
+    """The glyphs, metrics and the donor font's vertical metrics into a FontBuilder font, saved to `path`."""
     builder.setupGlyf(glyphs)
     builder.setupHorizontalMetrics(metrics)
     os2 = donor["OS/2"]

@@ -24,7 +24,7 @@ from fontgen.jamo import (FINAL, INITIAL, MEDIAL, ComponentRenderer, JamoSegment
                           composite_labels, jamo_iou, roles_of)
 from fontgen.learn import learn
 from fontgen.render import GlyphRenderer, similarity
-from tests.conftest import NANUM_GOTHIC, requires_corpus
+from tests.conftest import NANUM_GOTHIC, finish_built_font, requires_corpus
 
 pytestmark = requires_corpus
 UN_DOTUM = Path("/usr/share/fonts/truetype/unfonts-core/UnDotum.ttf")
@@ -61,16 +61,7 @@ def build_composite_font(path: Path, syllables: list[int], source: Path, decompo
                 pen.addComponent(component.glyphName, (1, 0, 0, 1, component.x, component.y))
             glyphs[name] = pen.glyph()
         metrics[name] = donor["hmtx"][cmap[codepoint]]
-    builder.setupGlyf(glyphs)
-    builder.setupHorizontalMetrics(metrics)
-    os2 = donor["OS/2"]
-    builder.setupHorizontalHeader(ascent=donor["hhea"].ascent, descent=donor["hhea"].descent)
-    builder.setupNameTable({"familyName": "Composite Test", "styleName": "Regular"})
-    builder.setupOS2(sTypoAscender=os2.sTypoAscender, sTypoDescender=os2.sTypoDescender,
-                     usWinAscent=os2.usWinAscent, usWinDescent=os2.usWinDescent)
-    builder.setupPost()
-    builder.save(path)
-    return path
+    return finish_built_font(builder, donor, glyphs, metrics, path, "Composite Test")
 
 
 # Syllables NanumGothic (a train font) stores as composites: outside KS X 1001, with and without a final.
