@@ -22,7 +22,8 @@ from scipy import ndimage
 
 import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, PAPER, ComponentRenderer, JamoSegmenter, VariantTable,
-                          composite_jamo, composite_labels, ink_box, jamo_value, roles_of, warp_box)
+                          composite_jamo, composite_labels, ink_box, jamo_value, label_soft_edges, roles_of,
+                          warp_box)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, GlyphRenderer
@@ -261,13 +262,7 @@ def upscale_labels(labels: np.ndarray, image: np.ndarray) -> np.ndarray:
     nearest labelled pixel."""
     k = image.shape[0] // labels.shape[0]
     big = np.kron(labels, np.ones((k, k), dtype=np.uint8)) if k > 1 else labels
-    ink = image > 0
-    unlabelled = ink & (big == PAPER)
-    if unlabelled.any() and (big != PAPER).any():
-        _, (iy, ix) = ndimage.distance_transform_edt(big == PAPER, return_indices=True)
-        big = big.copy()
-        big[unlabelled] = big[iy[unlabelled], ix[unlabelled]]
-    return np.where(ink, big, PAPER).astype(np.uint8)
+    return np.where(image > 0, label_soft_edges(image, big), PAPER).astype(np.uint8)
 
 
 class ContextBoxes:
@@ -290,13 +285,16 @@ class ContextBoxes:
         """The boxes measured so far, by context."""
         return self._median
 
+    def samples(self, context: tuple) -> list[int]:
+        """The up to `per_context` known syllables a context's box is measured on: spread over the context's
+        syllables, not the first few in codepoint order (one initial)."""
+        members = self.by_context.get(context, [])
+        return members[:: max(1, len(members) // self.per_context)][: self.per_context]
+
     def box(self, context: tuple) -> np.ndarray | None:
-        """Median box of the context's role over up to `per_context` known syllables (None: none known)."""
+        """Median box of the context's role over its `samples` (None: none known)."""
         if context not in self._median:
-            members = self.by_context.get(context, [])
-            # Spread over the context's syllables, not the first few in codepoint order (one initial).
-            picks = members[:: max(1, len(members) // self.per_context)][: self.per_context]
-            boxes = [b for b in (self.font.role_box(c, context[0]) for c in picks) if b is not None]
+            boxes = [b for b in (self.font.role_box(c, context[0]) for c in self.samples(context)) if b is not None]
             self._median[context] = np.median(boxes, axis=0) if boxes else None
         return self._median[context]
 
@@ -340,15 +338,6 @@ def _move_between(ink: np.ndarray, have: np.ndarray | None, want: np.ndarray | N
     # The jamo's own box keeps its place relative to the context box.
     target = np.concatenate([want[:2] + (own[:2] - have[:2]) * scale, want[:2] + (own[2:] - have[:2]) * scale])
     return warp_box(ink, own, target, min_side=2)
-
-
-def compose_font_syllables(path: str | Path, face: int, known: list[int], codepoints: list[int],
-                           variants: VariantTable | None = None) -> tuple[dict[int, np.ndarray], dict]:
-    """Compose what can be composed of `codepoints` from a font's known syllables: images at COMPOSE_SIZE
-    (uint8 ink) and each one's sources. Codepoints whose jamo the font lacks are left out."""
-    composer = composer_for_font(path, face, known, variants)
-    covered = composer.inventory.coverage(codepoints)
-    return {c: composer.compose(c, sources) for c, sources in covered.items()}, covered
 
 
 def downsize(images: np.ndarray, size: int) -> np.ndarray:
@@ -489,30 +478,25 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     folder = Path(folder)
     composer = composer_for_font(font, face, known, variants)
     labels_path = folder / LABELS_FILE
-    done = _load_labels(labels_path.with_name(labels_path.name + ".partial-run"), source_sha256)
-    composer.font.segmented.update(done)
+    partial_labels = labels_path.with_name(labels_path.name + ".partial-run")
+    composer.font.segmented.update(_load_labels(partial_labels, source_sha256))
     have = set(known)
     missing = [c for c in glyph_data.all_syllables() if c not in have]
     plan = composer.inventory.coverage(missing)
     uncovered = {c: composer.inventory.missing_jamo(c) for c in missing if c not in plan}
     # The box of a moved jamo's contexts is measured on the font's own syllables.
     contexts = sorted({ctx for c, sources in plan.items() for pair in contexts_to_move(c, sources) for ctx in pair})
-    work = sorted({s.donor for sources in plan.values() for s in sources})
-    samples = []
-    for context in contexts:
-        members = composer.boxes.by_context.get(context, [])
-        samples += members[:: max(1, len(members) // composer.boxes.per_context)][: composer.boxes.per_context]
-    work = sorted(set(work) | set(samples))
+    donors = {s.donor for sources in plan.values() for s in sources}
+    work = sorted(donors.union(*(composer.boxes.samples(context) for context in contexts)))
     bar = tqdm(total=len(work), desc="jamo", unit="syllable", disable=not progress)
     try:
         for i, codepoint in enumerate(work):
             composer.font.labels(codepoint)
             bar.update(1)
             if i % LABELS_SAVED_EVERY == LABELS_SAVED_EVERY - 1:
-                _save_labels(composer.font.segmented, labels_path.with_name(labels_path.name + ".partial-run"),
-                             source_sha256)
+                _save_labels(composer.font.segmented, partial_labels, source_sha256)
     except KeyboardInterrupt:
-        _save_labels(composer.font.segmented, labels_path.with_name(labels_path.name + ".partial-run"), source_sha256)
+        _save_labels(composer.font.segmented, partial_labels, source_sha256)
         raise
     finally:
         bar.close()
@@ -527,7 +511,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     partial.replace(source)
     work = sorted(set(work) | set(composer.font.segmented))  # choose_moves labelled a few more
     _save_labels({c: composer.font.labels(c) for c in work}, labels_path, source_sha256)
-    labels_path.with_name(labels_path.name + ".partial-run").unlink(missing_ok=True)
+    partial_labels.unlink(missing_ok=True)
     exact = sum(1 for c in work if c in composer.font.composites)
     letters = (glyph_data.INITIALS, glyph_data.MEDIALS, glyph_data.FINALS)
     summary = {

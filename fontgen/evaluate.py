@@ -24,7 +24,6 @@ from fontgen.errors import FontgenError
 from fontgen.export import export_font
 from fontgen.fonts import font_info, open_font, subset_font  # noqa: F401 (subset_font: its old home)
 from fontgen.generate import glyph_noise
-from fontgen.jamo import VariantTable
 from fontgen.learn import default_cache_dir, learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.readability import load_recognizer, read_as_intended
@@ -131,7 +130,7 @@ def composed_drawings(subset_path: Path, known: list[int], held: list[int], work
     started = time.time()
     style_dir = learn(subset_path, workdir / f"{subset_path.stem}.compose.fontgen", method="compose",
                       progress=False)
-    composer = load_composer(style_dir, known, VariantTable.shipped())
+    composer = load_composer(style_dir, known)  # held-out syllables are missing ones: learn planned them all
     seconds = time.time() - started
     images, composed = fallback.copy(), np.zeros(len(held), dtype=bool)
     for i, codepoint in enumerate(held):

@@ -127,11 +127,12 @@ def labels_from_layers(image: np.ndarray, layers: list[np.ndarray], roles: tuple
     stack = np.stack(layers).astype(np.int16)
     labels = np.asarray(roles, dtype=np.uint8)[np.argmax(stack, axis=0)]
     labels[(image < INK) & (stack.max(axis=0) < INK)] = PAPER
-    return _label_soft_edges(image, labels)
+    return label_soft_edges(image, labels)
 
 
-def _label_soft_edges(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Anti-aliased edge pixels (some ink, below INK) take the label of the nearest labelled pixel."""
+def label_soft_edges(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Inked pixels left unlabelled (anti-aliased edges, or ink of a finer image than the labels were made
+    on) take the label of the nearest labelled pixel."""
     soft = (image > 0) & (labels == PAPER)
     if soft.any() and (labels != PAPER).any():
         _, (iy, ix) = ndimage.distance_transform_edt(labels == PAPER, return_indices=True)
@@ -299,7 +300,7 @@ class JamoSegmenter:
             others = np.delete(shares, owner) / np.maximum(np.delete(totals, owner), 1)
             if shares[owner] >= self.whole_stroke * shares.sum() and (others <= self.steal_at_most).all():
                 labels[pixels] = 1 + owner
-        return _label_soft_edges(image, labels)
+        return label_soft_edges(image, labels)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
