@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import glyph_data
 from fontgen.compose import Inventory
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, read_glyph_dir
@@ -81,7 +82,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
     generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo and draw == "compose", steps=steps,
              seed=seed, batch_size=batch_size, device=device, base=base, progress=progress)
-    letters = set(range(0x3131, 0x3164)) - set(compat_jamo_in(font, face)) if compat_jamo else set()
+    letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,

@@ -568,7 +568,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
 # ---------------------------------------------------------------------------------------------
 # Compatibility jamo (U+3131-U+3163): the letters an input method shows while a syllable is typed.
 
-COMPAT_JAMO = [chr(c) for c in range(0x3131, 0x3164)]  # the 51 modern letters, consonants then vowels
+COMPAT_JAMO = [chr(c) for c in glyph_data.COMPAT_LETTERS]  # the 51 modern letters, consonants then vowels
 INITIAL_IEUNG = glyph_data.INITIALS.index("ㅇ")
 
 

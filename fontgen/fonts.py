@@ -115,7 +115,7 @@ def hangul_syllables_in(font: TTFont) -> list[int]:
 def compat_jamo_in(path: str | Path, face: int = 0) -> list[int]:
     """The modern compatibility letters (U+3131-U+3163) the font draws."""
     cmap = open_font(path, face, lazy=True).getBestCmap() or {}
-    return drawn_codepoints(path, [c for c in range(0x3131, 0x3164) if c in cmap], face)
+    return drawn_codepoints(path, [c for c in glyph_data.COMPAT_LETTERS if c in cmap], face)
 
 
 def drawn_codepoints(path: str | Path, codepoints: list[int], face: int = 0) -> list[int]:

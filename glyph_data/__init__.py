@@ -20,6 +20,9 @@ INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 MEDIALS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 FINALS = ["", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"]
 
+# The modern compatibility letters (consonants, then vowels): what an input method shows while a syllable is typed.
+COMPAT_LETTERS = range(0x3131, 0x3164)
+
 # Medial vowels by the way they sit beside the initial consonant.
 VERTICAL_MEDIALS = set("ㅏㅐㅑㅒㅓㅔㅕㅖㅣ")
 HORIZONTAL_MEDIALS = set("ㅗㅛㅜㅠㅡ")
