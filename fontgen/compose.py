@@ -9,8 +9,10 @@ neighbours have the most similar shape. `fontgen.jamo` says which of that syllab
 and the jamo is put where it sits in its own syllable, in the font's em frame, at COMPOSE_SIZE. Where most
 fonts redraw the jamo in the target's context, it is moved and scaled from the box its role takes in the
 donor's context to the box it takes in the target's, both measured on the font's own syllables (when
-that helps the font's own held-back syllables). A jamo the font never draws in that role cannot be
-composed: the model draws those syllables.
+that helps the font's own held-back syllables). A consonant the font never draws in a role is built as a
+type designer would draw it: a pair (ㄳ, ㄲ) from its two letters side by side, a single letter from its
+drawing in the other role, set into the box of a pair or a letter of the same shape the font does draw. A
+vowel the font never draws cannot be composed: the model draws those syllables.
 """
 from __future__ import annotations
 
@@ -111,14 +113,60 @@ def box_context(role: int, jamo: glyph_data.Jamo) -> tuple:
     return (role, jamo.medial, bool(jamo.final))
 
 
+WHOLE, LEFT, RIGHT = 0, 1, 2  # a jamo's ink whole, or one letter of a jamo built from two side by side
+# Jamo drawn as two letters side by side: a font that draws neither ㄳ nor ㅄ still draws their letters.
+LETTER_PAIRS = {"ㄲ": "ㄱㄱ", "ㄸ": "ㄷㄷ", "ㅃ": "ㅂㅂ", "ㅆ": "ㅅㅅ", "ㅉ": "ㅈㅈ", "ㄳ": "ㄱㅅ", "ㄵ": "ㄴㅈ",
+                "ㄶ": "ㄴㅎ", "ㄺ": "ㄹㄱ", "ㄻ": "ㄹㅁ", "ㄼ": "ㄹㅂ", "ㄽ": "ㄹㅅ", "ㄾ": "ㄹㅌ", "ㄿ": "ㄹㅍ",
+                "ㅀ": "ㄹㅎ", "ㅄ": "ㅂㅅ"}
+# A consonant the font never draws in a role is taken from the other role and set in the box of the
+# letter of the closest shape in that role (ㅋ is ㄱ with a bar).
+SAME_SHAPE = {"ㅋ": "ㄱ", "ㄱ": "ㅋ", "ㅊ": "ㅈㅅ", "ㅈ": "ㅊㅅ", "ㅅ": "ㅈ", "ㅌ": "ㄷ", "ㄷ": "ㅌㄴ", "ㅍ": "ㅂㅁ",
+              "ㅂ": "ㅁ", "ㅁ": "ㅂ", "ㅎ": "ㅇ", "ㅇ": "ㅎ", "ㄴ": "ㄷ", "ㄹ": "ㄷ"}
+BUILT_DISTANCE = 1.0  # a built jamo's context distance: no font reuses a drawing there
+
+
 @dataclass
 class JamoSource:
     """Where one jamo of a composed syllable comes from: a known syllable, and how far its context is from
-    the target's (the share of corpus fonts that draw the jamo differently in the two; 0: all reuse it)."""
+    the target's (the share of corpus fonts that draw the jamo differently in the two; 0: all reuse it).
+
+    A jamo the font never draws in its role is built: from the same letter in the other role (`donor_role`)
+    or from two letters side by side (`part` LEFT and RIGHT, two sources), set into the box the same jamo
+    (a pair: the pair's half) takes in `layout`, a known syllable, or into its context's box (layout None).
+    """
 
     role: int
     donor: int
     distance: float
+    part: int = WHOLE
+    donor_role: int | None = None
+    layout: int | None = None
+
+    @property
+    def built(self) -> bool:
+        """True for a jamo the font does not draw in its role, built from other letters."""
+        return self.part != WHOLE or (self.donor_role is not None and self.donor_role != self.role)
+
+    @property
+    def ink_role(self) -> int:
+        """The role of the ink in the donor syllable."""
+        return self.role if self.donor_role is None else self.donor_role
+
+    def to_list(self) -> list:
+        """The source as the inventory's plan stores it."""
+        head = [self.role, self.donor, round(self.distance, 4)]
+        if not self.built:
+            return head
+        return head + [self.part, self.ink_role, -1 if self.layout is None else self.layout]
+
+    @classmethod
+    def from_list(cls, values: list) -> "JamoSource":
+        """The source from the inventory's plan."""
+        role, donor, distance = int(values[0]), int(values[1]), float(values[2])
+        if len(values) == 3:
+            return cls(role, donor, distance)
+        part, ink_role, layout = (int(v) for v in values[3:6])
+        return cls(role, donor, distance, part, ink_role, None if layout < 0 else layout)
 
 
 @dataclass
@@ -141,32 +189,107 @@ class Inventory:
         return inventory
 
     def can_compose(self, codepoint: int) -> bool:
-        """True when the font draws every jamo of the syllable somewhere in its role (cheap: no donor chosen)."""
+        """True when the font draws every jamo of the syllable somewhere in its role, or can build it from
+        letters it draws (cheap: no donor chosen)."""
         target = glyph_data.decompose(codepoint)
-        return all((role, jamo_value(role, target)) in self.by_jamo for role in roles_of(codepoint))
+        return all(self._has_letter(role, _letters(role)[jamo_value(role, target)], build=True)
+                   for role in roles_of(codepoint))
+
+    def _has_letter(self, role: int, letter: str, build: bool = False) -> bool:
+        """True when the font draws the letter in `role`; with `build`, also when it can be built (see
+        `_built_sources`)."""
+        letters = _letters(role)
+        if letter in letters and (role, letters.index(letter)) in self.by_jamo:
+            return True
+        if not build or role == MEDIAL:
+            return False
+        if letter in LETTER_PAIRS:
+            return all(self._has_letter(role, part) or self._has_letter(_other(role), part)
+                       for part in LETTER_PAIRS[letter])
+        return self._has_letter(_other(role), letter)
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
-        """The donor of each jamo of a syllable, or None when the font draws one of its jamo nowhere in
-        that role (the model draws that syllable)."""
-        target = glyph_data.decompose(codepoint)
+        """The donor of each jamo of a syllable (two for a jamo built from two letters), or None when the
+        font draws one of its jamo nowhere in that role and it cannot be built (the model draws that
+        syllable)."""
         roles = roles_of(codepoint)
         chosen = []
         for role in roles:
-            donors = self.by_jamo.get((role, jamo_value(role, target)))
-            if not donors:
+            source = self._drawn_source(role, codepoint)
+            found = [source] if source is not None else self._built_sources(role, codepoint)
+            if not found:
                 return None
-            jamo = [glyph_data.decompose(d) for d in donors]
-            shape = np.array([donor_penalty(role, target, j) for j in jamo])
-            # Among equals, the donor closest in every role, so that the jamo of one syllable come from
-            # as few syllables as possible (their spacing agrees).
-            overall = np.array([sum(donor_penalty(r, target, j) for r in roles) for j in jamo])
-            if self.variants is not None:
-                distance = self.variants.context_distance(role, codepoint, np.array(donors))
-            else:
-                distance = np.minimum(shape / FINAL_PRESENCE, 1.0)
-            best = int(np.lexsort((overall, shape, np.round(distance, 3)))[0])
-            chosen.append(JamoSource(role, donors[best], float(distance[best])))
+            chosen.extend(found)
         return chosen
+
+    def _drawn_source(self, role: int, codepoint: int) -> JamoSource | None:
+        """The known syllable whose drawing of the jamo in `role` has the closest context (None: none)."""
+        target = glyph_data.decompose(codepoint)
+        donors = self.by_jamo.get((role, jamo_value(role, target)))
+        if not donors:
+            return None
+        roles = roles_of(codepoint)
+        jamo = [glyph_data.decompose(d) for d in donors]
+        shape = np.array([donor_penalty(role, target, j) for j in jamo])
+        # Among equals, the donor closest in every role, so that the jamo of one syllable come from
+        # as few syllables as possible (their spacing agrees).
+        overall = np.array([sum(donor_penalty(r, target, j) for r in roles) for j in jamo])
+        if self.variants is not None:
+            distance = self.variants.context_distance(role, codepoint, np.array(donors))
+        else:
+            distance = np.minimum(shape / FINAL_PRESENCE, 1.0)
+        best = int(np.lexsort((overall, shape, np.round(distance, 3)))[0])
+        return JamoSource(role, donors[best], float(distance[best]))
+
+    def _built_sources(self, role: int, codepoint: int) -> list[JamoSource]:
+        """A consonant the font never draws in `role`, built as a type designer would: a pair (ㄳ, ㄲ) from
+        its two letters side by side in the box of a pair the font draws, a single letter from its drawing
+        in the other consonant role, in the box of the letter of the closest shape (empty: cannot)."""
+        if role == MEDIAL:
+            return []
+        target = glyph_data.decompose(codepoint)
+        letter = _letters(role)[jamo_value(role, target)]
+        if letter in LETTER_PAIRS:
+            layout = self._layout(role, target, set(LETTER_PAIRS))
+            parts = [self._letter_source(role, codepoint, part) for part in LETTER_PAIRS[letter]]
+            if any(p is None for p in parts):
+                return []
+            return [JamoSource(role, donor, BUILT_DISTANCE, side, donor_role, layout)
+                    for side, (donor, donor_role) in zip((LEFT, RIGHT), parts)]
+        found = self._letter_source(role, codepoint, letter)
+        if found is None:
+            return []
+        layout = self._layout(role, target, set(SAME_SHAPE.get(letter, "")))
+        return [JamoSource(role, found[0], BUILT_DISTANCE, WHOLE, found[1], layout)]
+
+    def _letter_source(self, role: int, codepoint: int, letter: str) -> tuple[int, int] | None:
+        """(donor, its role) of one consonant for a syllable's `role`: drawn in that role if the font does,
+        else in the other consonant role; the donor's context as close to the syllable's as can be."""
+        target = glyph_data.decompose(codepoint)
+        for donor_role in (role, _other(role)):
+            letters = _letters(donor_role)
+            if letter not in letters:
+                continue
+            value = letters.index(letter)
+            jamo = {INITIAL: target.initial, MEDIAL: target.medial, FINAL: target.final}
+            if donor_role == FINAL and role == INITIAL:
+                jamo = {INITIAL: 11, MEDIAL: target.medial, FINAL: 0}  # ㅇ: the final under the same vowel
+            jamo[donor_role] = value
+            stand_in = glyph_data.compose(jamo[INITIAL], jamo[MEDIAL], jamo[FINAL])
+            source = self._drawn_source(donor_role, stand_in)
+            if source is not None:
+                return source.donor, donor_role
+        return None
+
+    def _layout(self, role: int, target: glyph_data.Jamo, letters: set[str]) -> int | None:
+        """The known syllable with one of `letters` in `role` whose context is closest to the target's (its
+        jamo gives the box a built jamo takes), or None."""
+        names = _letters(role)
+        candidates = [c for (r, value), donors in self.by_jamo.items() if r == role and names[value] in letters
+                      for c in donors]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda c: (donor_penalty(role, target, glyph_data.decompose(c)), c))
 
     def coverage(self, codepoints: list[int]) -> dict[int, list[JamoSource]]:
         """The sources of each syllable that can be composed."""
@@ -178,12 +301,21 @@ class Inventory:
         return out
 
     def missing_jamo(self, codepoint: int) -> str:
-        """Why a syllable cannot be composed: the jamo the font draws nowhere in their role."""
+        """Why a syllable cannot be composed: the jamo the font draws nowhere in their role (and that cannot
+        be built from other letters)."""
         target = glyph_data.decompose(codepoint)
-        letters = (glyph_data.INITIALS, glyph_data.MEDIALS, glyph_data.FINALS)
-        lacking = [f"{ROLE_NAMES[r]} {letters[r - 1][jamo_value(r, target)]}" for r in roles_of(codepoint)
-                   if (r, jamo_value(r, target)) not in self.by_jamo]
+        lacking = [f"{ROLE_NAMES[r]} {_letters(r)[jamo_value(r, target)]}" for r in roles_of(codepoint)
+                   if (r, jamo_value(r, target)) not in self.by_jamo and not self._built_sources(r, codepoint)]
         return "no known syllable has the " + " or the ".join(lacking)
+
+
+def _letters(role: int):
+    return (glyph_data.INITIALS, glyph_data.MEDIALS, glyph_data.FINALS)[role - 1]
+
+
+def _other(role: int) -> int:
+    """The other consonant role."""
+    return FINAL if role == INITIAL else INITIAL
 
 
 class FontJamo:
@@ -305,6 +437,8 @@ def contexts_to_move(codepoint: int, sources: list[JamoSource],
     target = glyph_data.decompose(codepoint)
     moves = []
     for source in sources:
+        if source.built:  # set into its own box (see `built_jamo_box`)
+            continue
         have = box_context(source.role, glyph_data.decompose(source.donor))
         want = box_context(source.role, target)
         if source.distance > move_above and have != want:
@@ -317,12 +451,95 @@ def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], 
     """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink)."""
     canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
     for source in sources:
-        ink = font.jamo_image(source.donor, source.role)
-        if boxes is not None:
+        ink = font.jamo_image(source.donor, source.ink_role)
+        if source.built:
+            ink = without_specks(ink)  # a speck of a neighbour's stroke would stretch the letter's box
+            own, box = ink_box(ink), built_jamo_box(font, codepoint, source, boxes)
+            if own is not None and box is not None:
+                ink = fit_strokes(ink, own, box)
+        elif boxes is not None:
             for have, want in contexts_to_move(codepoint, [source], move_above):
                 ink = _move_between(ink, boxes.box(have), boxes.box(want))
         canvas = np.maximum(canvas, ink)
     return canvas
+
+
+def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource,
+                   boxes: ContextBoxes | None) -> np.ndarray | None:
+    """Where a built jamo goes at COMPOSE_SIZE: the box of its `layout` syllable's jamo in the same role
+    (for one letter of a pair, that pair's half), else its role's box in the syllable's context (halved
+    for a pair)."""
+    if source.layout is not None:
+        ink = font.jamo_image(source.layout, source.role)
+        return ink_box(ink) if source.part == WHOLE else pair_halves(ink)[source.part - 1]
+    context = box_context(source.role, glyph_data.decompose(codepoint))
+    box = None if boxes is None else boxes.box(context)
+    if box is None or source.part == WHOLE:
+        return box
+    top, left, bottom, right = box
+    gap = PAIR_GAP * (right - left) / 2
+    middle = (left + right) / 2
+    return np.array([top, left, bottom, middle - gap] if source.part == LEFT else [top, middle + gap, bottom, right])
+
+
+PAIR_GAP = 0.06  # between the halves of a pair set into a plain box, as a share of its width
+
+
+def pair_halves(ink: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The ink boxes of the left and right letter of a pair (ㄲ, ㄺ): split at the emptiest column of the
+    middle of the pair's box."""
+    box = ink_box(ink)
+    if box is None:
+        return None, None
+    left, right = int(box[1]), int(box[3])
+    columns = (ink[:, left:right] >= 64).sum(axis=0)
+    lo, hi = int(0.3 * len(columns)), max(int(0.7 * len(columns)), int(0.3 * len(columns)) + 1)
+    centre = (len(columns) - 1) / 2
+    split = left + min(range(lo, hi), key=lambda i: (columns[i], abs(i - centre)))
+    first, second = ink_box(ink[:, :split]), ink_box(ink[:, split:])
+    if second is not None:
+        second = second + np.array([0, split, 0, split])
+    return first, second
+
+
+SPECK = 0.03  # share of a jamo's ink below which a separate piece is a neighbour's, cut off with it
+
+
+def without_specks(ink: np.ndarray, share: float = SPECK) -> np.ndarray:
+    """Ink without the separate pieces that hold less than `share` of it."""
+    pieces, count = ndimage.label(ink >= 64)
+    if count < 2:
+        return ink
+    mass = ndimage.sum(ink.astype(np.float64), pieces, index=np.arange(1, count + 1))
+    small = np.flatnonzero(mass < share * mass.sum()) + 1
+    # Anti-aliased edges of a removed piece go with it.
+    grown = ndimage.grey_dilation(np.isin(pieces, small).astype(np.uint8), size=(3, 3)) > 0
+    return np.where(grown & ~np.isin(pieces, np.setdiff1d(np.arange(1, count + 1), small)), 0, ink).astype(np.uint8)
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The typical stroke width of some ink, in pixels (from the mean distance to the paper)."""
+    mask = ink >= 128
+    if not mask.any():
+        return 0.0
+    return max(4 * float(ndimage.distance_transform_edt(mask)[mask].mean()) - 2, 1.0)
+
+
+def fit_strokes(ink: np.ndarray, own: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Ink moved and scaled from its box `own` into `target`, its strokes kept as thick as they were: a
+    letter squeezed to half a pair keeps the font's weight, as a type designer would draw it."""
+    moved = warp_box(ink, own, target, min_side=2)
+    width = stroke_width(ink)
+    for axis in (0, 1):
+        scale = (target[axis + 2] - target[axis]) / max(own[axis + 2] - own[axis], 1)
+        # Along an axis squeezed by `scale`, strokes across it lost (1 - scale) of their width.
+        change = (1 - scale) * width if scale < 1 else -min(scale - 1, 0.5) * width
+        size = [1, 1]
+        size[axis] = int(round(abs(change))) + 1
+        if size[axis] > 1:
+            grow = ndimage.grey_dilation if change > 0 else ndimage.grey_erosion
+            moved = grow(moved, size=tuple(size))
+    return moved
 
 
 def _move_between(ink: np.ndarray, have: np.ndarray | None, want: np.ndarray | None) -> np.ndarray:
@@ -368,11 +585,6 @@ class Composer:
     boxes: ContextBoxes
     planned: dict[int, list[JamoSource]] = field(default_factory=dict)
     move_above: float = MOVE_ABOVE
-
-    def can_compose(self, codepoint: int) -> bool:
-        """True when the font draws every jamo of the syllable somewhere in its role (cheap: no donor chosen)."""
-        target = glyph_data.decompose(codepoint)
-        return all((role, jamo_value(role, target)) in self.by_jamo for role in roles_of(codepoint))
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The jamo sources of a syllable (None: the font lacks one of its jamo)."""
@@ -486,7 +698,10 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     uncovered = {c: composer.inventory.missing_jamo(c) for c in missing if c not in plan}
     # The box of a moved jamo's contexts is measured on the font's own syllables.
     contexts = sorted({ctx for c, sources in plan.items() for pair in contexts_to_move(c, sources) for ctx in pair})
-    donors = {s.donor for sources in plan.values() for s in sources}
+    built = [(c, s) for c, sources in plan.items() for s in sources if s.built]
+    contexts = sorted(set(contexts) | {box_context(s.role, glyph_data.decompose(c)) for c, s in built
+                                       if s.layout is None})
+    donors = {s.donor for sources in plan.values() for s in sources} | {s.layout for _, s in built if s.layout}
     work = sorted(donors.union(*(composer.boxes.samples(context) for context in contexts)))
     bar = tqdm(total=len(work), desc="jamo", unit="syllable", disable=not progress)
     try:
@@ -518,6 +733,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         "composable": len(plan), "model": len(uncovered), "labelled": len(work),
         "labels_from_composites": exact, "labels_registered": len(work) - exact,
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
+        "built_jamo": len({c for c, _ in built}),
         "moves": moves,
     }
     inventory = {
@@ -528,7 +744,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
                                     sorted(composer.inventory.by_jamo.items()) if r == role}
                  for role in (INITIAL, MEDIAL, FINAL)},
         "boxes": boxes, "move_above": composer.move_above,
-        "plan": {f"U+{c:04X}": [[s.role, s.donor, round(s.distance, 4)] for s in sources]
+        "plan": {f"U+{c:04X}": [s.to_list() for s in sources]
                  for c, sources in plan.items()},
         "uncovered": {f"U+{c:04X}": why for c, why in uncovered.items()},
     }
@@ -555,7 +771,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         labels = _load_labels(folder / LABELS_FILE, inventory["source_sha256"])
         font = FontJamo(source, 0, frame=frame, labels=labels)
         boxes = {_context_from_key(k): (None if v is None else np.array(v)) for k, v in inventory["boxes"].items()}
-        plan = {int(k[2:], 16): [JamoSource(int(r), int(d), float(x)) for r, d, x in v]
+        plan = {int(k[2:], 16): [JamoSource.from_list(values) for values in v]
                 for k, v in inventory["plan"].items()}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "

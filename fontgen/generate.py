@@ -232,10 +232,16 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None) -> 
     glyphs, reasons, compat_letters = {}, {}, compat_letters or {}
     for codepoint, sources in plan.items():
         if sources is not None:
-            glyphs[f"U+{codepoint:04X}"] = {
-                "char": chr(codepoint), "from": "composed",
-                "jamo": {ROLE_NAMES[s.role]: chr(s.donor) for s in sources},
-                "context_distance": {ROLE_NAMES[s.role]: round(s.distance, 3) for s in sources}}
+            entry = {"char": chr(codepoint), "from": "composed", "jamo": {}, "context_distance": {}}
+            for s in sources:  # a jamo built from two letters has two donors
+                role = ROLE_NAMES[s.role]
+                entry["jamo"][role] = entry["jamo"].get(role, "") + chr(s.donor)
+                entry["context_distance"][role] = round(s.distance, 3)
+            built = {ROLE_NAMES[s.role] for s in sources if s.built}
+            if built:
+                entry["built"] = {role: "from letters the font draws elsewhere, the donors' syllables: "
+                                  + entry["jamo"][role] for role in sorted(built)}
+            glyphs[f"U+{codepoint:04X}"] = entry
         else:
             why = composer.inventory.missing_jamo(codepoint) if composer else "--method model"
             glyphs[f"U+{codepoint:04X}"] = {"char": chr(codepoint), "from": "model", "why": why}

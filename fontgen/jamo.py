@@ -73,13 +73,20 @@ def composite_jamo(font: TTFont, codepoints: list[int]) -> dict[int, list[tuple[
                 per_role[role].add(jamo_value(role, jamo) if role in roles else None)
     can_be = {name: {r for r, values in per_role.items() if len(values) == 1 and None not in values}
               for name, per_role in seen.items()}
+    matches = {codepoint: [p for p in permutations(roles_of(codepoint))
+                           if all(r in can_be[c.glyphName] for c, r in zip(components, p))]
+               for codepoint, components in stored.items()}
+    # A component met in few syllables could be any of their jamo: the order of the syllables that leave
+    # no doubt decides (the Un* fonts store initial, final, medial), else initial, medial, final.
+    orders: dict[tuple, int] = {}
+    for found_orders in matches.values():
+        if len(found_orders) == 1:
+            orders[found_orders[0]] = orders.get(found_orders[0], 0) + 1
     found = {}
     for codepoint, components in stored.items():
-        roles = roles_of(codepoint)
-        matches = [p for p in permutations(roles) if all(r in can_be[c.glyphName] for c, r in zip(components, p))]
-        if matches:
-            # Several matches: a component met only here could be any of its jamo; the usual order decides.
-            found[codepoint] = list(zip(components, tuple(roles) if tuple(roles) in matches else matches[0]))
+        if matches[codepoint]:
+            best = max(matches[codepoint], key=lambda p: (orders.get(p, 0), p == roles_of(codepoint)))
+            found[codepoint] = list(zip(components, best))
     return found
 
 

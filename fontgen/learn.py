@@ -462,7 +462,9 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
 
 def method_for_font(known: list[int]) -> str:
     """`auto`: the jamo inventory alone when the font's jamo compose every syllable it lacks (a font with the
-    2,350 KS X 1001 syllables always does; nothing to train), else LoRA too, for the ones that cannot be."""
+    2,350 KS X 1001 syllables always does, and most fonts with a few hundred: a consonant is built from
+    letters the font draws; nothing to train), else LoRA too, for the ones that cannot be (a vowel the font
+    never draws)."""
     inventory = Inventory.from_known(known)
     have = set(known)
     composable = all(inventory.can_compose(c) for c in glyph_data.all_syllables() if c not in have)
