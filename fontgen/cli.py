@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from fontgen.errors import FontgenError
@@ -311,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fontgen: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # damaged input is refused where it is found (FontgenError): this is fontgen's own bug
+        traceback.print_exc()
+        print("fontgen: internal error: a bug in fontgen, not a problem with your input; please report it to "
+              "fontgen's issue tracker with the lines above", file=sys.stderr)
+        return 2
     return 0
 
 

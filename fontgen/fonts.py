@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
@@ -27,8 +28,82 @@ def _read_font_bytes(path: Path) -> bytes:
 
 
 def open_font(path: str | Path, face: int = 0, lazy: bool | None = None) -> TTFont:
-    """Open one face of a font file with fontTools; every failure becomes a one-line FontgenError."""
+    """Open one face of a font file with fontTools; every failure becomes a one-line FontgenError.
+
+    The first time a file is opened its every table and glyph is read (`check_font`), so that damage is
+    named here, before any work, and not as a crash halfway through.
+    """
     path = Path(path)
+    font = _open(path, face, lazy)
+    key = _file_key(path, face)
+    if key not in _CHECKED and not _in_corpus(path):
+        check_font(path, face, _open(path, face, lazy=False))
+        _CHECKED.add(key)
+    return font
+
+
+_CHECKED: set[tuple] = set()  # (path, size, mtime, face) of the font files read whole without damage
+FREETYPE_CHECK_SIZE = 24  # px: every glyph is rendered once at this size by the check
+
+
+def _in_corpus(path: Path) -> bool:
+    """The corpus fonts come from Debian packages and are opened often (the reference has 65,535 glyphs):
+    they are not checked."""
+    return str(path.resolve()) in _corpus_paths()
+
+
+@functools.lru_cache(maxsize=1)
+def _corpus_paths() -> frozenset[str]:
+    return frozenset(str(font.path.resolve()) for font in glyph_data.corpus())
+
+
+def _file_key(path: Path, face: int) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns, face)
+
+
+def check_font(path: Path, face: int, font: TTFont) -> None:
+    """Read every table and draw every glyph of a face, with fontTools and with FreeType; the first damage
+    becomes a FontgenError naming the file and the table or glyph."""
+    from fontTools.pens.basePen import NullPen
+
+    import freetype
+
+    for tag in sorted(font.keys()):
+        if tag == "GlyphOrder":
+            continue
+        try:
+            font[tag]
+        except Exception as error:  # fontTools raises many kinds on damaged data
+            raise FontgenError(f"{path}: table '{tag.strip()}' is damaged ({_reason(error)})") from None
+    glyph_set = font.getGlyphSet()
+    metrics = font["hmtx"].metrics if "hmtx" in font else {}
+    for name in font.getGlyphOrder():
+        try:
+            glyph_set[name].draw(NullPen())
+        except Exception as error:
+            raise FontgenError(f"{path}: glyph '{name}' is damaged ({_reason(error)})") from None
+        if name not in metrics:
+            raise FontgenError(f"{path}: table 'hmtx' has no advance for glyph '{name}'")
+    try:
+        ft_face = freetype.Face(io.BytesIO(sfnt_bytes(path, face)), index=face)
+        ft_face.set_pixel_sizes(0, FREETYPE_CHECK_SIZE)
+    except freetype.FT_Exception as error:
+        raise FontgenError(f"{path}: FreeType cannot read this font ({error})") from None
+    flags = freetype.FT_LOAD_NO_HINTING | freetype.FT_LOAD_NO_BITMAP | freetype.FT_LOAD_RENDER
+    for index in range(ft_face.num_glyphs):
+        try:
+            ft_face.load_glyph(index, flags)
+        except freetype.FT_Exception as error:
+            raise FontgenError(f"{path}: glyph {index} cannot be drawn by FreeType ({error})") from None
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _open(path: Path, face: int, lazy: bool | None) -> TTFont:
     data = _read_font_bytes(path)
     try:
         if data[:4] == b"ttcf":
@@ -44,7 +119,7 @@ def open_font(path: str | Path, face: int = 0, lazy: bool | None = None) -> TTFo
     except FontgenError:
         raise
     except Exception as error:  # fontTools raises many kinds on damaged data
-        raise FontgenError(f"{path}: damaged or unreadable font ({type(error).__name__}: {error})") from None
+        raise FontgenError(f"{path}: damaged or unreadable font ({_reason(error)})") from None
     return font
 
 
@@ -53,7 +128,7 @@ def sfnt_bytes(path: str | Path, face: int = 0) -> bytes:
     path = Path(path)
     data = _read_font_bytes(path)
     if data[:4] in (b"wOFF", b"wOF2"):
-        font = open_font(path)
+        font = _open(path, 0, lazy=False)
         font.flavor = None
         buffer = io.BytesIO()
         font.save(buffer)

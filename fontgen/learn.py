@@ -11,6 +11,7 @@ with `sampler_loss_weight` also on glyphs drawn by the sampler with gradients th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -43,8 +44,13 @@ METHODS = ("compose", "ti", "lora", "dreambooth")
 
 
 def token_for_font(path: Path) -> str:
-    """`<myfont>` from the font's file name."""
-    return "<" + re.sub(r"[^0-9A-Za-z_-]+", "", path.stem)[:40] + ">"
+    """`<myfont~1a2b3c>` from the font's file name: its ASCII letters, digits, `_` and `-` (`font` when it has
+    none, as `나눔손글씨 펜.ttf`), and a digest of the whole name, so that names differing only in other
+    characters get different tokens and no file named like a corpus font meets that font's own token
+    (the base model's tokens have no `~`)."""
+    readable = re.sub(r"[^0-9A-Za-z_-]+", "", path.stem)[:40] or "font"
+    digest = hashlib.sha256(path.stem.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"<{readable}~{digest}>"
 
 
 @dataclass

@@ -300,3 +300,26 @@ def test_auto_learns_a_model_only_when_a_jamo_is_missing():
     assert method_for_font(glyph_data.ksx1001_syllables()[::19][:120]) == "lora"  # no ㅒ, no ㅞ
     rng = np.random.default_rng(0)  # a few hundred syllables draw every vowel, and consonants are built
     assert method_for_font(sorted(rng.choice(glyph_data.ksx1001_syllables(), 256, replace=False))) == "compose"
+
+
+def test_names_users_really_have_work_end_to_end(small_font, tmp_path):
+    """A Korean file name with spaces, and a very long one, through learn, generate and complete; tokens
+    that never collide with the base model's or with each other."""
+    import shutil
+
+    from fontgen.learn import token_for_font
+
+    korean = tmp_path / "나눔손글씨 펜 (내 수정본).ttf"
+    shutil.copy(small_font, korean)
+    long_name = tmp_path / ("아주 긴 이름의 글꼴 " * 6 + "Final v2.ttf")
+    shutil.copy(small_font, long_name)
+    tokens = {token_for_font(p) for p in (korean, long_name, Path("NanumGothic.ttf"), Path("나눔손글씨 붓.ttf"))}
+    assert len(tokens) == 4 and "<NanumGothic>" not in tokens and all(len(t) > 3 for t in tokens)
+    known = sorted(c for c in open_font(small_font).getBestCmap() if glyph_data.is_syllable(c))
+    inventory = Inventory.from_known(known)
+    chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.can_compose(c)][:3]
+    for font in (korean, long_name):
+        report = complete(font, tmp_path / f"{font.stem} 완성.ttf", chars=chars, progress=False)
+        assert report.added == len(chars) and report.output.exists()
+        validate_with_ots(report.output)
+    assert main(["info", str(korean)]) == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from safetensors.numpy import load_file
@@ -10,6 +11,7 @@ import glyph_data
 from fontgen.evaluate import SCORE_SIZE, evaluate_fonts, scores, subset_font, through_font_file
 from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
 from fontgen.fonts import open_font
+from fontgen.learn import token_for_font
 from tests.conftest import NANUM_PEN, requires_corpus
 
 
@@ -31,7 +33,7 @@ def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_mo
                            output=tmp_path / "eval", recipe=learn_recipes["lora"])
     [result] = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert set(result["scores"]) == {"base", "ti", "lora", "font file", "reference", "nearest"}
-    assert result["known"] == 48 and result["held_out"] == 6 and result["token"] == "<NanumPen-known>"
+    assert result["known"] == 48 and result["held_out"] == 6 and result["token"] == token_for_font(Path("NanumPen-known.ttf"))
     assert set(result["learned"]["stages"]) == {"textual inversion", "LoRA"}
     assert result["learned"]["artifact_bytes"]["pytorch_lora_weights.safetensors"] > 1000
     for label, parts in result["scores"].items():

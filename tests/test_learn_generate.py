@@ -1,6 +1,7 @@
 """learn (ti, lora, dreambooth) on a small font, artifacts reloaded into a fresh model, generate resumes."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from fontgen.baselines import fit_to_font
 from fontgen.errors import FontgenError
 from fontgen.evaluate import draw
 from fontgen.generate import generate
-from fontgen.learn import choose_ink_level, ink_level_score, learn, worst_margin
+from fontgen.learn import choose_ink_level, ink_level_score, learn, token_for_font, worst_margin
 from fontgen.model import DEFAULT_CHECKPOINT, load_model
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, similarity
@@ -23,6 +24,7 @@ from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
 pytestmark = requires_corpus
 CHARS = [0xAC01, 0xB1FD, 0xD7A3, 0xC2A4]
 NANUM_BRUSH = NANUM_GOTHIC.with_name("NanumBrush.ttf")
+SMALL_PEN_TOKEN = token_for_font(Path("SmallPen.ttf"))  # the small_font fixture's
 
 
 @pytest.fixture(scope="module", params=["ti", "lora", "dreambooth"])
@@ -36,10 +38,10 @@ def learned(request, tmp_path_factory, small_font, tiny_model, learn_recipes):
 def test_style_folder_holds_the_artifacts(learned):
     method, folder = learned
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["method"] == method and manifest["token"] == "<SmallPen>"
+    assert manifest["method"] == method and manifest["token"] == SMALL_PEN_TOKEN
     assert len(manifest["source"]["hangul"]) == 120 and len(manifest["held_back"]) >= 8
     embeds = load_file(str(folder / "learned_embeds.safetensors"))
-    assert list(embeds) == ["<SmallPen>"] and embeds["<SmallPen>"].shape == (32,)
+    assert list(embeds) == [SMALL_PEN_TOKEN] and embeds[SMALL_PEN_TOKEN].shape == (32,)
     assert (folder / "preview.png").exists()
     if method == "lora":
         from safetensors import safe_open
@@ -135,8 +137,8 @@ def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_m
     manifest = json.loads((resumed / "manifest.json").read_text())
     assert [stage["name"] for stage in manifest["stages"]] == ["LoRA"]
     assert not (resumed / "progress.json").exists()
-    assert torch.equal(load_file(str(first / "learned_embeds.safetensors"))["<SmallPen>"],
-                       load_file(str(resumed / "learned_embeds.safetensors"))["<SmallPen>"])
+    assert torch.equal(load_file(str(first / "learned_embeds.safetensors"))[SMALL_PEN_TOKEN],
+                       load_file(str(resumed / "learned_embeds.safetensors"))[SMALL_PEN_TOKEN])
 
 
 @pytest.mark.parametrize("method", ["lora", "dreambooth"])
@@ -204,7 +206,7 @@ def test_textual_inversion_with_several_vectors(tmp_path, small_font, tiny_model
                    progress=False, num_vectors=3)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["num_vectors"] == 3 and len(manifest["initialized_from"].split(", ")) == 3
-    vectors = load_file(str(folder / "learned_embeds.safetensors"))["<SmallPen>"]
+    vectors = load_file(str(folder / "learned_embeds.safetensors"))[SMALL_PEN_TOKEN]
     assert vectors.shape == (3, 32)
     assert not torch.equal(vectors[0], vectors[1]) and not torch.equal(vectors[1], vectors[2])
     # Reloaded, the token stands for its three vectors, and the prompt grows by two positions.

@@ -1,0 +1,45 @@
+"""Hundreds of damaged fonts through info, export and the first stage of learn, in process: each is refused
+with one line or handled, never a traceback, a hang, a file left behind or a written font that does not
+read back (`tests/hostile_fonts.py`; `benchmarks/hostile_fonts.py` runs thousands)."""
+import collections
+
+import pytest
+
+from tests.conftest import requires_corpus
+from tests.hostile_fonts import MUTATIONS, build_seeds, cases, run_case, write_glyph_folder
+
+pytestmark = requires_corpus
+CASES = 240
+LEARN_EVERY = 10  # learn takes seconds a font; info and export a fraction of one
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    return build_seeds(tmp_path_factory.mktemp("hostile-seeds"))
+
+
+def test_damaged_fonts_are_refused_in_one_line_or_handled(seeds, tmp_path):
+    glyphs = write_glyph_folder(tmp_path / "glyphs", [0xAC01, 0xB137])
+    results, failures = collections.Counter(), []
+    refused_kinds = set()
+    for case in cases(CASES):
+        commands = ("info", "export", "learn") if case.number % LEARN_EVERY == 0 else ("info", "export")
+        for outcome in run_case(case, seeds, glyphs, commands):
+            results[outcome.result] += 1
+            if outcome.result == "refused":
+                refused_kinds.add(case.kind)
+                assert "mutated" in outcome.detail or "out-" in outcome.detail, outcome.detail  # names the file
+            elif outcome.result != "ok":
+                failures.append(f"{case} {outcome.command}: {outcome.result} {outcome.detail}")
+    assert not failures, "\n".join(failures[:20])
+    # The damage bites (most kinds make some font unreadable) and luckier fonts still go through.
+    assert results["refused"] >= CASES // 2 and results["ok"] >= CASES // 10, results
+    assert len(refused_kinds) >= len(MUTATIONS) - 1, refused_kinds
+
+
+def test_the_undamaged_seeds_go_through(seeds, tmp_path):
+    from tests.hostile_fonts import Case
+
+    glyphs = write_glyph_folder(tmp_path / "glyphs", [0xAC01])
+    for name in seeds:
+        assert [o.result for o in run_case(Case(name, "none", 0), seeds, glyphs)] == ["ok", "ok"], name
