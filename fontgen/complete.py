@@ -10,7 +10,7 @@ from fontgen.compose import Inventory
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, read_glyph_dir
 from fontgen.fonts import compat_jamo_in, file_sha256, font_info
-from fontgen.generate import generate, resolve_chars
+from fontgen.generate import generate, pick_device, resolve_chars
 from fontgen.learn import learn
 from fontgen.model import DEFAULT_CHECKPOINT, model_hash
 from fontgen.style import read_manifest
@@ -60,6 +60,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     `compat_jamo` adds the compatibility letters U+3131-U+3163 the font lacks, composed from its jamo."""
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
+    device = pick_device(device)  # refused now, not after the learning
     info = font_info(font, face)
     source_is_cff = info.format.endswith("OTF (CFF)")
     if output_format and output_format != ("otf" if source_is_cff else "ttf"):

@@ -72,3 +72,40 @@ def test_export_refuses_bad_glyph_folders_and_outputs(tmp_path):
     result = fontgen("export", small, glyphs, "-o", tmp_path / "no" / "such" / "dir" / "o.ttf")
     assert_one_line_error(result, "o.ttf")
     assert not (tmp_path / "o.ttf").exists() and not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_export_and_complete_refuse_what_they_cannot_do_in_one_line(tmp_path):
+    """Each refusal named before any work: output over the source, an outline format the source lacks, a
+    license that forbids changes, a variable font, more than 65,535 glyphs, characters that are not
+    Hangul syllables, CUDA where there is none."""
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.tables._f_v_a_r import Axis, table__f_v_a_r
+
+    from tests.hostile_fonts import write_glyph_folder
+
+    small = build_hangul_font(tmp_path / "s.ttf", glyph_data.ksx1001_syllables()[:40], source=NANUM_GOTHIC)
+    glyphs = write_glyph_folder(tmp_path / "glyphs", [0xD7A3])
+    assert_one_line_error(fontgen("export", small, glyphs, "-o", small), "would overwrite the source")
+    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.otf", "--format", "otf"), "--format otf")
+    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.ttf", "--chars", "ABC"), "U+0041")
+    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.ttf", "--device", "cuda"), "no CUDA")
+    restricted = TTFont(small)
+    restricted["OS/2"].fsType = 0x0002
+    restricted.save(tmp_path / "restricted.ttf")
+    assert_one_line_error(fontgen("export", tmp_path / "restricted.ttf", glyphs, "-o", tmp_path / "r.ttf"),
+                          "forbid modification")
+    variable = TTFont(small)
+    fvar = table__f_v_a_r()
+    axis = Axis()
+    axis.axisTag, axis.minValue, axis.defaultValue, axis.maxValue, axis.axisNameID = "wght", 100, 400, 900, 256
+    fvar.axes, fvar.instances = [axis], []
+    variable["fvar"] = fvar
+    variable["name"].setName("Weight", 256, 3, 1, 0x409)
+    variable.save(tmp_path / "variable.ttf")
+    assert_one_line_error(fontgen("export", tmp_path / "variable.ttf", glyphs, "-o", tmp_path / "v.ttf"),
+                          "variable fonts are not supported")
+    noto = glyph_data.corpus_font("NotoSansCJKKR-Regular")
+    private_use = write_glyph_folder(tmp_path / "private-use", [0xF0000])
+    assert_one_line_error(fontgen("export", noto.path, private_use, "-o", tmp_path / "n.otf", "--face", noto.face),
+                          "OpenType limit of 65,535")
+    assert not list(tmp_path.glob("[ornv].*tf")) and not list(tmp_path.glob("*.fontgen"))

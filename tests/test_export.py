@@ -401,3 +401,45 @@ def test_full_format4_cmap_moves_new_characters_to_format12(tmp_path):
     assert full.format == 12
     assert all(full.cmap[cp] == "box" for cp in old) and all(cp in full.cmap for cp in new)
     assert font.getBestCmap()[new[-1]] == f"uni{new[-1]:04X}"
+
+
+KEPT_AS_THEY_ARE = ("GSUB", "GPOS", "GDEF", "BASE", "kern", "fpgm", "prep", "cvt ", "gasp", "VDMX", "VORG", "vhea")
+
+
+@pytest.mark.parametrize("name", ["NanumBarunGothicBold", "LexiGulim", "NotoSansCJKKR-Bold"])
+def test_export_keeps_what_it_does_not_own(tmp_path, name):
+    """Real fonts with layout, kerning, hinting and vertical metrics (glyf and CFF): those tables come out
+    byte for byte, every original glyph's outline and metrics (hmtx, vmtx, hdmx) as they were."""
+    import glyph_data
+    from fontgen.fonts import subset_font
+
+    font = glyph_data.corpus_font(name)
+    if not font.path.exists():
+        pytest.skip(f"{font.package} is not installed")
+    source = subset_font(font.path, font.face, glyph_data.ksx1001_syllables()[:60],
+                         tmp_path / f"{name}.{'otf' if name.startswith('Noto') else 'ttf'}")
+    drawn = GlyphRenderer(source, 128).render(0xAC00)
+    out = tmp_path / f"out{source.suffix}"
+    export_font(source, {0xD7A3: drawn, 0xD7A2: drawn}, out, progress=False)
+    before, after = TTFont(source), TTFont(out)
+    kept = [tag for tag in KEPT_AS_THEY_ARE if tag in before.reader]
+    assert len(kept) >= 4
+    for tag in kept:
+        assert after.reader[tag] == before.reader[tag], tag
+    old_glyphs = before.getGlyphOrder()
+    assert after.getGlyphOrder()[: len(old_glyphs)] == old_glyphs
+    for tag in ("hmtx", "vmtx"):
+        if tag in before:
+            assert all(after[tag][g] == before[tag][g] for g in old_glyphs), tag
+    if "hdmx" in before:
+        for size, widths in before["hdmx"].hdmx.items():
+            assert all(after["hdmx"].hdmx[size][g] == widths[g] for g in old_glyphs)
+    if "glyf" in before:
+        glyf_before, glyf_after = before["glyf"], after["glyf"]
+        assert all(glyf_after[g].compile(glyf_after) == glyf_before[g].compile(glyf_before) for g in old_glyphs)
+    else:
+        strings_before = before["CFF "].cff.topDictIndex[0].CharStrings
+        strings_after = after["CFF "].cff.topDictIndex[0].CharStrings
+        for g in old_glyphs:
+            strings_before[g].compile(), strings_after[g].compile()
+            assert strings_after[g].bytecode == strings_before[g].bytecode, g
