@@ -698,7 +698,8 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     composer = composer_for_font(font, face, known, variants)
     labels_path = folder / LABELS_FILE
     partial_labels = labels_path.with_name(labels_path.name + ".partial-run")
-    composer.font.segmented.update(_load_labels(partial_labels, source_sha256))
+    resumed = _load_labels(partial_labels, source_sha256)  # an interrupted run's labels
+    composer.font.segmented.update(resumed)
     have = set(known)
     missing = [c for c in glyph_data.all_syllables() if c not in have]
     plan = composer.inventory.coverage(missing)
@@ -737,7 +738,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     exact = sum(1 for c in work if c in composer.font.composites)
     letters = (glyph_data.INITIALS, glyph_data.MEDIALS, glyph_data.FINALS)
     summary = {
-        "composable": len(plan), "model": len(uncovered), "labelled": len(work),
+        "composable": len(plan), "model": len(uncovered), "labelled": len(work), "labels_resumed": len(resumed),
         "labels_from_composites": exact, "labels_registered": len(work) - exact,
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
         "built_jamo": len({c for c, _ in built}),

@@ -151,10 +151,13 @@ def held_back_score(scores: dict, metric: str) -> float:
 
 def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Parameter], steps: int, lr: float,
                 token: str, pairs: StyledGlyphs, held: UserGlyphs, settings: dict, after_step=None,
-                prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True) -> StageResult:
+                prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True,
+                checkpoint=None) -> StageResult:
     """One readable fine-tuning loop with early stopping; leaves the model at its best state.
 
-    Ctrl-C ends the stage like early stopping does, with `interrupted` set, so the caller can save it.
+    Ctrl-C ends the stage like early stopping does, with `interrupted` set, so the caller can save it;
+    `checkpoint(step)`, called after each held-back evaluation, saves the model as it is, so that a killed
+    run loses at most `eval_every` steps.
     """
     rng = np.random.default_rng(settings.get("seed", 0))
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
@@ -208,6 +211,8 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
                     waited += 1
                     if waited >= patience:
                         break
+                if checkpoint and step < steps:
+                    checkpoint(step)
     except KeyboardInterrupt:
         result.interrupted = True
     bar.close()
@@ -361,11 +366,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     require_hangul(info, settings["min_glyphs"])
     if not info.missing:
         print(f"{font.name} has all 11,172 syllables: nothing is missing, learning its style anyway")
-    out = Path(output) if output else font.with_suffix(".fontgen")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
+    out = _style_folder(font, output)
     started = time.time()
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     jamo_inventory = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
@@ -423,19 +424,29 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         # cost more than it kept (benchmarks/HISTORY.md, learn, session 11).
         ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration, widest_margin=True)}
         ink_level_glyphs = {"textual inversion": len(ti_calibration.codepoints)}
+        def save_stage2() -> None:
+            if method == "lora":
+                partial = out / "lora.partial"
+                model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
+                (partial / LORA_FILE).replace(out / LORA_FILE)
+                partial.rmdir()
+            else:
+                save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
+
+        def checkpoint(step: int) -> None:  # the weights first: a kill between the two redoes a few steps
+            save_stage2()
+            write_json_atomic(progress_file, {**resumable, "stage2_method": method, "stage2_steps": stage2_done + step})
+
         if method == "lora":
             stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress,
-                                out / LORA_FILE if stage2_done else None, stage2_done))
-            partial = out / "lora.partial"
-            model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
-            (partial / LORA_FILE).replace(out / LORA_FILE)
-            partial.rmdir()
+                                out / LORA_FILE if stage2_done else None, stage2_done, checkpoint))
+            save_stage2()
             artifacts.append(LORA_FILE)
         elif method == "dreambooth":
             prior = _prior_glyphs(model, chars, size, cache_dir, settings_all["dreambooth"]["prior_fonts"])
             stages.append(_dreambooth(model, token, pairs, held, settings, settings_all["dreambooth"], prior, steps,
-                                      progress, out / UNET_FILE if stage2_done else None, stage2_done))
-            save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
+                                      progress, out / UNET_FILE if stage2_done else None, stage2_done, checkpoint))
+            save_stage2()
             artifacts.append(UNET_FILE)
         if stages and stages[-1].interrupted:
             write_json_atomic(progress_file, {**resumable, "stage2_method": method,
@@ -466,6 +477,18 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     return out
 
 
+def _style_folder(font: Path, output: str | Path | None) -> Path:
+    """The style folder, made; a manifest of an earlier learn there is removed first, so that a run killed
+    halfway leaves a folder that never loads as a finished style (the new manifest is written last)."""
+    out = Path(output) if output else font.with_suffix(".fontgen")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MANIFEST_FILE).unlink(missing_ok=True)
+    except OSError as error:
+        raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
+    return out
+
+
 def method_for_font(known: list[int]) -> str:
     """`auto`: the jamo inventory alone when the font's jamo compose every syllable it lacks (a font with the
     2,350 KS X 1001 syllables always does, and most fonts with a few hundred: a consonant is built from
@@ -493,11 +516,7 @@ def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, fa
     started = time.time()
     info = font_info(font, face)
     require_hangul(info, 1)
-    out = Path(output) if output else font.with_suffix(".fontgen")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
+    out = _style_folder(font, output)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     try:
         summary = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
@@ -544,7 +563,7 @@ def _textual_inversion(model, token, initial_tokens, pairs, held, settings, ti, 
 
 
 def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Path | None = None,
-          done: int = 0) -> StageResult:
+          done: int = 0, checkpoint=None) -> StageResult:
     """Stage 2 (default): a peft LoRA adapter on the UNet, everything else frozen (or going on from a saved one)."""
     from peft import LoraConfig
 
@@ -557,7 +576,7 @@ def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Pat
             parameter.requires_grad_("lora_" in name)
     parameters = [p for p in model.unet.parameters() if p.requires_grad]
     return train_stage("LoRA", model, parameters, max(1, (steps or lora["steps"]) - done), lora["learning_rate"],
-                       token, pairs, held, settings, progress=progress)
+                       token, pairs, held, settings, progress=progress, checkpoint=checkpoint)
 
 
 def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyphs:
@@ -570,13 +589,13 @@ def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyp
 
 
 def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progress, saved: Path | None = None,
-                done: int = 0) -> StageResult:
+                done: int = 0, checkpoint=None) -> StageResult:
     """Stage 2 (dreambooth): the whole UNet, with the prior-preservation loss (or going on from a saved UNet)."""
     if saved is not None:
         model.unet.load_state_dict({k: v.float() for k, v in load_file(str(saved)).items()})
     model.unet.requires_grad_(True)
     result = train_stage("DreamBooth", model, list(model.unet.parameters()), max(1, (steps or booth["steps"]) - done),
                          booth["learning_rate"], token, pairs, held, settings, prior=prior,
-                         prior_weight=booth["prior_loss_weight"], progress=progress)
+                         prior_weight=booth["prior_loss_weight"], progress=progress, checkpoint=checkpoint)
     model.unet.requires_grad_(False)
     return result

@@ -1,0 +1,139 @@
+"""`kill -9` in every stage of learn, in generate and in export, on real subprocesses: the next run goes on
+from the last save (losing at most that much work, counted), and nothing killed halfway ever loads as a
+finished style, glyph or font."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import glyph_data
+from fontgen.compose import Inventory
+from fontgen.fonts import open_font, subset_font
+from fontgen.recipe import write_recipe
+from tests.conftest import NANUM_PEN, requires_corpus
+
+pytestmark = requires_corpus
+
+
+def start(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "fontgen.cli", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fontgen.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def kill_when(process: subprocess.Popen, ready, timeout: float = 300) -> None:
+    """SIGKILL the process as soon as `ready()` holds (fails if it ends or times out first)."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert process.poll() is None, f"ended before the kill: {process.stderr.read()[-500:]}"
+        assert time.time() < deadline, "the moment to kill never came"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def assert_not_a_style(folder: Path, tmp_path: Path) -> None:
+    result = run("generate", folder, "-o", tmp_path / "never", "--chars", "갃")
+    assert result.returncode == 1 and "not a style folder" in result.stderr, result.stderr
+
+
+def test_a_killed_jamo_labelling_goes_on_from_its_last_save(tmp_path):
+    known = glyph_data.ksx1001_syllables()[::5]  # 470 drawn syllables: labels saved at 200 and 400
+    font = subset_font(NANUM_PEN, 0, known, tmp_path / "Pen470.ttf")
+    style = tmp_path / "pen.fontgen"
+    partial = style / "jamo_labels.safetensors.partial-run"
+    kill_when(start("learn", font, "--method", "compose", "-o", style), partial.exists)
+    assert_not_a_style(style, tmp_path)
+    result = run("learn", font, "--method", "compose", "-o", style)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((style / "manifest.json").read_text())["jamo_inventory"]
+    assert summary["labels_resumed"] >= 200  # only what came after the last save was done again
+    assert not partial.exists()
+
+
+@pytest.fixture()
+def slow_recipes(learn_recipes, tmp_path):
+    """The tests' learn recipes with more steps and no early stop, so that a kill lands inside a stage."""
+    return {method: write_recipe(path, tmp_path / f"{method}.toml", early_stop={"eval_every": 4, "patience": 100},
+                                 ti={"steps": 40 if method == "ti" else 4}, lora={"steps": 40},
+                                 dreambooth={"steps": 40})
+            for method, path in learn_recipes.items()}
+
+
+@pytest.mark.parametrize("method", ["lora", "dreambooth"])
+def test_a_killed_second_stage_resumes_from_its_last_checkpoint(method, small_font, tiny_model, slow_recipes,
+                                                                tmp_path):
+    style = tmp_path / "small.fontgen"
+    progress = style / "progress.json"
+
+    def saved_steps() -> int:
+        try:
+            return json.loads(progress.read_text()).get("stage2_steps", 0)
+        except (OSError, ValueError):
+            return 0
+
+    args = ("learn", small_font, "--method", method, "--recipe", slow_recipes[method], "--base", tiny_model,
+            "-o", style)
+    kill_when(start(*args), lambda: saved_steps() >= 8)
+    done = saved_steps()
+    assert_not_a_style(style, tmp_path)
+    result = run(*args, "--resume")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((style / "manifest.json").read_text())
+    assert manifest["initialized_from"] == "(resumed)"  # textual inversion was not redone
+    assert [s["steps"] for s in manifest["stages"]] == [40 - done]  # nor the steps saved before the kill
+    result = run("generate", style, "-o", tmp_path / "glyphs", "--chars", "갃", "--method", "model",
+                 "--base", tiny_model)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_run_killed_in_textual_inversion_starts_it_again(small_font, tiny_model, slow_recipes, tmp_path):
+    style = tmp_path / "small.fontgen"
+    args = ("learn", small_font, "--method", "ti", "--recipe", slow_recipes["ti"], "--base", tiny_model, "-o", style)
+    run("learn", small_font, "--method", "compose", "-o", style)  # a finished style there before
+    assert (style / "manifest.json").exists()
+    process = start(*args)
+    kill_when(process, lambda: not (style / "manifest.json").exists())  # the new run has begun
+    assert_not_a_style(style, tmp_path)
+    result = run(*args, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((style / "manifest.json").read_text())["method"] == "ti"
+
+
+def test_killed_generate_and_export_leave_only_whole_files(small_font, tmp_path):
+    style = tmp_path / "small.fontgen"
+    assert run("learn", small_font, "--method", "compose", "-o", style).returncode == 0
+    known = set(json.loads((style / "manifest.json").read_text())["source"]["hangul"])
+    inventory = Inventory.from_known(sorted(known))
+    wanted = [c for c in glyph_data.all_syllables()[::7] if c not in known and inventory.can_compose(c)][:200]
+    chars = tmp_path / "chars.txt"
+    chars.write_text("".join(map(chr, wanted)))
+    glyphs = tmp_path / "glyphs"
+    kill_when(start("generate", style, "-o", glyphs, "--chars", chars),
+              lambda: len(list(glyphs.glob("U+*.png"))) >= 20)
+    drawn = list(glyphs.glob("U+*.png"))
+    assert 20 <= len(drawn) < len(wanted)
+    for path in drawn:  # each one whole (written to a temporary name, then renamed)
+        with Image.open(path) as image:
+            image.load()
+    result = run("generate", style, "-o", glyphs, "--chars", chars)
+    assert result.returncode == 0, result.stderr
+    assert f"drew {len(wanted) - len(drawn)} glyphs" in result.stdout and f"{len(drawn)} already there" in result.stdout
+    out = tmp_path / "done.ttf"
+    process = start("export", small_font, glyphs, "-o", out)
+    time.sleep(2.5)  # into the vectorizing of its 200 glyphs
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not out.exists() or open_font(out)  # nothing, or a whole font
+    assert run("export", small_font, glyphs, "-o", out).returncode == 0
+    assert set(wanted) <= set(open_font(out).getBestCmap())
