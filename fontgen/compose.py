@@ -831,30 +831,44 @@ def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarra
 def compat_jamo_images(composer: Composer, letters: list[str]) -> dict[int, np.ndarray]:
     """The compatibility letters the font's known syllables draw, at COMPOSE_SIZE: each letter's largest
     drawing among its candidates (`compat_jamo_sources`), scaled (keeping its proportions) into the box the
-    reference font gives that letter relative to its syllables, mapped onto this font's syllables' box."""
+    reference font gives that letter relative to its syllables, mapped onto this font's syllables' box. A
+    pair no known syllable draws (ㄳ) is built from its two letters side by side."""
     known = composer.inventory.known
     candidates = compat_jamo_sources(known)
     reference_boxes, reference_syllable = _reference_compat_boxes(COMPOSE_SIZE)
     own = [ink_box(composer.font.image(c)) for c in known[:: max(1, len(known) // 32)]]
     syllable_box = np.median([b for b in own if b is not None], axis=0)
     scale = (syllable_box[2:] - syllable_box[:2]) / (reference_syllable[2:] - reference_syllable[:2])
-    out = {}
-    for letter in letters:
-        if letter not in candidates or letter not in reference_boxes:
-            continue
-        chosen = candidates[letter][:6]
+
+    def target_box(letter: str) -> np.ndarray:
+        return np.concatenate([syllable_box[:2] + (reference_boxes[letter][:2] - reference_syllable[:2]) * scale,
+                               syllable_box[:2] + (reference_boxes[letter][2:] - reference_syllable[:2]) * scale])
+
+    def drawn_letter(letter: str) -> np.ndarray | None:
+        chosen = candidates.get(letter, [])[:6]
         inks = [composer.font.jamo_image(c, role) for c, role in chosen]
         boxes = [ink_box(i) for i in inks]
         # Alone, a letter shows any stroke its neighbour lent it: the cleanest cut first, then the largest.
         best = max((i for i in range(len(inks)) if boxes[i] is not None),
                    key=lambda i: (round(composer.font.purity(*chosen[i]), 1), np.prod(boxes[i][2:] - boxes[i][:2])),
                    default=None)
+        return None if best is None else _fit_into(inks[best], boxes[best], target_box(letter))
 
-        if best is None:
-            continue
-        target = np.concatenate([syllable_box[:2] + (reference_boxes[letter][:2] - reference_syllable[:2]) * scale,
-                                 syllable_box[:2] + (reference_boxes[letter][2:] - reference_syllable[:2]) * scale])
-        out[ord(letter)] = _fit_into(inks[best], boxes[best], target)
+    def built_pair(letter: str) -> np.ndarray | None:
+        parts = [drawn_letter(p) for p in LETTER_PAIRS.get(letter, "")]
+        if not parts or any(p is None for p in parts):
+            return None
+        top, left, bottom, right = target_box(letter)
+        gap, middle = PAIR_GAP * (right - left) / 2, (left + right) / 2
+        halves = ([top, left, bottom, middle - gap], [top, middle + gap, bottom, right])
+        return np.maximum(*(fit_strokes(p, ink_box(p), np.array(h)) for p, h in zip(parts, halves)))
+
+    out = {}
+    for letter in letters:
+        if letter in reference_boxes:
+            image = drawn_letter(letter) if letter in candidates else built_pair(letter)
+            if image is not None:
+                out[ord(letter)] = image
     return out
 
 

@@ -21,7 +21,7 @@ from fontgen.export import validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
 from fontgen.generate import generate
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, ComponentRenderer, JamoSegmenter, VariantTable, composite_jamo,
-                          composite_labels, jamo_iou, roles_of)
+                          composite_labels, ink_box, jamo_iou, roles_of)
 from fontgen.learn import learn
 from fontgen.render import GlyphRenderer, similarity
 from tests.conftest import NANUM_GOTHIC, finish_built_font, requires_corpus
@@ -177,6 +177,12 @@ def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(t
         own = similarity(truth[None], image[None])["iou"]
         closer += all(own > similarity(other[None], image[None])["iou"] for other in others)
     assert closer >= 15, closer
+    letters = compose_module.compat_jamo_images(composer, ["ㄳ", "ㅄ", "ㄱ"])
+    for pair in "ㄳㅄ":  # no known syllable draws them: two letters side by side
+        box = ink_box(letters[ord(pair)])
+        columns = (letters[ord(pair)] >= 128).sum(axis=0)[int(box[1]):int(box[3])]
+        assert columns[: len(columns) // 3].sum() > 0 and columns[-len(columns) // 3:].sum() > 0
+        assert box[3] - box[1] > 1.3 * (box[2] - box[0])  # wider than tall, as the pair is
 
 
 @pytest.fixture(scope="module")
