@@ -51,8 +51,7 @@ def test_style_folder_holds_the_artifacts(learned):
             assert any("lora_A" in key for key in handle.keys())
     if method == "dreambooth":
         assert (folder / "unet.safetensors").stat().st_size > 100_000
-    # No held-back glyph was trained on: the held-back set and the stage histories are recorded.
-    assert all(stage["history"] for stage in manifest["stages"])
+    assert all(stage["history"] for stage in manifest["stages"])  # each stage scored on the held-back glyphs
     # Each stage's ink level is measured; generate uses the last.
     stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"]}[method]
     assert list(manifest["ink_levels"]) == stages
@@ -66,6 +65,25 @@ def test_style_folder_holds_the_artifacts(learned):
                                            **{stage: held for stage in stages[1:]}}
 
 
+def test_no_held_back_glyph_is_trained_on(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch):
+    """Every batch both stages train on is recorded: none holds a glyph the manifest says was held back."""
+    from fontgen.dataset import StyledGlyphs
+
+    trained, original = set(), StyledGlyphs.batch
+
+    def recording(self, indices):
+        batch = original(self, indices)
+        trained.update(int(c) for c in batch[3])
+        return batch
+
+    monkeypatch.setattr(StyledGlyphs, "batch", recording)
+    folder = learn(small_font, tmp_path / "s.fontgen", method="lora", recipe=learn_recipes["lora"], base=tiny_model,
+                   progress=False)
+    held = set(json.loads((folder / "manifest.json").read_text())["held_back"])
+    assert held and len(trained) > 30
+    assert not trained & held
+
+
 def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path):
     _, folder = learned
     generate(folder, tmp_path / "a", CHARS, base=tiny_model, progress=False, method="model", batch_size=3)
@@ -74,10 +92,15 @@ def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path
         a = np.asarray(Image.open(tmp_path / "a" / f"U+{codepoint:04X}.png"))
         b = np.asarray(Image.open(tmp_path / "b" / f"U+{codepoint:04X}.png"))
         assert a.shape == (128, 128) and np.array_equal(a, b)
-    # The learned style differs from the base model's null style.
+    # The saved token is textual inversion's best state: the row it started from (the nearest train font's)
+    # when nothing beat the start, a trained one otherwise.
     style = load_style(folder, tiny_model)
-    assert not torch.equal(style.model.prompt_encoder.token_embedding.weight[style.model.tokenizer.ids[style.token]],
-                           style.model.prompt_encoder.token_embedding.weight[0])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rows = style.model.prompt_encoder.token_embedding.weight
+    learned_row = rows[style.model.tokenizer.ids[style.token]]
+    start_row = rows[style.model.tokenizer.ids[manifest["initialized_from"]]]
+    trained = manifest["stages"][0]["best_step"] > 0
+    assert torch.equal(learned_row, start_row) != trained
 
 
 def test_generate_resumes_and_draws_only_missing(learned, tiny_model, tmp_path):

@@ -101,14 +101,27 @@ def test_hole_is_kept(gothic):
     assert sum(a > 0 for a in areas) == 2  # two counter-clockwise holes in TrueType
     assert sum(a < 0 for a in areas) >= 3  # ㅇ, ㅏ, ㅇ outside
 
-    # Rendered again, the counters are still open where they were.
+    # The traced outline rendered again: the counters are still open where they were.
     again = roundtrip_iou(NANUM_GOTHIC, 0, [ANG], size_px=128)
     assert again[ANG] > 0.95
+    traced = _rasterize(glyph, gothic.frame, 128)
     labels = label(image < 128, connectivity=1)
     for hole in holes:
         ys, xs = np.nonzero(labels == hole)
         cy, cx = int(np.median(ys)), int(np.median(xs))
-        assert image[cy, cx] < 128
+        assert image[cy, cx] < 128 and traced[cy, cx] < 128
+    assert len(_enclosed_paper(traced)) == 2
+
+
+def _rasterize(glyph, frame, size_px: int) -> np.ndarray:
+    """A TrueType glyph drawn by FreeType in the frame it was traced in (uint8 ink)."""
+    from fontTools.pens.freetypePen import FreeTypePen
+
+    pen = FreeTypePen(None)
+    glyph.draw(pen, None)
+    s = size_px / frame.size
+    coverage = pen.array(width=size_px, height=size_px, transform=(s, 0, 0, s, -frame.left * s, -frame.bottom * s))
+    return (np.clip(coverage, 0, 1) * 255).astype(np.uint8)
 
 
 def _contour_areas(draw) -> list[float]:
