@@ -34,7 +34,7 @@ from fontgen.jamo import VariantTable
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
 from fontgen.pretrain import diffusion_loss
-from fontgen.recipe import load_recipe
+from fontgen.recipe import load_recipe, require_sections
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
@@ -357,6 +357,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         return _learn_jamo_only(font, output, base, face, cache_dir, progress)
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
     settings_all = load_recipe(recipe_path)
+    require_sections(settings_all, recipe_path, "learn", ("learn", "early_stop", "ti")
+                     + {"lora": ("lora",), "dreambooth": ("dreambooth",)}.get(method, ()))
     settings = {**settings_all["learn"], **settings_all["early_stop"]}
     if num_vectors is None:
         num_vectors = settings_all["ti"].get("num_vectors", 1)

@@ -27,7 +27,7 @@ from fontgen.dataset import FontSource, StyledGlyphs, charset_by_name, corpus_so
 from fontgen.errors import FontgenError
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
-from fontgen.recipe import load_recipe
+from fontgen.recipe import load_recipe, require_sections
 from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
 
 
@@ -115,6 +115,7 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
     fontgen.datapack) it reads the glyphs from the pack and needs no fonts installed.
     """
     recipe = load_recipe(recipe_path)
+    require_sections(recipe, recipe_path, "pretraining", ("data", "model", "train"))
     data, train = recipe["data"], recipe["train"]
     accelerator = Accelerator(cpu=(device == "cpu"))
     out = Path(train["output_dir"])

@@ -18,6 +18,14 @@ def load_recipe(path: str | Path) -> dict:
         raise FontgenError(f"{path}: not a valid TOML recipe ({error})") from None
 
 
+def require_sections(recipe: dict, path: str | Path, kind: str, sections: tuple[str, ...]) -> None:
+    """Refuse a recipe of another kind, or one without a section this run reads, in one line."""
+    missing = [f"[{name}]" for name in sections if not isinstance(recipe.get(name), dict)]
+    if missing:
+        wanted = ", ".join(f"[{name}]" for name in sections)
+        raise FontgenError(f"{path}: not a {kind} recipe for this method (no {', '.join(missing)}; it needs {wanted})")
+
+
 def _toml_value(value) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
