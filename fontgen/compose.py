@@ -34,6 +34,7 @@ SEGMENT_SIZE = 128  # jamo are labelled at this size
 COMPOSE_SIZE = 256  # and composed at this one, finer than the scores' 128 px
 
 ROLE_NAMES = {INITIAL: "initial", MEDIAL: "medial", FINAL: "final"}
+INITIAL_IEUNG = glyph_data.INITIALS.index("ㅇ")  # the silent initial
 # Drawn syllables are registered against the REFERENCES_KEPT composite fonts that fit REFERENCE_SAMPLES of
 # the font's syllables best: on NanumPen and NanumBrush 9 of 14 label as well as all 14 (per-jamo IoU
 # 0.926 / 0.906 on 200 syllables each; 6 of 14: 0.923 / 0.897), twice as fast.
@@ -45,7 +46,7 @@ REFERENCE_SAMPLES = 16
 MOVE_ABOVE = 0.5
 NEVER_MOVE = 2.0  # above any context distance
 # The thresholds learn tries on the font's held-back syllables: on the val fonts with 256 known, 0.7 was
-# best on average (IoU 0.597 vs 0.593 at 0.5) and the best differed between fonts (BENCHMARKS.md).
+# best on average (IoU 0.597 vs 0.593 at 0.5) and the best differed between fonts (benchmarks/HISTORY.md).
 MOVE_CHOICES = (MOVE_ABOVE, 0.7, 0.85, NEVER_MOVE)
 MOVE_CHECK_SYLLABLES = 48
 
@@ -276,7 +277,7 @@ class Inventory:
             value = letters.index(letter)
             jamo = {INITIAL: target.initial, MEDIAL: target.medial, FINAL: target.final}
             if donor_role == FINAL and role == INITIAL:
-                jamo = {INITIAL: 11, MEDIAL: target.medial, FINAL: 0}  # ㅇ: the final under the same vowel
+                jamo = {INITIAL: INITIAL_IEUNG, MEDIAL: target.medial, FINAL: 0}  # the final under the same vowel
             jamo[donor_role] = value
             stand_in = glyph_data.compose(jamo[INITIAL], jamo[MEDIAL], jamo[FINAL])
             source = self._drawn_source(donor_role, stand_in)
@@ -514,10 +515,11 @@ def without_specks(ink: np.ndarray, share: float = SPECK) -> np.ndarray:
     if count < 2:
         return ink
     mass = ndimage.sum(ink.astype(np.float64), pieces, index=np.arange(1, count + 1))
-    small = np.flatnonzero(mass < share * mass.sum()) + 1
-    # Anti-aliased edges of a removed piece go with it.
-    grown = ndimage.grey_dilation(np.isin(pieces, small).astype(np.uint8), size=(3, 3)) > 0
-    return np.where(grown & ~np.isin(pieces, np.setdiff1d(np.arange(1, count + 1), small)), 0, ink).astype(np.uint8)
+    kept = np.isin(pieces, np.flatnonzero(mass >= share * mass.sum()) + 1)
+    removed = (pieces > 0) & ~kept
+    # The anti-aliased edge of a removed piece goes with it.
+    edge = ndimage.binary_dilation(removed, iterations=1) & ~kept
+    return np.where(edge, 0, ink).astype(np.uint8)
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -793,7 +795,6 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
 # Compatibility jamo (U+3131-U+3163): the letters an input method shows while a syllable is typed.
 
 COMPAT_JAMO = [chr(c) for c in glyph_data.COMPAT_LETTERS]  # the 51 modern letters, consonants then vowels
-INITIAL_IEUNG = glyph_data.INITIALS.index("ㅇ")
 
 
 def compat_jamo_sources(known: list[int]) -> dict[str, tuple[int, int]]:
