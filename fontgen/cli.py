@@ -89,10 +89,11 @@ def cmd_pack(args) -> None:
 
 
 def cmd_learn(args) -> None:
-    from fontgen.learn import learn
+    from fontgen.learn import learn, learn_report
 
     folder = learn(args.font, args.output, method=args.method, recipe=args.recipe, base=args.base, face=args.face,
                    steps=args.steps, resume=args.resume, num_vectors=args.num_vectors)
+    print("\n".join(learn_report(folder)))
     print(f"style: {folder}")
 
 

@@ -74,6 +74,7 @@ class StageResult:
     best_loss: float
     history: list[dict] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C: the stage stopped early, at its best state so far
+    seconds: float = 0.0
 
 
 def evaluate(model: GlyphDiffusion, token: str, held: UserGlyphs, sample_glyphs: int) -> tuple[float, dict, np.ndarray]:
@@ -159,6 +160,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     `checkpoint(step)`, called after each held-back evaluation, saves the model as it is, so that a killed
     run loses at most `eval_every` steps.
     """
+    started = time.time()
     rng = np.random.default_rng(settings.get("seed", 0))
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     scheduler = model.training_scheduler()
@@ -220,6 +222,7 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
         for parameter, value in zip(parameters, best_state):
             parameter.copy_(value)
     result.best_step, result.best_score, result.best_loss = best_step, best_score, best_loss
+    result.seconds = round(time.time() - started, 1)
     return result
 
 
@@ -471,7 +474,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
         "ink_level_glyphs": ink_level_glyphs, "jamo_inventory": jamo_inventory,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
-                    "held_back_loss": s.best_loss, "history": s.history} for s in stages],
+                    "held_back_loss": s.best_loss, "seconds": s.seconds, "history": s.history} for s in stages],
         "seconds": round(time.time() - started, 1),
     }
     write_json_atomic(out / MANIFEST_FILE, manifest)
@@ -507,8 +510,29 @@ def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_di
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
     if existing and existing.get("source_sha256") == source_sha256 and "summary" in existing:
-        return existing["summary"]
-    return write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress)
+        return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
+    started = time.time()
+    summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress)
+    return {**summary, "seconds": round(time.time() - started, 1)}
+
+
+def learn_report(folder: str | Path) -> list[str]:
+    """What learn did, a line per stage: how long it took and what it bought on the held-back glyphs."""
+    manifest = json.loads((Path(folder) / MANIFEST_FILE).read_text())
+    inventory = manifest.get("jamo_inventory", {})
+    missing = inventory.get("composable", 0) + inventory.get("model", 0)
+    lines = [f"jamo inventory: {inventory.get('labelled', 0)} syllables labelled, {inventory.get('composable', 0):,} "
+             f"of the {missing:,} missing composable ({inventory.get('built_jamo', 0):,} with a consonant built from "
+             f"letters the font draws), {inventory.get('model', 0):,} left to the model; "
+             f"{inventory.get('seconds', 0):.0f} s" + (" (kept from an earlier run)"
+                                                      if inventory.get("kept_from_an_earlier_run") else "")]
+    for stage in manifest.get("stages", []):
+        metric = manifest["recipe"]["early_stop"].get("metric", "iou")
+        start = held_back_score(stage["history"][0], metric)
+        lines.append(f"{stage['name']}: {stage['steps']} steps in {stage.get('seconds', 0):.0f} s, held-back {metric} "
+                     f"{start:.3f} -> {stage['held_back_score']:.3f} (best at step {stage['best_step']})")
+    lines.append(f"in all {manifest.get('seconds', 0):.0f} s")
+    return lines
 
 
 def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, face: int,

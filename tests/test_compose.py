@@ -268,8 +268,11 @@ def test_interrupted_labelling_resumes_where_it_stopped(small_font, tmp_path, mo
 def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_path, capsys):
     style = tmp_path / "small.fontgen"
     assert main(["learn", str(small_font), "--method", "compose", "-o", str(style)]) == 0
+    said = capsys.readouterr().out
     known = json.loads((style / "manifest.json").read_text())["source"]["hangul"]
     inventory = Inventory.from_known(known)
+    composable = sum(1 for c in glyph_data.all_syllables() if c not in known and inventory.can_compose(c))
+    assert f"{composable:,} of the 11,052 missing composable" in said and f"{11052 - composable:,} left to the model" in said
     chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.can_compose(c)][:4]
     assert main(["generate", str(style), "-o", str(tmp_path / "glyphs"), "--chars", "".join(map(chr, chars))]) == 0
     assert "4 composed from the font's own jamo, 0 by the model" in capsys.readouterr().out

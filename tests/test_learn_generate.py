@@ -14,7 +14,7 @@ from fontgen.baselines import fit_to_font
 from fontgen.errors import FontgenError
 from fontgen.evaluate import draw
 from fontgen.generate import generate
-from fontgen.learn import choose_ink_level, ink_level_score, learn, token_for_font, worst_margin
+from fontgen.learn import choose_ink_level, ink_level_score, learn, learn_report, token_for_font, worst_margin
 from fontgen.model import DEFAULT_CHECKPOINT, load_model
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, similarity
@@ -52,6 +52,10 @@ def test_style_folder_holds_the_artifacts(learned):
     if method == "dreambooth":
         assert (folder / "unet.safetensors").stat().st_size > 100_000
     assert all(stage["history"] for stage in manifest["stages"])  # each stage scored on the held-back glyphs
+    report = learn_report(folder)  # what learn prints: a line per stage, its time and what it bought
+    assert [line.split(":")[0] for line in report[1:-1]] == [s["name"] for s in manifest["stages"]]
+    assert all(f"{s['held_back_score']:.3f} (best at step {s['best_step']})" in line
+               for s, line in zip(manifest["stages"], report[1:-1]))
     # Each stage's ink level is measured; generate uses the last.
     stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"]}[method]
     assert list(manifest["ink_levels"]) == stages
