@@ -12,7 +12,7 @@ import torch
 
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, eval_case, scores
 from fontgen.generate import glyph_noise
-from fontgen.learn import default_cache_dir
+from fontgen.paths import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import finish_glyphs

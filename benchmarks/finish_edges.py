@@ -21,7 +21,7 @@ from PIL import Image
 import glyph_data
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, draw, eval_case, scores
 from fontgen.fonts import font_info, open_font
-from fontgen.learn import default_cache_dir
+from fontgen.paths import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, frame_for_font
 

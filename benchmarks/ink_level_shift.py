@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, draw, eval_case, scores
-from fontgen.learn import INK_LEVELS, default_cache_dir, ink_level_score, worst_margin
+from fontgen.learn import INK_LEVELS, ink_level_score, worst_margin
+from fontgen.paths import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import GlyphRenderer, finish_glyphs

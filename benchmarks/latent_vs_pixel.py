@@ -20,7 +20,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 
 import glyph_data
 from fontgen.dataset import build_cache, corpus_sources
-from fontgen.learn import default_cache_dir
+from fontgen.paths import default_cache_dir
 from fontgen.model import ModelConfig, base_vocabulary
 from fontgen.recipe import load_recipe
 

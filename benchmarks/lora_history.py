@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import glyph_data
-from fontgen.evaluate import choose_known, subset_font
+from fontgen.evaluate import choose_known
+from fontgen.fonts import subset_font
 from fontgen.fonts import font_info
 from fontgen.learn import learn
 from fontgen.paths import RECIPES

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fontgen.dataset import FontSource, build_cache, corpus_sources, reference_source
+from fontgen.dataset import build_cache, corpus_sources
+from fontgen.fonts import FontSource, reference_source
 from fontgen.errors import FontgenError
 from fontgen.fonts import drawn_codepoints, font_info, require_hangul
 from fontgen.generate import glyph_path, resolve_chars, save_glyph_png

@@ -820,7 +820,7 @@ def compat_jamo_sources(known: list[int]) -> dict[str, tuple[int, int]]:
 
 def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Noto Sans CJK KR's compatibility letters' ink boxes and its syllables' median ink box."""
-    from fontgen.dataset import reference_source
+    from fontgen.fonts import reference_source
 
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import glyph_data
-from fontgen.dataset import GlyphCache, build_cache, corpus_sources, reference_source
+from fontgen.dataset import GlyphCache, build_cache, corpus_sources
+from fontgen.fonts import reference_source
 from fontgen.errors import FontgenError
 
 PACK_VERSION = 1

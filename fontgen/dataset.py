@@ -9,25 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 import glyph_data
+from fontgen.fonts import FontSource
 from fontgen.render import GlyphRenderer
 
 CACHE_VERSION = 2
-
-
-@dataclass(frozen=True)
-class FontSource:
-    """A font file and face to render, with the name it is known by (its style token)."""
-
-    name: str
-    path: Path
-    face: int = 0
 
 
 def charset_by_name(name: str) -> list[int]:
@@ -147,11 +138,3 @@ class StyledGlyphs:
         content = (content * 255.0 + 0.5).to(torch.uint8)
         styles = [self.style_tokens[f] for f, _ in pairs]
         return targets, content, styles, codepoints
-
-
-def reference_source() -> FontSource:
-    """The content reference font (Noto Sans CJK KR) as a FontSource."""
-    font = glyph_data.reference_font()
-    if not font.available:
-        raise FileNotFoundError(f"the reference font {font.path} is not installed (apt-get install {font.package})")
-    return FontSource(font.name, font.path, font.face)

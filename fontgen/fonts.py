@@ -253,3 +253,20 @@ def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
     subsetter.subset(ttfont)
     ttfont.save(out)
     return out
+
+
+@dataclass(frozen=True)
+class FontSource:
+    """A font file and face to render, with the name it is known by (its style token)."""
+
+    name: str
+    path: Path
+    face: int = 0
+
+
+def reference_source() -> FontSource:
+    """The content reference font (Noto Sans CJK KR) as a FontSource."""
+    font = glyph_data.reference_font()
+    if not font.available:
+        raise FileNotFoundError(f"the reference font {font.path} is not installed (apt-get install {font.package})")
+    return FontSource(font.name, font.path, font.face)

@@ -22,14 +22,15 @@ from tqdm import tqdm
 import glyph_data
 from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, has_inventory,
                              load_composer)
-from fontgen.dataset import reference_source
+from fontgen.fonts import reference_source
 from fontgen.errors import FontgenError
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, INK_LEVEL, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.fonts import file_sha256
-from fontgen.style import MANIFEST_FILE, load_style, read_manifest, write_json_atomic
+from fontgen.files import write_json_atomic
+from fontgen.style import MANIFEST_FILE, load_style, read_manifest
 
 GLYPHS_STAMP = "drawn_with.json"
 
@@ -122,7 +123,7 @@ SOURCES_FILE = "sources.json"
 
 def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "compose",
              compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0,
-             batch_size: int = 64, device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT, scheduler: str = "ddim",
+             batch_size: int = 64, device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT,
              output_size: int | None = None, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
@@ -167,7 +168,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         # From the manifest, not the loaded style: the stamp must not depend on whether this run needs the model.
         ink_level = manifest.get("ink_level", INK_LEVEL)
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "method": method, "steps": steps,
-             "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": scheduler,
+             "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": "ddim",
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
         for stale in output.glob("U+*.png"):
@@ -182,7 +183,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         bar.update(1)
     by_model = [c for c in todo if plan[c] is None]
     if by_model:
-        _draw_with_model(style, by_model, output, steps, guidance, scheduler, seed, batch_size, device, output_size,
+        _draw_with_model(style, by_model, output, steps, guidance, seed, batch_size, device, output_size,
                          ink_level, bar)
     bar.close()
     letters = {}
@@ -208,8 +209,8 @@ def _variants_if_needed(style_dir, wanted: list[int], known: list[int]):
     return VariantTable.shipped()
 
 
-def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, guidance: float, scheduler: str,
-                     seed: int, batch_size: int, device: str, output_size: int, ink_level: float, bar) -> None:
+def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, guidance: float, seed: int,
+                     batch_size: int, device: str, output_size: int, ink_level: float, bar) -> None:
     size = style.model.config.image_size
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)
@@ -219,7 +220,7 @@ def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, gui
             content = to_model_space(torch.from_numpy(fitted_reference_glyphs(batch, style.fit, size, renderer))[:, None])
             ids = style.model.tokenizer.encode(style.token, batch)
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
-                           scheduler=scheduler, noise=glyph_noise(batch, size, seed))
+                           noise=glyph_noise(batch, size, seed))
             for codepoint, image in zip(batch, finish_glyphs(to_uint8(drawn[:, 0]).cpu().numpy(), output_size,
                                                                  ink_level)):
                 save_glyph_png(image, glyph_path(output, codepoint), output_size)

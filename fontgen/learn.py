@@ -26,19 +26,21 @@ from tqdm import tqdm
 
 import glyph_data
 from fontgen.compose import INVENTORY_FILE, Inventory, write_inventory
-from fontgen.dataset import FontSource, StyledGlyphs, build_cache, corpus_sources, reference_source
+from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
+from fontgen.fonts import FontSource, reference_source
 from fontgen.errors import FontgenError
-from fontgen.paths import RECIPES, default_cache_dir  # noqa: F401 (default_cache_dir: its old home)
+from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.fonts import compat_jamo_in, file_sha256, font_info, require_hangul
 from fontgen.jamo import VariantTable
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
+from fontgen.files import write_json_atomic
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe, require_sections
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
-                           load_embedding, save_embedding, save_safetensors_atomic, write_json_atomic)
+                           load_embedding, save_embedding, save_safetensors_atomic)
 
 METHODS = ("compose", "ti", "lora", "dreambooth")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file, save_file
 
 import glyph_data
@@ -118,9 +118,6 @@ class PromptEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(dim)
         nn.init.normal_(self.token_embedding.weight, std=0.5)
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.token_embedding
-
     def resize_token_embeddings(self, vocab_size: int) -> None:
         """Grow the vocabulary (new rows start as the class token's embedding)."""
         old = self.token_embedding
@@ -199,19 +196,11 @@ class GlyphDiffusion(nn.Module):
                              beta_schedule=self.config.beta_schedule, prediction_type="sample",
                              clip_sample=True)
 
-    def sampling_scheduler(self, kind: str = "ddim"):
-        """A few-step scheduler sharing the training noise schedule."""
-        common = dict(num_train_timesteps=self.config.num_train_timesteps,
-                      beta_schedule=self.config.beta_schedule, prediction_type="sample")
-        if kind == "ddim":
-            return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True, timestep_spacing="trailing")
-        if kind == "dpm":
-            return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2,
-                                               timestep_spacing="trailing")
-        raise FontgenError(f"unknown scheduler {kind!r} (ddim or dpm)")
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def sampling_scheduler(self) -> DDIMScheduler:
+        """The few-step DDIM scheduler generate samples with, sharing the training noise schedule."""
+        return DDIMScheduler(num_train_timesteps=self.config.num_train_timesteps,
+                             beta_schedule=self.config.beta_schedule, prediction_type="sample", clip_sample=True,
+                             set_alpha_to_one=True, timestep_spacing="trailing")
 
 
 def save_model(model: GlyphDiffusion, folder: str | Path, dtype: torch.dtype = torch.float32,
@@ -253,7 +242,7 @@ def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
 
 @torch.no_grad()
 def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 2,
-           guidance: float = 1.0, scheduler: str = "ddim", generator: torch.Generator | None = None,
+           guidance: float = 1.0, generator: torch.Generator | None = None,
            noise: torch.Tensor | None = None) -> torch.Tensor:
     """Draw glyphs (n, 1, s, s) in [-1, 1] from content glyphs and prompts with a few-step scheduler.
 
@@ -262,13 +251,13 @@ def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor
     """
     if noise is None:
         noise = torch.randn(content.shape, generator=generator, device="cpu")
-    return denoise(model, content, input_ids, noise, steps=steps, guidance=guidance, scheduler=scheduler)
+    return denoise(model, content, input_ids, noise, steps=steps, guidance=guidance)
 
 
 def denoise(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, noise: torch.Tensor, *,
-            steps: int = 2, guidance: float = 1.0, scheduler: str = "ddim") -> torch.Tensor:
+            steps: int = 2, guidance: float = 1.0) -> torch.Tensor:
     """The sampler's loop from given noise, with gradients if enabled (`sample` is this under no_grad)."""
-    noise_scheduler = model.sampling_scheduler(scheduler)
+    noise_scheduler = model.sampling_scheduler()
     noise_scheduler.set_timesteps(steps)
     device = content.device
     latents = noise.to(device) * noise_scheduler.init_noise_sigma

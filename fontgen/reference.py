@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import glyph_data
-from fontgen.dataset import reference_source
+from fontgen.fonts import reference_source
 from fontgen.render import GlyphRenderer
 
 INK_THRESHOLD = 96

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import io
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import freetype
@@ -50,9 +50,6 @@ class EmFrame:
         """Pixel coordinates (x right, y down) -> font units."""
         s = self.scale(size_px)
         return px / s + self.left, self.bottom + self.size - py / s
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def typical_hangul_advance(font: TTFont) -> int:
@@ -149,11 +146,6 @@ class GlyphRenderer:
 def ink_to_png_pixels(image: np.ndarray) -> np.ndarray:
     """Ink-positive uint8 -> black-on-white pixels for PNG files."""
     return 255 - image
-
-
-def png_pixels_to_ink(pixels: np.ndarray) -> np.ndarray:
-    """Black-on-white PNG pixels -> ink-positive uint8."""
-    return 255 - pixels
 
 
 FINISH_SIZE = 128  # the size drawings are finished at: generate's PNGs, eval's scores, learn's ink level

@@ -19,7 +19,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fontgen.errors import FontgenError
-from fontgen.files import write_json_atomic  # noqa: F401 (used by learn and generate through here)
 from fontgen.model import DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash
 from fontgen.reference import LayoutFit
 from fontgen.render import INK_LEVEL

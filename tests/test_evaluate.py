@@ -8,9 +8,9 @@ import pytest
 from safetensors.numpy import load_file
 
 import glyph_data
-from fontgen.evaluate import SCORE_SIZE, evaluate_fonts, scores, subset_font, through_font_file
+from fontgen.evaluate import SCORE_SIZE, evaluate_fonts, scores, through_font_file
 from fontgen.render import GlyphRenderer, finish_glyphs, frame_for_font
-from fontgen.fonts import open_font
+from fontgen.fonts import open_font, subset_font
 from fontgen.learn import token_for_font
 from tests.conftest import NANUM_PEN, requires_corpus
 

@@ -149,7 +149,7 @@ def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_m
 
     from fontgen.fonts import file_sha256
     from fontgen.model import model_hash
-    from fontgen.style import write_json_atomic
+    from fontgen.files import write_json_atomic
 
     first = learn(small_font, tmp_path / "a.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model,
                   progress=False)
@@ -327,8 +327,10 @@ def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path,
 
 def test_style_pick_draws_the_users_glyphs_best(small_font, tiny_model):
     """The starting token is picked by how well it draws the user's glyphs, not by the loss alone."""
-    from fontgen.dataset import FontSource, StyledGlyphs, build_cache, reference_source
-    from fontgen.learn import default_cache_dir, nearest_style_tokens
+    from fontgen.dataset import StyledGlyphs, build_cache
+    from fontgen.fonts import FontSource, reference_source
+    from fontgen.learn import nearest_style_tokens
+    from fontgen.paths import default_cache_dir
     from fontgen.model import load_model, sample, to_model_space, to_uint8
     from fontgen.render import ink_iou
 
