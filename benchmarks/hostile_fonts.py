@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tqdm import tqdm  # noqa: E402
+
 from tests.hostile_fonts import MUTATIONS, SEED_FONTS, build_seeds, cases, run_case, write_glyph_folder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -34,7 +36,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seeds = build_seeds(Path(tmp) / "seeds")
         glyphs = write_glyph_folder(Path(tmp) / "glyphs", [0xAC01, 0xB137])
-        for case in cases(args.cases, args.start):
+        for case in tqdm(cases(args.cases, args.start), desc="hostile fonts", unit="case"):
             commands = ("info", "export", "learn") if case.number % LEARN_EVERY == 0 else ("info", "export")
             for outcome in run_case(case, seeds, glyphs, commands):
                 results[f"{outcome.command} {outcome.result}"] += 1

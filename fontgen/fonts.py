@@ -44,6 +44,7 @@ def open_font(path: str | Path, face: int = 0, lazy: bool | None = None) -> TTFo
 
 _CHECKED: set[tuple] = set()  # (path, size, mtime, face) of the font files read whole without damage
 FREETYPE_CHECK_SIZE = 24  # px: every glyph is rendered once at this size by the check
+REQUIRED_TABLES = ("cmap", "head", "hhea", "hmtx", "maxp", "name")  # what fontgen reads of every font
 
 
 def _in_corpus(path: Path) -> bool:
@@ -76,9 +77,22 @@ def check_font(path: Path, face: int, font: TTFont) -> None:
             font[tag]
         except Exception as error:  # fontTools raises many kinds on damaged data
             raise FontgenError(f"{path}: table '{tag.strip()}' is damaged ({_reason(error)})") from None
-    glyph_set = font.getGlyphSet()
-    metrics = font["hmtx"].metrics if "hmtx" in font else {}
-    for name in font.getGlyphOrder():
+    missing = [tag for tag in REQUIRED_TABLES if tag not in font]
+    if "glyf" not in font and "CFF " not in font and "CFF2" not in font:
+        missing.append("glyf or CFF")
+    if missing:
+        raise FontgenError(f"{path}: the font has no '{missing[0].strip()}' table (damaged, or not a complete font)")
+    try:
+        glyph_set, order = font.getGlyphSet(), font.getGlyphOrder()
+        metrics, cmap = font["hmtx"].metrics, font.getBestCmap() or {}
+    except Exception as error:
+        raise FontgenError(f"{path}: damaged font ({_reason(error)})") from None
+    known_names = set(order)
+    stray = next((c for c, name in sorted(cmap.items()) if name not in known_names), None)
+    if stray is not None:
+        raise FontgenError(f"{path}: table 'cmap' maps U+{stray:04X} to a glyph the font does not have "
+                           f"(it has {len(order):,})")
+    for name in order:
         try:
             glyph_set[name].draw(NullPen())
         except Exception as error:
@@ -131,7 +145,11 @@ def sfnt_bytes(path: str | Path, face: int = 0) -> bytes:
         font = _open(path, 0, lazy=False)
         font.flavor = None
         buffer = io.BytesIO()
-        font.save(buffer)
+        try:
+            font.save(buffer)
+        except Exception as error:  # a table fontTools read but cannot write back (a garbled tag, say)
+            raise FontgenError(f"{path}: damaged {'WOFF2' if data[:4] == b'wOF2' else 'WOFF'} font "
+                               f"({_reason(error)})") from None
         return buffer.getvalue()
     return data
 
