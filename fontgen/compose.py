@@ -678,6 +678,14 @@ def _load_labels(path: Path, source_sha256: str) -> dict[int, np.ndarray]:
         return {}
 
 
+LABELS_VERSION = 1  # of the segmentation: cached labels of another version are made again
+
+
+def _labels_cache_path(cache_dir: Path, source_sha256: str) -> Path:
+    """Where the labels of one font file are kept between style folders."""
+    return cache_dir / "jamo-labels" / f"{source_sha256[:32]}-v{LABELS_VERSION}-{SEGMENT_SIZE}.safetensors"
+
+
 def _context_key(context: tuple) -> str:
     return ",".join(str(int(x)) for x in context)
 
@@ -688,10 +696,11 @@ def _context_from_key(key: str) -> tuple:
 
 
 def write_inventory(font: str | Path, face: int, folder: str | Path, known: list[int], source_sha256: str,
-                    variants: VariantTable | None, progress: bool = True) -> dict:
+                    variants: VariantTable | None, progress: bool = True, cache_dir: Path | None = None) -> dict:
     """Label the jamo of the known syllables the missing ones are composed from and write the inventory
     into a style folder (jamo_inventory.json, jamo_labels.safetensors, the known syllables' font);
-    returns its summary. Interrupted, it keeps the labels made so far for the next run."""
+    returns its summary. Interrupted, it keeps the labels made so far for the next run; with `cache_dir`,
+    the labels of the same font file learned before (into any folder) are reused and kept there."""
     from tqdm import tqdm
 
     from fontgen.fonts import subset_font
@@ -700,7 +709,10 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     composer = composer_for_font(font, face, known, variants)
     labels_path = folder / LABELS_FILE
     partial_labels = labels_path.with_name(labels_path.name + ".partial-run")
+    cached_labels = None if cache_dir is None else _labels_cache_path(Path(cache_dir), source_sha256)
+    reused = {} if cached_labels is None else _load_labels(cached_labels, source_sha256)
     resumed = _load_labels(partial_labels, source_sha256)  # an interrupted run's labels
+    composer.font.segmented.update(reused)
     composer.font.segmented.update(resumed)
     have = set(known)
     missing = [c for c in glyph_data.all_syllables() if c not in have]
@@ -737,10 +749,14 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     work = sorted(set(work) | set(composer.font.segmented))  # choose_moves labelled a few more
     _save_labels({c: composer.font.labels(c) for c in work}, labels_path, source_sha256)
     partial_labels.unlink(missing_ok=True)
+    if cached_labels is not None:
+        cached_labels.parent.mkdir(parents=True, exist_ok=True)
+        _save_labels(dict(composer.font.segmented), cached_labels, source_sha256)
     exact = sum(1 for c in work if c in composer.font.composites)
     letters = (glyph_data.INITIALS, glyph_data.MEDIALS, glyph_data.FINALS)
     summary = {
         "composable": len(plan), "model": len(uncovered), "labelled": len(work), "labels_resumed": len(resumed),
+        "labels_reused": len(set(reused) - set(resumed)),
         "labels_from_composites": exact, "labels_registered": len(work) - exact,
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
         "built_jamo": len({c for c, _ in built}),

@@ -514,7 +514,7 @@ def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_di
     if existing and existing.get("source_sha256") == source_sha256 and "summary" in existing:
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
     started = time.time()
-    summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress)
+    summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress, cache_dir)
     return {**summary, "seconds": round(time.time() - started, 1)}
 
 

@@ -332,3 +332,14 @@ def test_names_users_really_have_work_end_to_end(small_font, tmp_path):
         assert report.added == len(chars) and report.output.exists()
         validate_with_ots(report.output)
     assert main(["info", str(korean)]) == 0
+
+
+def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):
+    """The labels of a font file are kept in the cache: learning it into another folder labels nothing
+    again and plans the same."""
+    first = learn(small_font, tmp_path / "first.fontgen", method="compose", progress=False)
+    second = learn(small_font, tmp_path / "second.fontgen", method="compose", progress=False)
+    summaries = [json.loads((f / "manifest.json").read_text())["jamo_inventory"] for f in (first, second)]
+    assert summaries[1]["labels_reused"] == summaries[1]["labelled"] > 0
+    plans = [json.loads((f / compose_module.INVENTORY_FILE).read_text())["plan"] for f in (first, second)]
+    assert plans[0] == plans[1]

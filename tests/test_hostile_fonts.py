@@ -9,8 +9,8 @@ from tests.conftest import requires_corpus
 from tests.hostile_fonts import MUTATIONS, build_seeds, cases, run_case, write_glyph_folder
 
 pytestmark = requires_corpus
-CASES = 240
-LEARN_EVERY = 10  # learn takes seconds a font; info and export a fraction of one
+CASES = 180
+LEARN_EVERY = 15  # learn takes seconds a font; info and export a fraction of one
 
 
 @pytest.fixture(scope="module")
