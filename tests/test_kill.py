@@ -103,17 +103,22 @@ def test_a_killed_second_stage_resumes_from_its_last_checkpoint(method, small_fo
     assert [s["steps"] for s in manifest["stages"]] == [STEPS - done]  # nor the steps saved before the kill
 
 
-def test_a_run_killed_in_textual_inversion_starts_it_again(small_font, tiny_model, slow_recipes, tmp_path):
+def test_a_relearn_killed_before_its_first_stage_ends_leaves_no_style_and_starts_again(small_font, tiny_model,
+                                                                                       slow_recipes, tmp_path):
+    """Killed in the inventory or in textual inversion (nothing of the model saved yet): the folder's earlier
+    style is gone, not mixed with the new run's files, and `--resume` learns from the start."""
     style = tmp_path / "small.fontgen"
     args = ("learn", small_font, "--method", "ti", "--recipe", slow_recipes["ti"], "--base", tiny_model, "-o", style)
     style.mkdir()
     (style / "manifest.json").write_text(json.dumps({"fontgen": 1, "method": "compose"}))  # an earlier style
     process = start(*args)
     kill_when(process, lambda: not (style / "manifest.json").exists())  # the new run has begun
+    assert not (style / "progress.json").exists()  # textual inversion had not finished
     assert_not_a_style(style, tmp_path)
     result = run(*args, "--resume")
     assert result.returncode == 0, result.stderr
-    assert json.loads((style / "manifest.json").read_text())["method"] == "ti"
+    manifest = json.loads((style / "manifest.json").read_text())
+    assert manifest["method"] == "ti" and manifest["stages"][0]["steps"] == STEPS
 
 
 def test_killed_generate_and_export_leave_only_whole_files(small_font, tmp_path):
