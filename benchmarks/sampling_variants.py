@@ -13,8 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fontgen.fonts import reference_source
-from fontgen.fonts import open_font
+from fontgen.fonts import open_font, reference_source
 from fontgen.generate import glyph_noise
 from fontgen.model import DEFAULT_CHECKPOINT, to_model_space, to_uint8
 from fontgen.reference import fitted_reference

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from fontgen.dataset import build_cache, corpus_sources
-from fontgen.fonts import FontSource, reference_source
 from fontgen.errors import FontgenError
-from fontgen.fonts import drawn_codepoints, font_info, require_hangul
+from fontgen.fonts import FontSource, drawn_codepoints, font_info, reference_source, require_hangul
 from fontgen.generate import glyph_path, resolve_chars, save_glyph_png
 from fontgen.reference import LayoutFit, fitted_reference_glyphs, ink_boxes
 from fontgen.render import FINISH_SIZE, GlyphRenderer

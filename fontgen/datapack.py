@@ -18,8 +18,8 @@ from pathlib import Path
 
 import glyph_data
 from fontgen.dataset import GlyphCache, build_cache, corpus_sources
-from fontgen.fonts import reference_source
 from fontgen.errors import FontgenError
+from fontgen.fonts import reference_source
 
 PACK_VERSION = 1
 ROLES = ("targets", "reference", "grid_targets", "grid_reference")

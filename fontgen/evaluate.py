@@ -18,16 +18,15 @@ from PIL import Image
 
 import glyph_data
 from fontgen.baselines import fit_to_font, nearest_corpus_font
-from fontgen.dataset import StyledGlyphs, build_cache
-from fontgen.fonts import FontSource, reference_source
 from fontgen.compose import COMPOSE_SIZE, downsize, load_composer
+from fontgen.dataset import StyledGlyphs, build_cache
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
-from fontgen.fonts import font_info, open_font, subset_font
+from fontgen.fonts import FontSource, font_info, open_font, reference_source, subset_font
 from fontgen.generate import glyph_noise
 from fontgen.learn import learn, nearest_style_tokens
-from fontgen.paths import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
+from fontgen.paths import default_cache_dir
 from fontgen.readability import load_recognizer, read_as_intended
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
 from fontgen.render import FINISH_SIZE, INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity

@@ -22,14 +22,13 @@ from tqdm import tqdm
 import glyph_data
 from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, has_inventory,
                              load_composer)
-from fontgen.fonts import reference_source
 from fontgen.errors import FontgenError
+from fontgen.files import write_json_atomic
+from fontgen.fonts import file_sha256, reference_source
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, INK_LEVEL, GlyphRenderer, finish_glyphs, ink_to_png_pixels
-from fontgen.fonts import file_sha256
-from fontgen.files import write_json_atomic
 from fontgen.style import MANIFEST_FILE, load_style, read_manifest
 
 GLYPHS_STAMP = "drawn_with.json"

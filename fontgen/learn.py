@@ -27,14 +27,13 @@ from tqdm import tqdm
 import glyph_data
 from fontgen.compose import INVENTORY_FILE, Inventory, write_inventory
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
-from fontgen.fonts import FontSource, reference_source
 from fontgen.errors import FontgenError
-from fontgen.paths import RECIPES, default_cache_dir
-from fontgen.fonts import compat_jamo_in, file_sha256, font_info, require_hangul
+from fontgen.files import write_json_atomic
+from fontgen.fonts import FontSource, compat_jamo_in, file_sha256, font_info, reference_source, require_hangul
 from fontgen.jamo import VariantTable
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
-from fontgen.files import write_json_atomic
+from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import load_recipe, require_sections
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
@@ -431,6 +430,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         # cost more than it kept (benchmarks/HISTORY.md, learn, session 11).
         ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration, widest_margin=True)}
         ink_level_glyphs = {"textual inversion": len(ti_calibration.codepoints)}
+
         def save_stage2() -> None:
             if method == "lora":
                 partial = out / "lora.partial"

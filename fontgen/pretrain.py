@@ -24,8 +24,8 @@ import glyph_data
 from fontgen.checkpoint import load_training_state, save_training_state
 from fontgen.datapack import GRID_CHARS, TrainingCaches, open_pack, render_caches
 from fontgen.dataset import StyledGlyphs, charset_by_name, corpus_sources
-from fontgen.fonts import FontSource
 from fontgen.errors import FontgenError
+from fontgen.fonts import FontSource
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
 from fontgen.recipe import load_recipe, require_sections
