@@ -268,8 +268,12 @@ def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
     options.name_IDs, options.notdef_outline, options.layout_features = ["*"], True, ["*"]
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=list(keep) + list(range(0x20, 0x7F)))
-    subsetter.subset(ttfont)
-    ttfont.save(out)
+    try:
+        subsetter.subset(ttfont)
+        ttfont.save(out)
+    except Exception as error:  # values fontTools reads but cannot write back (a damaged hhea, charstring)
+        Path(out).unlink(missing_ok=True)
+        raise FontgenError(f"{font}: damaged font, it cannot be rewritten ({_reason(error)})") from None
     return out
 
 

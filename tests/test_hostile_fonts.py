@@ -37,6 +37,20 @@ def test_damaged_fonts_are_refused_in_one_line_or_handled(seeds, tmp_path):
     assert len(refused_kinds) >= len(MUTATIONS) - 1, refused_kinds
 
 
+# Cases a battery with other case numbers found escaping (learn copies the known syllables into the style
+# folder, and fontTools can read values it cannot write back).
+FOUND_BEFORE = [("noto.otf", "garbage run", 20900), ("noto.otf", "flip bytes", 21350)]
+
+
+def test_damage_found_by_earlier_batteries_is_refused(seeds, tmp_path):
+    from tests.hostile_fonts import Case
+
+    glyphs = write_glyph_folder(tmp_path / "glyphs", [0xAC01])
+    for seed_name, kind, number in FOUND_BEFORE:
+        outcomes = run_case(Case(seed_name, kind, number), seeds, glyphs, ("info", "export", "learn"))
+        assert all(o.result in ("ok", "refused") for o in outcomes), [(o.command, o.detail) for o in outcomes]
+
+
 def test_the_undamaged_seeds_go_through(seeds, tmp_path):
     from tests.hostile_fonts import Case
 
