@@ -123,6 +123,7 @@ class Case:
     number: int
 
     def make(self, seeds: dict[str, bytes]) -> bytes:
+        """The mutated font's bytes (the same for the same case, every time)."""
         return mutate(seeds[self.seed_name], self.kind, np.random.default_rng(self.number))
 
 
