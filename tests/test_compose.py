@@ -106,6 +106,18 @@ def test_component_order_is_read_from_the_font():
     assert np.nonzero(labels == MEDIAL)[1].mean() > np.nonzero(labels == INITIAL)[1].mean() + 10  # ㅏ right of ㄱ
 
 
+def test_components_met_once_take_the_role_the_font_gives_them_elsewhere():
+    """With few syllables a component met in one of them fits several roles; the order of the syllables
+    that leave no doubt decides, and every component gets the role it has in the whole font."""
+    font = open_font(UN_DOTUM)
+    few = [int(c) for c in np.random.default_rng(0).choice(glyph_data.ksx1001_syllables(), 60, replace=False)]
+    whole = composite_jamo(font, glyph_data.all_syllables())
+    role_of = {c.glyphName: role for parts in whole.values() for c, role in parts}
+    cut = composite_jamo(font, few)
+    assert len(cut) == len(few)
+    assert all(role == role_of[c.glyphName] for parts in cut.values() for c, role in parts)
+
+
 def test_registration_labels_drawn_syllables_like_their_components(twin_fonts):
     """The drawn twin is labelled by registering reference fonts onto it (NanumGothic is not among them)."""
     composite, drawn = twin_fonts
