@@ -134,10 +134,11 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
     ema = EMAModel(model.parameters(), decay=train.get("ema_decay", 0.999))
     optimizer = torch.optim.AdamW(model.parameters(), lr=train["learning_rate"],
                                   weight_decay=train.get("weight_decay", 0.0))
-    step = 0
+    step, saved_rng = 0, (None, None)
     if resume and state_path.exists():
-        tensors, step, _ = load_training_state(state_path, optimizer)
+        tensors, step, extra = load_training_state(state_path, optimizer)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        saved_rng = (extra.get("numpy_rng"), tensors.get("rng.torch"))
         ema.shadow_params = [tensors[f"ema.{i}"] for i in range(len(ema.shadow_params))]
         ema.optimization_step = step
         accelerator.print(f"resumed from {state_path} at step {step}")
@@ -174,14 +175,20 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
             return
         tensors = {f"model.{k}": v for k, v in raw_model.state_dict().items()}
         tensors.update({f"ema.{i}": p for i, p in enumerate(ema.shadow_params)})
+        tensors["rng.torch"] = torch_rng = torch.get_rng_state()
         save_training_state(state_path, tensors, optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer,
-                            current_step, {"recipe": str(recipe_path)})
+                            current_step, {"recipe": str(recipe_path), "numpy_rng": rng.bit_generator.state})
         ema_model = GlyphDiffusion(raw_model.config)
         ema_model.load_state_dict(raw_model.state_dict())
         ema.copy_to(ema_model.parameters())
         save_model(ema_model, out / "model", extra={"recipe": recipe, "steps": current_step,
                                                    "fonts": font_names, "charset_size": len(chars)})
+        torch.set_rng_state(torch_rng)  # building the EMA copy drew initial weights: saving must not move the run
 
+    if saved_rng[0] is not None and saved_rng[1] is not None:
+        # The batches and noise go on where they stopped, as if the run had never been interrupted.
+        rng.bit_generator.state = saved_rng[0]
+        torch.set_rng_state(saved_rng[1])
     try:
         while step < total:
             model.train()

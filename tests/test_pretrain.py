@@ -50,6 +50,16 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_model):
     assert step == 12
     log_steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert log_steps == sorted(log_steps)
+    # The resumed run is the uninterrupted one: weights, EMA, optimizer moments and random streams alike.
+    whole = write_recipe(recipe, tmp_path / "whole.toml", train={"output_dir": str(tmp_path / "whole")})
+    pretrain(whole, device="cpu", progress=False)
+    from safetensors.torch import load_file
+
+    resumed = load_file(str(tmp_path / "run" / "train_state.safetensors"))
+    uninterrupted = load_file(str(tmp_path / "whole" / "train_state.safetensors"))
+    assert set(resumed) == set(uninterrupted)
+    assert {k.split(".")[0] for k in resumed} >= {"model", "ema", "optimizer", "rng"}
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
 
 
 def test_shipped_checkpoint_loads_by_default_and_draws():
