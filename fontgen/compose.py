@@ -480,13 +480,17 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource,
     box = None if boxes is None else boxes.box(context)
     if box is None or source.part == WHOLE:
         return box
-    top, left, bottom, right = box
-    gap = PAIR_GAP * (right - left) / 2
-    middle = (left + right) / 2
-    return np.array([top, left, bottom, middle - gap] if source.part == LEFT else [top, middle + gap, bottom, right])
+    return box_halves(box)[source.part - 1]
 
 
 PAIR_GAP = 0.06  # between the halves of a pair set into a plain box, as a share of its width
+
+
+def box_halves(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A plain box split into the left and right letter's boxes of a pair, PAIR_GAP apart."""
+    top, left, bottom, right = box
+    gap, middle = PAIR_GAP * (right - left) / 2, (left + right) / 2
+    return np.array([top, left, bottom, middle - gap]), np.array([top, middle + gap, bottom, right])
 
 
 def pair_halves(ink: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -875,10 +879,7 @@ def compat_jamo_images(composer: Composer, letters: list[str]) -> dict[int, np.n
         parts = [drawn_letter(p) for p in LETTER_PAIRS.get(letter, "")]
         if not parts or any(p is None for p in parts):
             return None
-        top, left, bottom, right = target_box(letter)
-        gap, middle = PAIR_GAP * (right - left) / 2, (left + right) / 2
-        halves = ([top, left, bottom, middle - gap], [top, middle + gap, bottom, right])
-        return np.maximum(*(fit_strokes(p, ink_box(p), np.array(h)) for p, h in zip(parts, halves)))
+        return np.maximum(*(fit_strokes(p, ink_box(p), h) for p, h in zip(parts, box_halves(target_box(letter)))))
 
     out = {}
     for letter in letters:
