@@ -52,9 +52,15 @@ def save_glyph_png(image: np.ndarray, path: Path, size: int) -> None:
     picture = Image.fromarray(ink_to_png_pixels(image))
     if picture.size[0] != size:
         picture = picture.resize((size, size), Image.Resampling.BICUBIC)
-    partial = path.with_name(path.stem + ".partial.png")
-    picture.save(partial)
+    partial = partial_path(path)
+    picture.save(partial, format="PNG")
     os.replace(partial, path)
+
+
+def partial_path(path: Path) -> Path:
+    """Where a glyph image is written before its rename: a hidden name that neither `U+*.png` nor export reads,
+    so a killed run leaves the folder exportable."""
+    return path.with_name(f".{path.name}.partial")
 
 
 def glyph_noise(codepoints: list[int], size: int, seed: int) -> torch.Tensor:
@@ -74,8 +80,8 @@ def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int 
     for i, codepoint in enumerate(chosen):
         glyph = Image.open(glyph_path(folder, codepoint)).convert("L").resize((cell, cell), Image.Resampling.BILINEAR)
         sheet.paste(glyph, ((i % columns) * cell, (i // columns) * cell))
-    partial = path.with_name(path.stem + ".partial.png")
-    sheet.save(partial)
+    partial = partial_path(path)
+    sheet.save(partial, format="PNG")
     os.replace(partial, path)
 
 
@@ -173,6 +179,8 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         for stale in output.glob("U+*.png"):
             stale.unlink()
         write_json_atomic(output / GLYPHS_STAMP, stamp)
+    for leftover in output.glob(".*.partial"):  # a killed run's unfinished image
+        leftover.unlink()
     todo = [c for c in wanted if not glyph_path(output, c).exists()]
     started = time.time()
     bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)

@@ -17,6 +17,7 @@ from PIL import Image
 from fontgen.errors import FontgenError
 from fontgen.export import ExportReport, export_font, read_glyph_dir, validate_with_ots
 from fontgen.fonts import open_font
+from fontgen.generate import partial_path
 from fontgen.render import GlyphRenderer, frame_for_font
 from fontgen.render import ink_iou as iou
 
@@ -321,6 +322,8 @@ def test_read_glyph_dir(tmp_path, images):
     _save_png(folder / f"U+{NEW[2]:04X}.png", images[NEW[2]], "RGBA")
     _save_png(folder / "contact_sheet.png", images[NEW[3]])
     (folder / "manifest.json").write_text("{}")
+    # what a killed generate leaves: an image cut off before its rename, which export must not read
+    partial_path(folder / "U+AC02.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
     glyphs = read_glyph_dir(folder)
     assert list(glyphs) == [0xAC01, NEW[1], NEW[2]]
     for cp, ink in glyphs.items():

@@ -137,6 +137,9 @@ def test_killed_generate_and_export_leave_only_whole_files(small_font, tmp_path)
     for path in drawn:  # each one whole (written to a temporary name, then renamed)
         with Image.open(path) as image:
             image.load()
+    killed_export = tmp_path / "killed.ttf"  # what was drawn before the kill exports as it is
+    assert run("export", small_font, glyphs, "-o", killed_export).returncode == 0
+    assert {int(path.stem[2:], 16) for path in drawn} <= set(open_font(killed_export).getBestCmap())
     result = run("generate", style, "-o", glyphs, "--chars", chars)
     assert result.returncode == 0, result.stderr
     assert f"drew {len(wanted) - len(drawn)} glyphs" in result.stdout and f"{len(drawn)} already there" in result.stdout
