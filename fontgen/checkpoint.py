@@ -8,6 +8,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
+def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None = None) -> None:
+    """safetensors.save_file through a temp file and a rename."""
+    partial = path.with_name(path.name + ".partial")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
+    partial.replace(path)
+
+
 def save_training_state(path: str | Path, tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
                         step: int, extra: dict | None = None) -> None:
     """Write named tensors plus the optimizer's state to one safetensors file, atomically."""

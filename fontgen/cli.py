@@ -103,7 +103,8 @@ def cmd_generate(args) -> None:
     chars = args.chars
     report = generate(args.style, args.output, chars, method=args.method, compat_jamo=args.compat_jamo,
                       steps=args.steps, guidance=args.guidance,
-                      lora_scale=args.lora_scale, seed=args.seed, batch_size=args.batch_size, device=args.device,
+                      lora_scale=args.lora_scale, hypernetwork_strength=args.hypernetwork_strength, seed=args.seed,
+                      batch_size=args.batch_size, device=args.device,
                       base=args.base, output_size=args.size, ink_level=args.ink_level)
     print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo, {report.by_model} by the "
           f"model; {report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) "
@@ -136,7 +137,8 @@ def cmd_complete(args) -> None:
     report = complete(args.font, args.output, chars=args.chars, method=args.method, draw=args.draw,
                       compat_jamo=not args.no_compat_jamo, recipe=args.recipe,
                       family_name=args.family_name, output_format=args.format, force=args.force, steps=args.steps,
-                      seed=args.seed, device=args.device, base=args.base, face=args.face)
+                      seed=args.seed, device=args.device, base=args.base, face=args.face,
+                      hypernetwork_strength=args.hypernetwork_strength)
     print(f"added {report.added} syllables and {report.letters} compatibility letters in {report.seconds:.0f} s "
           f"-> {report.output}")
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
@@ -193,12 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pack)
 
     base_help = "base model folder (default: the shipped checkpoint)"
-    p = sub.add_parser("learn", help="learn a font's style (textual inversion, then LoRA or DreamBooth)")
+    p = sub.add_parser("learn", help="learn a font's style (its jamo; textual inversion, then LoRA, DreamBooth or a "
+                                     "hypernetwork)")
     p.add_argument("font")
     p.add_argument("-o", "--output", help="style folder (default: FONT.fontgen next to the font)")
-    p.add_argument("--method", default="auto", choices=["auto", "compose", "lora", "dreambooth", "ti"],
+    p.add_argument("--method", default="auto",
+                   choices=["auto", "compose", "lora", "dreambooth", "hypernetwork", "ti"],
                    help="every method writes the font's jamo inventory; compose: that alone, no model; lora, "
-                        "dreambooth, ti: also a model for syllables whose jamo the font lacks; auto (default): "
+                        "dreambooth, hypernetwork, ti: also a model for syllables whose jamo the font lacks; auto "
+                        "(default): "
                         "compose when the font's jamo cover every missing syllable, else lora")
     p.add_argument("--recipe", help="TOML recipe (default: recipes/METHOD.toml)")
     p.add_argument("--steps", type=int, help="override each stage's step count")
@@ -221,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2, help="sampling steps (2: 12 glyphs/s on a 2-core CPU)")
     p.add_argument("--guidance", type=float, default=1.0)
     p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--hypernetwork-strength", type=float, default=1.0,
+                   help="how much of a hypernetwork style applies, 0 (textual inversion alone) to 1 (default)")
     p.add_argument("--ink-level", type=float, help="gray taken as the ink edge, 0.05-0.95; higher draws thinner "
                                                    "(default: the style's, measured by learn)")
     p.add_argument("--seed", type=int, default=0)
@@ -248,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("font")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--chars", default="missing")
-    p.add_argument("--method", default="auto", choices=["auto", "compose", "lora", "dreambooth", "ti"],
+    p.add_argument("--method", default="auto",
+                   choices=["auto", "compose", "lora", "dreambooth", "hypernetwork", "ti"],
                    help="how the style is learned; auto: compose alone when the font's jamo cover every missing "
                         "syllable, else LoRA too for the rest")
     p.add_argument("--draw", default="compose", choices=["compose", "model"],
@@ -260,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family-name")
     p.add_argument("--force", action="store_true")
     p.add_argument("--steps", type=int, default=2, help="sampling steps")
+    p.add_argument("--hypernetwork-strength", type=float, default=1.0,
+                   help="with --method hypernetwork: how much of it applies, 0 (textual inversion alone) to 1")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--face", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -277,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fonts", nargs="*", help="corpus val font names (default: all val fonts)")
     p.add_argument("--known", default="ksx1001", help="ksx1001 or a number of known syllables (e.g. 256)")
     p.add_argument("--held-out", type=int, default=64, help="held-out syllables scored per font")
-    p.add_argument("--method", default="nearest", choices=["nearest", "compose", "ti", "lora", "dreambooth"],
+    p.add_argument("--method", default="nearest",
+                   choices=["nearest", "compose", "ti", "lora", "dreambooth", "hypernetwork"],
                    help="how the style is got: nearest train-font token, learned, or composed from the font's own "
                         "jamo (the base model with the nearest token where a jamo is missing)")
     p.add_argument("--learn-steps", type=int, default=None, help="steps of each learn stage (default: the recipe's)")

@@ -52,6 +52,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
              recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
              family_name: str | None = None, output_format: str | None = None, force: bool = False,
              steps: int = 2, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
+             hypernetwork_strength: float = 1.0,
              base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, progress: bool = True) -> CompleteReport:
     """Learn, generate and export in one go; the original glyphs stay untouched.
 
@@ -61,6 +62,8 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
     device = pick_device(device)  # refused now, not after the learning
+    if not 0.0 <= hypernetwork_strength <= 1.0:
+        raise FontgenError(f"--hypernetwork-strength {hypernetwork_strength}: choose 0 to 1")
     info = font_info(font, face)
     source_is_cff = info.format.endswith("OTF (CFF)")
     if output_format and output_format != ("otf" if source_is_cff else "ttf"):
@@ -77,12 +80,13 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
         method = "lora" if method == "auto" else method
     method = learn_method_for(info.hangul, wanted, method)
     if draw == "model" and method == "compose":
-        raise FontgenError("--draw model needs a learned model: pass --method lora, dreambooth or ti")
+        raise FontgenError("--draw model needs a learned model: pass --method lora, dreambooth, hypernetwork or ti")
     reused = matching_style(style_dir, font, method, base)
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
     generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo and draw == "compose", steps=steps,
-             seed=seed, batch_size=batch_size, device=device, base=base, progress=progress)
+             seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
+             hypernetwork_strength=hypernetwork_strength)
     letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.

@@ -127,22 +127,26 @@ SOURCES_FILE = "sources.json"
 
 
 def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "compose",
-             compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0, seed: int = 0,
-             batch_size: int = 64, device: str = "auto", base: str | Path = DEFAULT_CHECKPOINT,
-             output_size: int | None = None, ink_level: float | None = None, progress: bool = True) -> GenerateReport:
+             compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0,
+             hypernetwork_strength: float = 1.0, seed: int = 0, batch_size: int = 64, device: str = "auto",
+             base: str | Path = DEFAULT_CHECKPOINT, output_size: int | None = None, ink_level: float | None = None,
+             progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
     `method` "compose" (default) composes every syllable whose jamo the font draws somewhere from the
     font's own jamo (`fontgen.compose`), and has the model draw the rest; "model" has the model draw
     them all. `output_size` defaults to COMPOSE_SIZE when composing, FINISH_SIZE otherwise.
     `ink_level` (the gray taken as the model's ink edge; higher draws thinner) defaults to the one learn
-    measured. `compat_jamo` also composes the compatibility letters (U+3131-U+3163) the source font lacks.
+    measured. `lora_scale` and `hypernetwork_strength` (0 to 1) say how much of a LoRA or a hypernetwork
+    style applies (0: textual inversion alone). `compat_jamo` also composes the compatibility letters (U+3131-U+3163) the source font lacks.
     The glyph folder gets sources.json: where each glyph came from and why.
     """
     if method not in METHODS:
         raise FontgenError(f"--method {method}: choose compose or model")
     if ink_level is not None and not 0.05 <= ink_level <= 0.95:
         raise FontgenError(f"--ink-level {ink_level}: choose 0.05 to 0.95 (0.5 is mid-gray)")
+    if not 0.0 <= hypernetwork_strength <= 1.0:
+        raise FontgenError(f"--hypernetwork-strength {hypernetwork_strength}: choose 0 to 1")
     device = pick_device(device)
     manifest = read_manifest(style_dir)
     known = manifest["source"]["hangul"]
@@ -164,16 +168,18 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     if for_model and manifest["method"] == "compose":
         if composer is None:
             raise FontgenError(f"{style_dir} was learned with --method compose and has no model; learn with --method "
-                               "lora (or ti, dreambooth), or generate with --method compose")
+                               "lora (or ti, dreambooth, hypernetwork), or generate with --method compose")
         why = composer.inventory.missing_jamo(for_model[0])
         raise FontgenError(f"{len(for_model)} of the syllables cannot be composed ({why}, for one) and this style has "
-                           "no model; learn with --method lora (or ti, dreambooth) to draw them")
-    style = load_style(style_dir, base, device=device, lora_scale=lora_scale) if for_model else None
+                           "no model; learn with --method lora (or ti, dreambooth, hypernetwork) to draw them")
+    style = load_style(style_dir, base, device=device, lora_scale=lora_scale,
+                       hypernetwork_strength=hypernetwork_strength) if for_model else None
     if ink_level is None and manifest["method"] != "compose":
         # From the manifest, not the loaded style: the stamp must not depend on whether this run needs the model.
         ink_level = manifest.get("ink_level", INK_LEVEL)
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "method": method, "steps": steps,
-             "guidance": guidance, "lora_scale": lora_scale, "seed": seed, "scheduler": "ddim",
+             "guidance": guidance, "lora_scale": lora_scale, "seed": seed,
+             "hypernetwork_strength": hypernetwork_strength, "scheduler": "ddim",
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
         for stale in output.glob("U+*.png"):

@@ -1,8 +1,9 @@
 """`fontgen learn FONT`: learn a font's style from the glyphs it already has.
 
 Stage 1, textual inversion: a new token, its embedding row (or `num_vectors` rows) trained, everything else frozen.
-Stage 2, specialization: a LoRA adapter on the UNet (default), or DreamBooth (the whole UNet, with a
-prior-preservation loss on other fonts' real glyphs under their own tokens), or nothing (ti).
+Stage 2, specialization: a LoRA adapter on the UNet (the default model), or DreamBooth (the whole UNet, with a
+prior-preservation loss on other fonts' real glyphs under their own tokens), or a hypernetwork (small networks
+on the prompt encoding that feeds the cross-attention, the UNet untouched), or nothing (ti).
 Each stage watches the loss and the SSIM and IoU of held-back glyphs (the recipe says which score counts),
 keeps its best state and stops early.
 Both stages train on the recipe's `train_loss`: "sampler-steps" (the default recipes: each noise level
@@ -28,8 +29,11 @@ import glyph_data
 from fontgen.compose import INVENTORY_FILE, Inventory, write_inventory
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
 from fontgen.errors import FontgenError
+from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.files import write_json_atomic
 from fontgen.fonts import FontSource, compat_jamo_in, file_sha256, font_info, reference_source, require_hangul
+from fontgen.hypernetwork import (HYPERNETWORK_FILE, Hypernetwork, apply_hypernetwork, load_hypernetwork,
+                                  save_hypernetwork)
 from fontgen.jamo import VariantTable
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
                            style_token, to_model_space, to_uint8)
@@ -39,9 +43,10 @@ from fontgen.recipe import load_recipe, require_sections
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
-                           load_embedding, save_embedding, save_safetensors_atomic)
+                           load_embedding, save_embedding)
 
-METHODS = ("compose", "ti", "lora", "dreambooth")
+METHODS = ("compose", "ti", "lora", "dreambooth", "hypernetwork")
+STAGE2_FILES = {"lora": LORA_FILE, "dreambooth": UNET_FILE, "hypernetwork": HYPERNETWORK_FILE}
 
 
 def token_for_font(path: Path) -> str:
@@ -362,7 +367,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
     settings_all = load_recipe(recipe_path)
     require_sections(settings_all, recipe_path, "learn", ("learn", "early_stop", "ti")
-                     + {"lora": ("lora",), "dreambooth": ("dreambooth",)}.get(method, ()))
+                     + ((method,) if method in STAGE2_FILES else ()))
     settings = {**settings_all["learn"], **settings_all["early_stop"]}
     if num_vectors is None:
         num_vectors = settings_all["ti"].get("num_vectors", 1)
@@ -437,6 +442,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                 model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
                 (partial / LORA_FILE).replace(out / LORA_FILE)
                 partial.rmdir()
+            elif method == "hypernetwork":
+                save_hypernetwork(model.hypernetwork, out / HYPERNETWORK_FILE)
             else:
                 save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
 
@@ -455,6 +462,12 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                                       progress, out / UNET_FILE if stage2_done else None, stage2_done, checkpoint))
             save_stage2()
             artifacts.append(UNET_FILE)
+        elif method == "hypernetwork":
+            stages.append(_hypernetwork(model, token, pairs, held, settings, settings_all["hypernetwork"], steps,
+                                        progress, out / HYPERNETWORK_FILE if stage2_done else None, stage2_done,
+                                        checkpoint))
+            save_stage2()
+            artifacts.append(HYPERNETWORK_FILE)
         if stages and stages[-1].interrupted:
             write_json_atomic(progress_file, {**resumable, "stage2_method": method,
                                               "stage2_steps": stage2_done + stages[-1].steps})
@@ -605,6 +618,26 @@ def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Pat
     parameters = [p for p in model.unet.parameters() if p.requires_grad]
     return train_stage("LoRA", model, parameters, max(1, (steps or lora["steps"]) - done), lora["learning_rate"],
                        token, pairs, held, settings, progress=progress, checkpoint=checkpoint)
+
+
+def _hypernetwork(model, token, pairs, held, settings, hyper, steps, progress, saved: Path | None = None,
+                  done: int = 0, checkpoint=None) -> StageResult:
+    """Stage 2 (hypernetwork): residual networks on the context of every cross-attention's keys and values,
+    the UNet frozen (or going on from a saved hypernetwork)."""
+    if saved is None:
+        structure = {key: hyper[key] for key in ("layer_structure", "activation", "dropout") if key in hyper}
+        hypernetwork = Hypernetwork.for_unet(model.unet, **structure)
+    else:
+        hypernetwork = load_hypernetwork(saved)
+    apply_hypernetwork(model, hypernetwork)
+    parameters = list(hypernetwork.parameters())
+    for parameter in parameters:
+        parameter.requires_grad_(True)
+    result = train_stage("hypernetwork", model, parameters, max(1, (steps or hyper["steps"]) - done),
+                         hyper["learning_rate"], token, pairs, held, settings, progress=progress, checkpoint=checkpoint)
+    for parameter in parameters:
+        parameter.requires_grad_(False)
+    return result
 
 
 def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyphs:

@@ -4,21 +4,24 @@ myfont.fontgen/
   learned_embeds.safetensors        {token: embedding}, diffusers' textual inversion format
   pytorch_lora_weights.safetensors  LoRA adapter (method lora), diffusers' format, config in metadata
   unet.safetensors                  the fine-tuned UNet (method dreambooth)
+  hypernetwork.safetensors          the context networks (method hypernetwork), their structure in metadata
   manifest.json                     source font and base model hashes, recipe, steps, metrics, layout fit, ink level
   preview.png                       real vs generated held-back glyphs
 """
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
+from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
+from fontgen.hypernetwork import HYPERNETWORK_FILE, apply_hypernetwork, load_hypernetwork
 from fontgen.model import DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash
 from fontgen.reference import LayoutFit
 from fontgen.render import INK_LEVEL
@@ -28,13 +31,6 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 UNET_FILE = "unet.safetensors"
 MANIFEST_FILE = "manifest.json"
 ADAPTER_NAME = "style"
-
-
-def save_safetensors_atomic(tensors: dict, path: Path, metadata: dict | None = None) -> None:
-    """safetensors.save_file through a temp file and a rename."""
-    partial = path.with_name(path.name + ".partial")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
-    os.replace(partial, path)
 
 
 def add_style_token(model: GlyphDiffusion, token: str, initial: torch.Tensor, num_vectors: int = 1) -> list[int]:
@@ -105,20 +101,28 @@ def read_manifest(folder: str | Path) -> dict:
 
 
 def load_style(folder: str | Path, base: str | Path = DEFAULT_CHECKPOINT, device: str = "cpu",
-               lora_scale: float = 1.0) -> Style:
-    """Load the base model and apply a style folder's embedding and adapter (or UNet) to it."""
+               lora_scale: float = 1.0, hypernetwork_strength: float = 1.0) -> Style:
+    """Load the base model and apply a style folder's embedding and adapter (UNet, hypernetwork) to it;
+    `lora_scale` and `hypernetwork_strength` say how much of a LoRA or a hypernetwork applies."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if manifest.get("base_model_sha256") != model_hash(base):
         raise FontgenError(f"{folder} was learned on another base model than {base}; run `fontgen learn` again")
     model = load_model(base)
-    token = load_embedding(model, folder / EMBEDDINGS_FILE)
     method = manifest["method"]
-    if method == "lora":
-        model.unet.load_lora_adapter(str(folder / LORA_FILE), prefix=None, adapter_name=ADAPTER_NAME)
-        model.unet.set_adapters([ADAPTER_NAME], weights=[lora_scale])
-    elif method == "dreambooth":
-        state = load_file(str(folder / UNET_FILE))
-        model.unet.load_state_dict({k: v.float() for k, v in state.items()})
+    try:
+        token = load_embedding(model, folder / EMBEDDINGS_FILE)
+        if method == "lora":
+            model.unet.load_lora_adapter(str(folder / LORA_FILE), prefix=None, adapter_name=ADAPTER_NAME)
+            model.unet.set_adapters([ADAPTER_NAME], weights=[lora_scale])
+        elif method == "dreambooth":
+            state = load_file(str(folder / UNET_FILE))
+            model.unet.load_state_dict({k: v.float() for k, v in state.items()})
+        elif method == "hypernetwork":
+            apply_hypernetwork(model, load_hypernetwork(folder / HYPERNETWORK_FILE), hypernetwork_strength)
+    except (OSError, SafetensorError, KeyError, ValueError, RuntimeError) as error:
+        # A file cut short or replaced: the folder is no style any more, whatever the library says.
+        raise FontgenError(f"{folder}: a damaged or missing style file ({str(error).splitlines()[0][:120]}); "
+                           "run `fontgen learn` again") from None
     fit = LayoutFit(np.array(manifest["layout_fit"], dtype=np.float64))
     return Style(model.to(device).eval(), token, fit, manifest, folder)

@@ -1,4 +1,5 @@
-"""learn (ti, lora, dreambooth) on a small font, artifacts reloaded into a fresh model, generate resumes."""
+"""learn (ti, lora, dreambooth, hypernetwork) on a small font, artifacts reloaded into a fresh model, generate
+resumes."""
 import json
 import shutil
 from pathlib import Path
@@ -27,7 +28,7 @@ NANUM_BRUSH = NANUM_GOTHIC.with_name("NanumBrush.ttf")
 SMALL_PEN_TOKEN = token_for_font(Path("SmallPen.ttf"))  # the small_font fixture's
 
 
-@pytest.fixture(scope="module", params=["ti", "lora", "dreambooth"])
+@pytest.fixture(scope="module", params=["ti", "lora", "dreambooth", "hypernetwork"])
 def learned(request, tmp_path_factory, small_font, tiny_model, learn_recipes):
     folder = tmp_path_factory.mktemp(f"style-{request.param}") / "small.fontgen"
     learn(small_font, folder, method=request.param, recipe=learn_recipes[request.param], base=tiny_model,
@@ -51,13 +52,20 @@ def test_style_folder_holds_the_artifacts(learned):
             assert any("lora_A" in key for key in handle.keys())
     if method == "dreambooth":
         assert (folder / "unet.safetensors").stat().st_size > 100_000
+    if method == "hypernetwork":
+        from safetensors import safe_open
+
+        with safe_open(str(folder / "hypernetwork.safetensors"), "pt") as handle:
+            structure = json.loads(handle.metadata()["structure"])
+        assert structure["layer_structure"] == [1, 2, 1] and structure["context_dims"] == [32]  # the tiny base's
     assert all(stage["history"] for stage in manifest["stages"])  # each stage scored on the held-back glyphs
     report = learn_report(folder)  # what learn prints: a line per stage, its time and what it bought
     assert [line.split(":")[0] for line in report[1:-1]] == [s["name"] for s in manifest["stages"]]
     assert all(f"{s['held_back_score']:.3f} (best at step {s['best_step']})" in line
                for s, line in zip(manifest["stages"], report[1:-1]))
     # Each stage's ink level is measured; generate uses the last.
-    stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"]}[method]
+    stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"],
+                                      "hypernetwork": ["hypernetwork"]}[method]
     assert list(manifest["ink_levels"]) == stages
     assert manifest["ink_level"] == manifest["ink_levels"][stages[-1]]
     assert all(0.25 <= level <= 0.8 for level in manifest["ink_levels"].values())
@@ -105,6 +113,39 @@ def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path
     start_row = rows[style.model.tokenizer.ids[manifest["initialized_from"]]]
     trained = manifest["stages"][0]["best_step"] > 0
     assert torch.equal(learned_row, start_row) != trained
+
+
+@pytest.mark.parametrize("learned", ["hypernetwork"], indirect=True)
+def test_hypernetwork_reloads_and_strength_zero_is_textual_inversion(learned, tiny_model, tmp_path):
+    """The saved hypernetwork, reloaded into a fresh model, draws what the trained one drew; at strength 0 the
+    style is the learned token alone; the UNet's own weights are never touched."""
+    from fontgen.hypernetwork import load_hypernetwork
+    from fontgen.style import EMBEDDINGS_FILE, load_embedding
+
+    _, folder = learned
+    saved = load_hypernetwork(folder / "hypernetwork.safetensors")
+    last_layers = [m.mlp[-1].weight for m in saved.modules() if hasattr(m, "mlp")]
+    assert len(last_layers) == 2 and all(w.abs().sum() > 0 for w in last_layers)  # trained away from zero
+
+    def drawn(model, token, fit):
+        return draw(model, token, fit, CHARS, steps=2)
+
+    full, again = load_style(folder, tiny_model), load_style(folder, tiny_model)
+    assert np.array_equal(drawn(full.model, full.token, full.fit), drawn(again.model, again.token, again.fit))
+    token_only = load_model(tiny_model)
+    token = load_embedding(token_only, folder / EMBEDDINGS_FILE)
+    alone = drawn(token_only, token, full.fit)
+    zero = load_style(folder, tiny_model, hypernetwork_strength=0.0)
+    assert np.array_equal(drawn(zero.model, zero.token, zero.fit), alone)
+    assert not np.array_equal(drawn(full.model, full.token, full.fit), alone)
+    base = load_model(tiny_model).unet.state_dict()
+    assert all(torch.equal(value, base[key]) for key, value in full.model.unet.state_dict().items())
+    with pytest.raises(FontgenError, match="--hypernetwork-strength"):
+        load_style(folder, tiny_model, hypernetwork_strength=1.5)
+    damaged = shutil.copytree(folder, tmp_path / "damaged.fontgen")
+    (damaged / "hypernetwork.safetensors").write_bytes((folder / "hypernetwork.safetensors").read_bytes()[:500])
+    with pytest.raises(FontgenError, match="hypernetwork.safetensors: not a fontgen hypernetwork"):
+        load_style(damaged, tiny_model)
 
 
 def test_generate_resumes_and_draws_only_missing(learned, tiny_model, tmp_path):
@@ -168,7 +209,7 @@ def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_m
                        load_file(str(resumed / "learned_embeds.safetensors"))[SMALL_PEN_TOKEN])
 
 
-@pytest.mark.parametrize("method", ["lora", "dreambooth"])
+@pytest.mark.parametrize("method", ["lora", "dreambooth", "hypernetwork"])
 def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch,
                                                      method):
     import fontgen.learn
@@ -177,8 +218,9 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
 
     def then_ctrl_c(real_loss):
         def loss_then_ctrl_c(model, *args, **kwargs):
-            # Stage 2 is under way once the UNet itself trains (an adapter, or the whole UNet).
-            if model.training and any(p.requires_grad for p in model.unet.parameters()):
+            # Stage 2 is under way once more than the token trains (an adapter, the whole UNet, a hypernetwork).
+            if model.training and any(p.requires_grad for name, p in model.named_parameters()
+                                      if not name.startswith("prompt_encoder.")):
                 stage_two_calls.append(1)
                 if len(stage_two_calls) == 3:
                     raise KeyboardInterrupt
@@ -191,16 +233,18 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
     with pytest.raises(FontgenError, match="--resume"):
         learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False)
     progress = json.loads((folder / "progress.json").read_text())
-    done = {"lora": 2, "dreambooth": 1}[method]  # DreamBooth's steps take two losses (its own and the prior's)
+    # DreamBooth's steps take two losses (its own and the prior's)
+    done = {"lora": 2, "dreambooth": 1, "hypernetwork": 2}[method]
     assert progress["stage1"] == "done" and progress["stage2_method"] == method and progress["stage2_steps"] == done
-    assert (folder / ("pytorch_lora_weights.safetensors" if method == "lora" else "unet.safetensors")).exists()
+    assert (folder / {"lora": "pytorch_lora_weights.safetensors", "dreambooth": "unet.safetensors",
+                      "hypernetwork": "hypernetwork.safetensors"}[method]).exists()
     assert not (folder / "manifest.json").exists()
 
     learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False,
           resume=True)
     manifest = json.loads((folder / "manifest.json").read_text())
     [stage] = manifest["stages"]
-    recipe_steps = {"lora": 8, "dreambooth": 6}[method]
+    recipe_steps = {"lora": 8, "dreambooth": 6, "hypernetwork": 8}[method]
     assert stage["steps"] <= recipe_steps - done  # only what was left
     assert not (folder / "progress.json").exists()
     load_style(folder, tiny_model)
