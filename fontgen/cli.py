@@ -80,10 +80,9 @@ def cmd_pretrain(args) -> None:
 
 def cmd_pack(args) -> None:
     from fontgen.datapack import write_pack
-    from fontgen.pretrain import training_caches
-    from fontgen.recipe import load_recipe
+    from fontgen.pretrain import read_pretrain_recipe, training_caches
 
-    recipe = load_recipe(args.recipe)
+    recipe = read_pretrain_recipe(args.recipe)
     path = write_pack(training_caches(recipe), args.output, recipe)
     print(f"data pack: {path} ({path.stat().st_size / 1e6:.1f} MB)")
 

@@ -35,11 +35,11 @@ from fontgen.fonts import FontSource, compat_jamo_in, file_sha256, font_info, re
 from fontgen.hypernetwork import (HYPERNETWORK_FILE, Hypernetwork, apply_hypernetwork, load_hypernetwork,
                                   save_hypernetwork)
 from fontgen.jamo import VariantTable
-from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash, sample,
-                           style_token, to_model_space, to_uint8)
+from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash,
+                           model_image_size, sample, style_token, to_model_space, to_uint8)
 from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.pretrain import diffusion_loss
-from fontgen.recipe import load_recipe, require_sections
+from fontgen.recipe import learn_sections, read_recipe
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
@@ -167,14 +167,12 @@ def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Para
     run loses at most `eval_every` steps.
     """
     started = time.time()
-    rng = np.random.default_rng(settings.get("seed", 0))
+    rng = np.random.default_rng(settings["seed"])
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     scheduler = model.training_scheduler()
     batch_size = settings["batch_size"]
     eval_every, patience = settings["eval_every"], settings["patience"]
-    metric = settings.get("metric", "iou")
-    sampler_weight = settings.get("sampler_loss_weight", 0.0)
-    train_loss = settings.get("train_loss", "diffusion")
+    metric, sampler_weight, train_loss = settings["metric"], settings["sampler_loss_weight"], settings["train_loss"]
     if train_loss not in ("diffusion", "sampler-steps"):
         raise FontgenError(f"unknown train_loss {train_loss!r} (diffusion or sampler-steps)")
     best_loss, held_scores, _ = evaluate(model, token, held, settings["sample_glyphs"])
@@ -365,12 +363,16 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     if method == "compose":
         return _learn_jamo_only(font, output, base, face, cache_dir, progress)
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
-    settings_all = load_recipe(recipe_path)
-    require_sections(settings_all, recipe_path, "learn", ("learn", "early_stop", "ti")
-                     + ((method,) if method in STAGE2_FILES else ()))
+    settings_all = read_recipe(recipe_path, "learn", learn_sections(method))
+    if settings_all["learn"]["method"] != method:
+        raise FontgenError(f"{recipe_path} is a recipe for --method {settings_all['learn']['method']}, not {method}")
+    base_size = model_image_size(base)
+    if base_size is not None and settings_all["learn"]["image_size"] != base_size:
+        raise FontgenError(f"{recipe_path}: [learn] image_size {settings_all['learn']['image_size']} is not the base "
+                           f"model's ({base_size} px)")
     settings = {**settings_all["learn"], **settings_all["early_stop"]}
     if num_vectors is None:
-        num_vectors = settings_all["ti"].get("num_vectors", 1)
+        num_vectors = settings_all["ti"]["num_vectors"]
     if not 1 <= num_vectors <= 16:
         raise FontgenError(f"--num-vectors {num_vectors}: choose 1 to 16")
     info = font_info(font, face)
@@ -381,7 +383,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     started = time.time()
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     jamo_inventory = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
-    torch.manual_seed(settings.get("seed", 0))
+    torch.manual_seed(settings["seed"])
     model = load_model(base)
     model.requires_grad_(False)
     size = model.config.image_size
@@ -390,7 +392,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     reference = build_cache([reference_source()], chars, size, cache_dir, progress=False)
 
     # Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on.
-    rng = np.random.default_rng(settings.get("seed", 0))
+    rng = np.random.default_rng(settings["seed"])
     held_count = max(settings["holdout_min"], int(round(len(chars) * settings["holdout_fraction"])))
     held_index = np.sort(rng.choice(len(chars), min(held_count, len(chars) // 2), replace=False))
     train_mask = np.ones(len(chars), dtype=bool)
@@ -403,9 +405,9 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     held = user_glyphs(font, face, chars, held_index, targets, reference, fit)
     # The textual-inversion stage's ink level is also chosen on training glyphs: one token cannot memorize
     # them, and the few held-back glyphs alone cannot tell neighbouring levels apart.
-    extra = np.random.default_rng(settings.get("seed", 0) + 1).permutation(np.flatnonzero(train_mask))
+    extra = np.random.default_rng(settings["seed"] + 1).permutation(np.flatnonzero(train_mask))
     ti_calibration = user_glyphs(font, face, chars, np.sort(np.concatenate(
-        [held_index, extra[:settings.get("ink_level_train_glyphs", 0)]])), targets, reference, fit)
+        [held_index, extra[:settings["ink_level_train_glyphs"]]])), targets, reference, fit)
 
     # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
     progress_file = out / "progress.json"
@@ -625,8 +627,8 @@ def _hypernetwork(model, token, pairs, held, settings, hyper, steps, progress, s
     """Stage 2 (hypernetwork): residual networks on the context of every cross-attention's keys and values,
     the UNet frozen (or going on from a saved hypernetwork)."""
     if saved is None:
-        structure = {key: hyper[key] for key in ("layer_structure", "activation", "dropout") if key in hyper}
-        hypernetwork = Hypernetwork.for_unet(model.unet, **structure)
+        hypernetwork = Hypernetwork.for_unet(model.unet, layer_structure=hyper["layer_structure"],
+                                             activation=hyper["activation"], dropout=hyper["dropout"])
     else:
         hypernetwork = load_hypernetwork(saved)
     apply_hypernetwork(model, hypernetwork)

@@ -235,6 +235,14 @@ def load_model(folder: str | Path = DEFAULT_CHECKPOINT, device: str | torch.devi
     return model.to(device).eval()
 
 
+def model_image_size(folder: str | Path = DEFAULT_CHECKPOINT) -> int | None:
+    """The image size a model folder draws at, from its model.json (None: no readable model there)."""
+    try:
+        return int(json.loads((Path(folder) / "model.json").read_text())["config"]["image_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
     """SHA-256 of a model's weights file: what style folders record to refuse another base."""
     return hashlib.sha256((Path(folder) / "model.safetensors").read_bytes()).hexdigest()

@@ -28,7 +28,7 @@ from fontgen.errors import FontgenError
 from fontgen.fonts import FontSource
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
-from fontgen.recipe import load_recipe, require_sections
+from fontgen.recipe import PRETRAIN_SECTIONS, read_recipe
 from fontgen.reference import LayoutFit, fitted_reference, ink_boxes
 
 
@@ -42,19 +42,19 @@ def recipe_sources(data: dict) -> list[FontSource]:
                 raise FontgenError(f"{name} is a {font.split} font and may never be trained on")
             sources.append(FontSource(font.name, font.path, font.face))
         return sources
-    if data.get("split", "train") != "train":
+    if data["split"] != "train":
         raise FontgenError("pretraining may only use the train split")
     return corpus_sources("train", data.get("max_fonts"))
 
 
 def recipe_chars(data: dict) -> list[int]:
-    chars = charset_by_name(data.get("charset", "ksx1001"))
+    chars = charset_by_name(data["charset"])
     return chars[: data["max_chars"]] if data.get("max_chars") else chars
 
 
 def lr_at(step: int, train: dict) -> float:
     """Linear warm-up, then cosine decay to a tenth."""
-    warmup = train.get("warmup_steps", 0)
+    warmup = train["warmup_steps"]
     if step < warmup:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, train["steps"] - warmup)
@@ -98,10 +98,15 @@ class SampleGrid:
         Image.fromarray(grid).save(path)
 
 
+def read_pretrain_recipe(path: str | Path) -> dict:
+    """A pretraining recipe, checked and completed (see `recipe.read_recipe`)."""
+    return read_recipe(path, "pretraining", tuple(PRETRAIN_SECTIONS))
+
+
 def training_caches(recipe: dict, data_pack: str | Path | None = None, progress: bool = True) -> TrainingCaches:
     """The recipe's rendered glyphs: from the installed fonts, or from a data pack (no fonts needed)."""
     data = recipe["data"]
-    chars, cache_dir = recipe_chars(data), data.get("cache_dir", "cache")
+    chars, cache_dir = recipe_chars(data), data["cache_dir"]
     if data_pack is not None:
         return open_pack(data_pack, cache_dir, chars, data["image_size"])
     return render_caches(recipe_sources(data), chars, data["image_size"], cache_dir, progress)
@@ -115,14 +120,13 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
     such as checkpoints/base) seeds the weights and the step count. With `data_pack` (see
     fontgen.datapack) it reads the glyphs from the pack and needs no fonts installed.
     """
-    recipe = load_recipe(recipe_path)
-    require_sections(recipe, recipe_path, "pretraining", ("data", "model", "train"))
+    recipe = read_pretrain_recipe(recipe_path)
     data, train = recipe["data"], recipe["train"]
     accelerator = Accelerator(cpu=(device == "cpu"))
     out = Path(train["output_dir"])
     state_path = out / "train_state.safetensors"
-    torch.manual_seed(train.get("seed", 0) + accelerator.process_index)
-    rng = np.random.default_rng(train.get("seed", 0) + accelerator.process_index)
+    torch.manual_seed(train["seed"] + accelerator.process_index)
+    rng = np.random.default_rng(train["seed"] + accelerator.process_index)
 
     with accelerator.main_process_first():
         caches = training_caches(recipe, data_pack, progress=progress and accelerator.is_main_process)
@@ -131,9 +135,9 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
     pairs = StyledGlyphs(caches.targets, caches.reference, styles)
     config = ModelConfig(image_size=data["image_size"], vocabulary=base_vocabulary(styles), **recipe["model"])
     model = GlyphDiffusion(config)
-    ema = EMAModel(model.parameters(), decay=train.get("ema_decay", 0.999))
+    ema = EMAModel(model.parameters(), decay=train["ema_decay"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=train["learning_rate"],
-                                  weight_decay=train.get("weight_decay", 0.0))
+                                  weight_decay=train["weight_decay"])
     step, saved_rng = 0, (None, None)
     if resume and state_path.exists():
         tensors, step, extra = load_training_state(state_path, optimizer)
@@ -150,7 +154,7 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
         if shipped.tokenizer.vocabulary != model.tokenizer.vocabulary:
             raise FontgenError(f"{init_from}: its vocabulary differs from this recipe's fonts")
         model.load_state_dict(shipped.state_dict())
-        ema = EMAModel(model.parameters(), decay=train.get("ema_decay", 0.999))
+        ema = EMAModel(model.parameters(), decay=train["ema_decay"])
         step = json.loads((Path(init_from) / "model.json").read_text()).get("steps", 0)
         ema.optimization_step = step
         accelerator.print(f"initialized from {init_from} at step {step}")
@@ -194,7 +198,7 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
             model.train()
             indices = rng.integers(0, len(pairs), batch_size)
             targets, content, batch_styles, codepoints = pairs.batch(indices)
-            dropped = rng.random(batch_size) < train.get("style_dropout", 0.1)
+            dropped = rng.random(batch_size) < train["style_dropout"]
             batch_styles = [NULL_TOKEN if d else s for s, d in zip(batch_styles, dropped)]
             input_ids = raw_model.tokenizer.encode_many(batch_styles, codepoints).to(accelerator.device)
             targets = to_model_space(targets).to(accelerator.device)
@@ -213,14 +217,14 @@ def pretrain(recipe_path: str | Path, device: str = "auto", resume: bool = True,
             running_reference = reference_loss if running_reference is None else 0.95 * running_reference + 0.05 * reference_loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}", content_loss=f"{running_reference:.4f}")
-            if accelerator.is_main_process and step % train.get("log_every", 25) == 0:
+            if accelerator.is_main_process and step % train["log_every"] == 0:
                 with log_path.open("a") as log:
                     log.write(json.dumps({"step": step, "loss": running, "content_loss": running_reference,
                                           "lr": scheduler_lr.get_last_lr()[0],
                                           "images_per_s": samples_seen / (time.time() - started)}) + "\n")
-            if step % train.get("checkpoint_every", 100) == 0 or step == total:
+            if step % train["checkpoint_every"] == 0 or step == total:
                 save_everything(step)
-            if grid is not None and (step % train.get("sample_every", 250) == 0 or step == total):
+            if grid is not None and (step % train["sample_every"] == 0 or step == total):
                 ema_model = GlyphDiffusion(raw_model.config).to(accelerator.device)
                 ema_model.load_state_dict(raw_model.state_dict())
                 ema.copy_to(ema_model.parameters())

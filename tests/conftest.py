@@ -99,10 +99,11 @@ def learn_recipes(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("recipes")
     recipes = {}
     for method in ("ti", "lora", "dreambooth", "hypernetwork"):
+        own = {"ti": {}, "lora": {"lora": {"steps": 8}}, "dreambooth": {"dreambooth": {"steps": 6, "prior_fonts": 2}},
+               "hypernetwork": {"hypernetwork": {"steps": 8}}}[method]
         recipes[method] = write_recipe(
             REPO / "recipes" / f"{method}.toml", folder / f"{method}.toml",
             learn={"image_size": 32, "batch_size": 8, "holdout_min": 8},
-            early_stop={"eval_every": 4, "patience": 3, "sample_glyphs": 4},
-            ti={"steps": 8}, lora={"steps": 8}, dreambooth={"steps": 6, "prior_fonts": 2}, hypernetwork={"steps": 8},
+            early_stop={"eval_every": 4, "patience": 3, "sample_glyphs": 4}, ti={"steps": 8}, **own,
         )
     return recipes

@@ -74,8 +74,8 @@ def test_a_killed_jamo_labelling_goes_on_from_its_last_save(tmp_path):
 def slow_recipes(learn_recipes, tmp_path):
     """The tests' learn recipes with more steps and no early stop, so that a kill lands inside a stage."""
     return {method: write_recipe(path, tmp_path / f"{method}.toml", early_stop={"eval_every": 4, "patience": 100},
-                                 ti={"steps": STEPS if method == "ti" else 2}, lora={"steps": STEPS},
-                                 dreambooth={"steps": STEPS})
+                                 ti={"steps": STEPS if method == "ti" else 2},
+                                 **({method: {"steps": STEPS}} if method != "ti" else {}))
             for method, path in learn_recipes.items()}
 
 

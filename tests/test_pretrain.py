@@ -96,8 +96,7 @@ def test_a_data_pack_trains_the_same_model_without_fonts(tmp_path, tiny_model, m
     from safetensors.torch import load_file
 
     from fontgen.datapack import write_pack
-    from fontgen.pretrain import training_caches
-    from fontgen.recipe import load_recipe
+    from fontgen.pretrain import read_pretrain_recipe, training_caches
 
     def recipe_for(run: str, cache: str) -> Path:
         return write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / f"{run}.toml",
@@ -105,8 +104,8 @@ def test_a_data_pack_trains_the_same_model_without_fonts(tmp_path, tiny_model, m
                             train={"output_dir": str(tmp_path / run), "steps": 3, "sample_every": 3})
 
     from_fonts = recipe_for("from-fonts", "cache")
-    pack = write_pack(training_caches(load_recipe(from_fonts), progress=False), tmp_path / "tiny-pack.tar.xz",
-                      load_recipe(from_fonts))
+    pack = write_pack(training_caches(read_pretrain_recipe(from_fonts), progress=False), tmp_path / "tiny-pack.tar.xz",
+                      read_pretrain_recipe(from_fonts))
     pretrain(from_fonts, device="cpu", progress=False)
 
     def no_fonts(*args, **kwargs):
@@ -123,13 +122,13 @@ def test_a_data_pack_trains_the_same_model_without_fonts(tmp_path, tiny_model, m
 def test_a_pack_for_another_recipe_is_refused(tmp_path, tiny_model):
     from fontgen.datapack import write_pack
     from fontgen.errors import FontgenError
-    from fontgen.pretrain import training_caches
-    from fontgen.recipe import load_recipe
+    from fontgen.pretrain import read_pretrain_recipe, training_caches
 
     recipe = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "r.toml",
                           data={"cache_dir": str(tmp_path / "cache"), "max_chars": 64},
                           train={"output_dir": str(tmp_path / "run")})
-    pack = write_pack(training_caches(load_recipe(recipe), progress=False), tmp_path / "p.tar.xz", load_recipe(recipe))
+    pack = write_pack(training_caches(read_pretrain_recipe(recipe), progress=False), tmp_path / "p.tar.xz",
+                      read_pretrain_recipe(recipe))
     other = write_recipe(REPO / "recipes" / "tiny.toml", tmp_path / "o.toml", data={"cache_dir": str(tmp_path / "c2")},
                          train={"output_dir": str(tmp_path / "run2")})
     with pytest.raises(FontgenError, match="another recipe"):
