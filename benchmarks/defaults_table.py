@@ -1,9 +1,13 @@
-"""The first screen of BENCHMARKS.md: the default (compose) against the previous default (LoRA) and both
+"""The first screen of BENCHMARKS.md: the default (compose) against LoRA (the model alone) and both
 baselines, per val font, from `fontgen eval` result files; every score read back from the exported font.
 
     python benchmarks/defaults_table.py \\
         --compose benchmarks/results/eval-compose-ksx.json benchmarks/results/eval-compose-256.json \\
-        --lora benchmarks/results/eval-lora-ksx.json benchmarks/results/eval-lora-256.json
+        --lora benchmarks/results/eval-lora-ksx-ink.json benchmarks/results/eval-lora-ksx-edge.json \\
+               benchmarks/results/eval-lora-256-level.json benchmarks/results/eval-lora-256-level-brush-recipe.json
+
+A font's LoRA row is taken from the last file that has it: the LoRA runs were made font by font as the
+finish and the ink level changed, and the last run of each font is the current code's.
 """
 import argparse
 import json
@@ -19,7 +23,7 @@ def main() -> None:
     parser.add_argument("--compose", nargs="+", type=Path, required=True)
     parser.add_argument("--lora", nargs="+", type=Path, required=True)
     args = parser.parse_args()
-    lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}
+    lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}  # last wins
     print("| font | known | composed | compose (default) | LoRA (model alone) | fitted reference | nearest font |"
           " read as intended: compose / real |")
     print("|---|---:|---:|---|---|---|---|---|")

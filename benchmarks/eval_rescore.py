@@ -3,7 +3,7 @@
 `fontgen eval` keeps, per font, the real held-out glyphs and each model's unfinished drawings in
 OUTPUT/drawings/FONT.safetensors, with the ink level each was finished at (learn's; 0.5 for the base model).
 This prints, per font and drawing, the scores at that level, at the level learn's own rule
-(`learn.choose_ink_level`; the widest margin for textual inversion) would choose on these test glyphs (an
+(`ink_level.choose_ink_level`; the widest margin for textual inversion) would choose on these test glyphs (an
 oracle: how much a better choice on the held-back glyphs could still gain, not a result), and at each of
 `--levels`.
 
@@ -17,7 +17,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 
 from fontgen.evaluate import SCORE_SIZE, scores
-from fontgen.learn import choose_ink_level
+from fontgen.ink_level import choose_ink_level
 from fontgen.render import finish_glyphs
 
 

@@ -4,7 +4,7 @@ For a val font cut to its known syllables (as `fontgen eval` cuts it), the base 
 font's token closest to the known glyphs, up to 256 of the known syllables and the eval's 64 held-out ones;
 per ink level it prints IoU, SSIM and RMSE at 128 px, each one's margin over the content glyphs (the fitted
 reference), the worst margin and the mean of the three. The level learn would choose on the known glyphs
-(`learn.choose_ink_level`) can then be read off against how it does on the held-out ones.
+(`ink_level.choose_ink_level`) can then be read off against how it does on the held-out ones.
 
     python benchmarks/ink_level_shift.py NanumBrush --known 256
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fontgen.evaluate import SCORE_SIZE, base_with_nearest_token, draw, eval_case, scores
-from fontgen.learn import INK_LEVELS, ink_level_score, worst_margin
+from fontgen.ink_level import INK_LEVELS, ink_level_score, worst_margin
 from fontgen.paths import default_cache_dir
 from fontgen.model import DEFAULT_CHECKPOINT
 from fontgen.reference import fitted_reference_glyphs

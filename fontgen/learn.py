@@ -1,14 +1,14 @@
 """`fontgen learn FONT`: learn a font's style from the glyphs it already has.
 
+First the font's jamo inventory (`fontgen.compose`): all that `--method compose` (and `auto`, when it covers
+every missing syllable) learns. The model methods then run two stages through the one loop of
+`fontgen.finetune`, each keeping its best state on held-back glyphs and stopping early:
 Stage 1, textual inversion: a new token, its embedding row (or `num_vectors` rows) trained, everything else frozen.
-Stage 2, specialization: a LoRA adapter on the UNet (the default model), or DreamBooth (the whole UNet, with a
-prior-preservation loss on other fonts' real glyphs under their own tokens), or a hypernetwork (small networks
-on the prompt encoding that feeds the cross-attention, the UNet untouched), or nothing (ti).
-Each stage watches the loss and the SSIM and IoU of held-back glyphs (the recipe says which score counts),
-keeps its best state and stops early.
-Both stages train on the recipe's `train_loss`: "sampler-steps" (the default recipes: each noise level
-the 2-step sampler visits, fed the sampler's own previous guess) or "diffusion" (DDPM, every noise level);
-with `sampler_loss_weight` also on glyphs drawn by the sampler with gradients through every step.
+Stage 2, specialization: a LoRA adapter on the UNet, or DreamBooth (the whole UNet, with a prior-preservation
+loss on other fonts' real glyphs under their own tokens), or a hypernetwork (small networks on the prompt
+encoding that feeds the cross-attention, the UNet untouched), or nothing (ti).
+Last, the style's ink level (`fontgen.ink_level`) and the manifest, written last so that a killed run never
+leaves a folder that loads as finished.
 """
 from __future__ import annotations
 
@@ -16,32 +16,33 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 import glyph_data
 from fontgen.compose import INVENTORY_FILE, Inventory, write_inventory
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
-from fontgen.errors import FontgenError
 from fontgen.checkpoint import save_safetensors_atomic
+from fontgen.errors import FontgenError
 from fontgen.files import write_json_atomic
+from fontgen.finetune import (StageResult, UserGlyphs, evaluate, held_back_score, train_stage, user_glyph_loss,
+                              with_prior_loss)
 from fontgen.fonts import FontSource, compat_jamo_in, file_sha256, font_info, reference_source, require_hangul
 from fontgen.hypernetwork import (HYPERNETWORK_FILE, Hypernetwork, apply_hypernetwork, load_hypernetwork,
                                   save_hypernetwork)
 from fontgen.jamo import VariantTable
-from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash,
-                           model_image_size, sample, style_token, to_model_space, to_uint8)
+from fontgen.ink_level import style_ink_level
+from fontgen.losses import diffusion_loss
+from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash, model_image_size,
+                           sample, style_token, to_model_space, to_uint8)
 from fontgen.paths import RECIPES, default_cache_dir
-from fontgen.pretrain import diffusion_loss
 from fontgen.recipe import learn_sections, read_recipe
 from fontgen.reference import fitted_reference, fitted_reference_glyphs
-from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou, resize_soft, similarity
+from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding)
 
@@ -57,177 +58,6 @@ def token_for_font(path: Path) -> str:
     readable = re.sub(r"[^0-9A-Za-z_-]+", "", path.stem)[:40] or "font"
     digest = hashlib.sha256(path.stem.encode("utf-8", "surrogatepass")).hexdigest()[:6]
     return f"<{readable}~{digest}>"
-
-
-@dataclass
-class UserGlyphs:
-    """Some of the user's glyphs, ready for the model and for finishing."""
-
-    content: torch.Tensor
-    targets: torch.Tensor
-    codepoints: list[int]
-    finished_targets: np.ndarray  # the same glyphs (uint8) at the size generate finishes drawings at
-    finished_content: np.ndarray  # their fitted reference glyphs (the content input) at that size
-    noise_seed: int = 1234
-
-
-@dataclass
-class StageResult:
-    name: str
-    steps: int
-    best_step: int
-    best_score: float
-    best_loss: float
-    history: list[dict] = field(default_factory=list)
-    interrupted: bool = False  # Ctrl-C: the stage stopped early, at its best state so far
-    seconds: float = 0.0
-
-
-def evaluate(model: GlyphDiffusion, token: str, held: UserGlyphs, sample_glyphs: int) -> tuple[float, dict, np.ndarray]:
-    """Validation loss (fixed noise), and SSIM and IoU of a few drawn held-back glyphs; also the drawings."""
-    model.eval()
-    with torch.no_grad():
-        ids = model.tokenizer.encode(token, held.codepoints)
-        generator = torch.Generator().manual_seed(held.noise_seed)
-        loss = diffusion_loss(model, model.training_scheduler(), held.targets, held.content, ids, generator).item()
-        n = min(sample_glyphs, len(held.codepoints))
-        drawn = sample(model, held.content[:n], ids[:n], steps=2, generator=torch.Generator().manual_seed(0))
-    drawn_u8 = to_uint8(drawn[:, 0]).numpy()
-    real_u8 = to_uint8(held.targets[:n, 0]).numpy()
-    scores = similarity(real_u8, drawn_u8)
-    return loss, {"ssim": scores["ssim"], "iou": scores["iou"]}, drawn_u8
-
-
-def sampler_loss(model: GlyphDiffusion, targets: torch.Tensor, content: torch.Tensor, input_ids: torch.Tensor,
-                 steps: int = 2) -> torch.Tensor:
-    """MSE of glyphs drawn by the few-step sampler itself (gradients through every step) against the real ones.
-
-    The diffusion loss trains each noise level on noised real glyphs, but the sampler's second step sees its
-    own first guess re-noised; on styles far from the base model the two part ways (the loss falls while the
-    drawn glyphs fall apart), so this trains what generate will actually run.
-    """
-    drawn = denoise(model, content, input_ids, torch.randn(targets.shape), steps=steps)
-    return torch.nn.functional.mse_loss(drawn, targets)
-
-
-def sampler_steps_loss(model: GlyphDiffusion, targets: torch.Tensor, content: torch.Tensor, input_ids: torch.Tensor,
-                       steps: int = 2, backward: bool = False) -> torch.Tensor:
-    """The clean-glyph loss at each noise level the few-step sampler visits, each step fed the sampler's own
-    previous guess (detached), averaged over the steps.
-
-    The diffusion loss trains every noise level on noised real glyphs; generate runs two levels only,
-    and its second step sees the first step's guess re-noised, a blurrier glyph than any real one. On
-    styles far from the base model that gap shows as speckled, broken strokes. Unlike `sampler_loss` no
-    gradient flows from step to step, so each step costs one forward and backward pass. With `backward`
-    each step's gradients are taken before the next step runs, so only one step's graph is ever in memory
-    (1.4 GB less peak memory in learn at batch 16), and the returned mean is detached.
-    """
-    scheduler = model.sampling_scheduler()
-    scheduler.set_timesteps(steps)
-    latents = torch.randn(targets.shape).to(targets.device) * scheduler.init_noise_sigma
-    losses = []
-    for t in scheduler.timesteps:
-        timesteps = torch.full((targets.shape[0],), int(t), dtype=torch.long, device=targets.device)
-        # The prompt is encoded again each step: a step's backward frees its graph, the prompt encoder's included.
-        predicted = model(latents, timesteps, content, input_ids)
-        loss = torch.nn.functional.mse_loss(predicted, targets) / len(scheduler.timesteps)
-        if backward:
-            loss.backward()
-            loss = loss.detach()
-        losses.append(loss)
-        latents = scheduler.step(predicted.detach(), t, latents).prev_sample
-    return torch.stack(losses).sum()
-
-
-def held_back_score(scores: dict, metric: str) -> float:
-    """The number early stopping keeps the highest of: "loss" (minus the held-back diffusion loss),
-    "ssim", "iou" or "ssim+iou" (their mean) of a few held-back glyphs drawn.
-
-    The loss is an average over every noise level and many glyphs, so it moves smoothly; the scores of
-    a few drawn glyphs are noisy, and SSIM rewards paper (on thin strokes a lighter, emptier glyph can
-    score higher), which can keep a stage at its very first state.
-    """
-    if metric == "loss":
-        return -scores["loss"]
-    if metric == "ssim+iou":
-        return (scores["ssim"] + scores["iou"]) / 2
-    if metric not in scores:
-        raise FontgenError(f"unknown early-stop metric {metric!r} (loss, ssim, iou or ssim+iou)")
-    return scores[metric]
-
-
-def train_stage(name: str, model: GlyphDiffusion, parameters: list[torch.nn.Parameter], steps: int, lr: float,
-                token: str, pairs: StyledGlyphs, held: UserGlyphs, settings: dict, after_step=None,
-                prior: StyledGlyphs | None = None, prior_weight: float = 0.0, progress: bool = True,
-                checkpoint=None) -> StageResult:
-    """One readable fine-tuning loop with early stopping; leaves the model at its best state.
-
-    Ctrl-C ends the stage like early stopping does, with `interrupted` set, so the caller can save it;
-    `checkpoint(step)`, called after each held-back evaluation, saves the model as it is, so that a killed
-    run loses at most `eval_every` steps.
-    """
-    started = time.time()
-    rng = np.random.default_rng(settings["seed"])
-    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
-    scheduler = model.training_scheduler()
-    batch_size = settings["batch_size"]
-    eval_every, patience = settings["eval_every"], settings["patience"]
-    metric, sampler_weight, train_loss = settings["metric"], settings["sampler_loss_weight"], settings["train_loss"]
-    if train_loss not in ("diffusion", "sampler-steps"):
-        raise FontgenError(f"unknown train_loss {train_loss!r} (diffusion or sampler-steps)")
-    best_loss, held_scores, _ = evaluate(model, token, held, settings["sample_glyphs"])
-    best_score = held_back_score({**held_scores, "loss": best_loss}, metric)
-    best_state, best_step, waited = [p.detach().clone() for p in parameters], 0, 0
-    result = StageResult(name, 0, 0, best_score, best_loss, [{"step": 0, "loss": best_loss, **held_scores}])
-    bar = tqdm(range(1, steps + 1), desc=name, disable=not progress)
-    try:
-        for step in bar:
-            model.train()
-            targets, content, _, codepoints = pairs.batch(rng.integers(0, len(pairs), batch_size))
-            ids = model.tokenizer.encode(token, codepoints)
-            targets, content = to_model_space(targets), to_model_space(content)
-            if train_loss == "sampler-steps":
-                loss = sampler_steps_loss(model, targets, content, ids, backward=True)  # gradients already taken
-            else:
-                loss = diffusion_loss(model, scheduler, targets, content, ids)
-            if sampler_weight > 0:
-                loss = loss + sampler_weight * sampler_loss(model, targets, content, ids)
-            if prior is not None and prior_weight > 0:
-                p_targets, p_content, p_styles, p_codepoints = prior.batch(rng.integers(0, len(prior), batch_size))
-                p_ids = model.tokenizer.encode_many(p_styles, p_codepoints)
-                loss = loss + prior_weight * diffusion_loss(model, scheduler, to_model_space(p_targets),
-                                                            to_model_space(p_content), p_ids)
-            if loss.requires_grad:  # the terms whose gradients are not taken yet
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if after_step:
-                after_step()
-            bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best_score:.3f}")
-            result.steps = step
-            if step % eval_every == 0 or step == steps:
-                val_loss, held_scores, _ = evaluate(model, token, held, settings["sample_glyphs"])
-                result.history.append({"step": step, "loss": val_loss, **held_scores})
-                score = held_back_score({**held_scores, "loss": val_loss}, metric)
-                if score > best_score + 1e-4:
-                    best_score, best_loss, best_step, waited = score, val_loss, step, 0
-                    best_state = [p.detach().clone() for p in parameters]
-                else:
-                    waited += 1
-                    if waited >= patience:
-                        break
-                if checkpoint and step < steps:
-                    checkpoint(step)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    bar.close()
-    with torch.no_grad():
-        for parameter, value in zip(parameters, best_state):
-            parameter.copy_(value)
-    result.best_step, result.best_score, result.best_loss = best_step, best_score, best_loss
-    result.seconds = round(time.time() - started, 1)
-    return result
 
 
 def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int = 1, token_rows: int = 8,
@@ -264,63 +94,6 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
                        generator=torch.Generator().manual_seed(0))
         drawn_iou[token] = float(np.mean([ink_iou(a, b) for a, b in zip(real, to_uint8(drawn[:, 0]).numpy())]))
     return sorted(finalists, key=lambda t: (-drawn_iou[t], losses[t]))[:count]
-
-
-INK_LEVELS = tuple(round(0.25 + 0.05 * i, 2) for i in range(12))  # 0.25 .. 0.8, the levels learn chooses from
-
-
-def ink_level_score(scores: dict) -> float:
-    """One number from `render.similarity`'s scores: the mean of IoU, SSIM and 1 - RMSE."""
-    return (scores["iou"] + scores["ssim"] + 1.0 - scores["rmse"]) / 3.0
-
-
-def choose_ink_level(drawn: np.ndarray, real: np.ndarray, content: np.ndarray | None = None,
-                     levels: tuple[float, ...] = INK_LEVELS, widest_margin: bool = False) -> tuple[float, dict]:
-    """The gray level (0..1) that, taken as the ink edge, best finishes the drawn glyphs (uint8 at the model's
-    size) into the real ones (uint8 at the finished size); also each level's IoU, SSIM and RMSE.
-
-    A model unsure of a style's strokes draws them soft and often too heavy (or too light); the level
-    where the finished drawings best match the font's own glyphs gives them the font's weight. Each of the
-    three scores eval reports is degenerate alone: IoU always prefers heavier strokes (misplaced ones overlap
-    more), SSIM fainter ones (bare paper scores well), so the level with the best mean of the three is chosen.
-    With `content` (the fitted reference glyphs at the finished size, what a user would get without fontgen)
-    only among the levels at which the drawings score at least as well as their content glyphs on each of the
-    three, when there are any (past some level the mean buys SSIM by thinning strokes into fragments); with
-    `widest_margin` too, the level at which they beat the content glyphs by the widest margin on the worst of
-    the three: the mean sits on the edge where one score just stops losing, and on the syllables a user lacks
-    that edge moves (brush and pen strokes drawn by a print style: IoU below the plain reference font's).
-    """
-    soft = resize_soft(drawn, real.shape[-1])
-    level_scores = {level: similarity(real, crisp(soft, level)) for level in levels}
-    candidates = list(levels)
-    if content is not None:
-        floor = similarity(real, content)
-        if widest_margin:
-            return max(levels, key=lambda level: worst_margin(level_scores[level], floor)), level_scores
-        candidates = [level for level in levels if worst_margin(level_scores[level], floor) >= 0] or candidates
-    return max(candidates, key=lambda level: ink_level_score(level_scores[level])), level_scores
-
-
-def worst_margin(scores: dict, floor: dict) -> float:
-    """How far `scores` beat `floor` on the worst of IoU, SSIM and RMSE (negative: lose on at least one)."""
-    return min(scores["iou"] - floor["iou"], scores["ssim"] - floor["ssim"], floor["rmse"] - scores["rmse"])
-
-
-def style_ink_level(model: GlyphDiffusion, token: str, glyphs: UserGlyphs, widest_margin: bool = False,
-                    batch_size: int = 64) -> float:
-    """The ink level of the model's current style: `glyphs` drawn with the 2-step sampler, the level chosen by
-    `choose_ink_level` against the real glyphs and their content glyphs."""
-    model.eval()
-    drawn = []
-    with torch.no_grad():
-        for start in range(0, len(glyphs.codepoints), batch_size):
-            codepoints = glyphs.codepoints[start:start + batch_size]
-            ids = model.tokenizer.encode(token, codepoints)
-            images = sample(model, glyphs.content[start:start + batch_size], ids, steps=2,
-                            generator=torch.Generator().manual_seed(start))
-            drawn.append(to_uint8(images[:, 0]).numpy())
-    return choose_ink_level(np.concatenate(drawn), glyphs.finished_targets, glyphs.finished_content,
-                            widest_margin=widest_margin)[0]
 
 
 def user_glyphs(font: Path, face: int, chars: list[int], index: np.ndarray, targets, reference, fit) -> UserGlyphs:
@@ -600,7 +373,8 @@ def _textual_inversion(model, token, initial_tokens, pairs, held, settings, ti, 
             embedding.weight[keep] = frozen_rows[keep]
 
     result = train_stage("textual inversion", model, [embedding.weight], steps or ti["steps"], ti["learning_rate"],
-                         token, pairs, held, settings, after_step=restore_other_rows, progress=progress)
+                         user_glyph_loss(model, token, pairs, settings), token, held, settings,
+                         after_step=restore_other_rows, progress=progress)
     embedding.weight.requires_grad_(False)
     return result
 
@@ -619,7 +393,8 @@ def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Pat
             parameter.requires_grad_("lora_" in name)
     parameters = [p for p in model.unet.parameters() if p.requires_grad]
     return train_stage("LoRA", model, parameters, max(1, (steps or lora["steps"]) - done), lora["learning_rate"],
-                       token, pairs, held, settings, progress=progress, checkpoint=checkpoint)
+                       user_glyph_loss(model, token, pairs, settings), token, held, settings, progress=progress,
+                       checkpoint=checkpoint)
 
 
 def _hypernetwork(model, token, pairs, held, settings, hyper, steps, progress, saved: Path | None = None,
@@ -636,7 +411,8 @@ def _hypernetwork(model, token, pairs, held, settings, hyper, steps, progress, s
     for parameter in parameters:
         parameter.requires_grad_(True)
     result = train_stage("hypernetwork", model, parameters, max(1, (steps or hyper["steps"]) - done),
-                         hyper["learning_rate"], token, pairs, held, settings, progress=progress, checkpoint=checkpoint)
+                         hyper["learning_rate"], user_glyph_loss(model, token, pairs, settings), token, held, settings,
+                         progress=progress, checkpoint=checkpoint)
     for parameter in parameters:
         parameter.requires_grad_(False)
     return result
@@ -657,8 +433,10 @@ def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progre
     if saved is not None:
         model.unet.load_state_dict({k: v.float() for k, v in load_file(str(saved)).items()})
     model.unet.requires_grad_(True)
+    loss = user_glyph_loss(model, token, pairs, settings)
+    if booth["prior_loss_weight"] > 0:
+        loss = with_prior_loss(loss, model, prior, booth["prior_loss_weight"], settings["batch_size"])
     result = train_stage("DreamBooth", model, list(model.unet.parameters()), max(1, (steps or booth["steps"]) - done),
-                         booth["learning_rate"], token, pairs, held, settings, prior=prior,
-                         prior_weight=booth["prior_loss_weight"], progress=progress, checkpoint=checkpoint)
+                         booth["learning_rate"], loss, token, held, settings, progress=progress, checkpoint=checkpoint)
     model.unet.requires_grad_(False)
     return result

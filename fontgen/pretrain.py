@@ -26,6 +26,7 @@ from fontgen.datapack import GRID_CHARS, TrainingCaches, open_pack, render_cache
 from fontgen.dataset import StyledGlyphs, charset_by_name, corpus_sources
 from fontgen.errors import FontgenError
 from fontgen.fonts import FontSource
+from fontgen.losses import diffusion_loss
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
 from fontgen.recipe import PRETRAIN_SECTIONS, read_recipe
@@ -59,17 +60,6 @@ def lr_at(step: int, train: dict) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, train["steps"] - warmup)
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def diffusion_loss(model: GlyphDiffusion, scheduler, targets: torch.Tensor, content: torch.Tensor,
-                   input_ids: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The DDPM loss on the clean-glyph prediction for one batch (model space tensors)."""
-    noise = torch.randn(targets.shape, generator=generator).to(targets.device)
-    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (targets.shape[0],), generator=generator)
-    timesteps = timesteps.to(targets.device)
-    noisy = scheduler.add_noise(targets, noise, timesteps)
-    predicted = model(noisy, timesteps, content, input_ids)
-    return F.mse_loss(predicted, targets)
 
 
 class SampleGrid:

@@ -170,7 +170,7 @@ def crisp(images: np.ndarray, ink_level: float = INK_LEVEL, contrast: float = ED
 
 def finish_glyphs(drawn: np.ndarray, size: int, ink_level: float = INK_LEVEL) -> np.ndarray:
     """Model drawings (uint8 at the model's size) -> crisp glyphs at `size` px, as written to PNG; gray at
-    `ink_level` (a style's, see `learn.choose_ink_level`) becomes the ink edge."""
+    `ink_level` (a style's, see `ink_level.choose_ink_level`) becomes the ink edge."""
     # Resized while still soft: steepening first would turn the model's pixels into steps on the edge.
     return crisp(resize_soft(drawn, size), ink_level)
 

@@ -15,7 +15,8 @@ from fontgen.baselines import fit_to_font
 from fontgen.errors import FontgenError
 from fontgen.evaluate import draw
 from fontgen.generate import generate
-from fontgen.learn import choose_ink_level, ink_level_score, learn, learn_report, token_for_font, worst_margin
+from fontgen.ink_level import choose_ink_level, ink_level_score, worst_margin
+from fontgen.learn import learn, learn_report, token_for_font
 from fontgen.model import DEFAULT_CHECKPOINT, load_model
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, similarity
@@ -212,7 +213,7 @@ def test_resume_reuses_a_finished_textual_inversion(tmp_path, small_font, tiny_m
 @pytest.mark.parametrize("method", ["lora", "dreambooth", "hypernetwork"])
 def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch,
                                                      method):
-    import fontgen.learn
+    import fontgen.finetune
 
     stage_two_calls = []
 
@@ -228,7 +229,7 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
         return loss_then_ctrl_c
 
     for loss_name in ("diffusion_loss", "sampler_steps_loss"):  # whichever the recipe trains on, and the prior's
-        monkeypatch.setattr(fontgen.learn, loss_name, then_ctrl_c(getattr(fontgen.learn, loss_name)))
+        monkeypatch.setattr(fontgen.finetune, loss_name, then_ctrl_c(getattr(fontgen.finetune, loss_name)))
     folder = tmp_path / "small.fontgen"
     with pytest.raises(FontgenError, match="--resume"):
         learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False)
@@ -300,7 +301,7 @@ def test_textual_inversion_with_several_vectors(tmp_path, small_font, tiny_model
 
 
 def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch):
-    import fontgen.learn
+    import fontgen.finetune
     from fontgen.model import load_model
     from fontgen.recipe import write_recipe
 
@@ -309,14 +310,14 @@ def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model
     model.prompt_encoder.token_embedding.weight.requires_grad_(True)
     content = torch.rand(3, 1, 32, 32) * 2 - 1
     ids = model.tokenizer.encode("font", CHARS[:3])
-    loss = fontgen.learn.sampler_loss(model, -torch.ones(3, 1, 32, 32), content, ids)
+    loss = fontgen.finetune.sampler_loss(model, -torch.ones(3, 1, 32, 32), content, ids)
     loss.backward()
     gradient = model.prompt_encoder.token_embedding.weight.grad
     assert loss.item() > 0 and gradient[ids[0, 0]].abs().sum() > 0
     # With a weight in the recipe, every training step of both stages adds it.
     calls = []
-    original = fontgen.learn.sampler_loss
-    monkeypatch.setattr(fontgen.learn, "sampler_loss", lambda *args: calls.append(1) or original(*args))
+    original = fontgen.finetune.sampler_loss
+    monkeypatch.setattr(fontgen.finetune, "sampler_loss", lambda *args: calls.append(1) or original(*args))
     recipe = write_recipe(learn_recipes["lora"], tmp_path / "lora-sampler.toml", learn={"sampler_loss_weight": 0.5})
     folder = learn(small_font, tmp_path / "sampler.fontgen", method="lora", recipe=recipe, base=tiny_model,
                    progress=False)
@@ -326,7 +327,7 @@ def test_sampler_loss_trains_what_generate_runs(tmp_path, small_font, tiny_model
 
 def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path, small_font, tiny_model,
                                                                       learn_recipes, monkeypatch):
-    import fontgen.learn
+    import fontgen.finetune
     from fontgen.model import load_model
     from fontgen.recipe import write_recipe
 
@@ -344,7 +345,7 @@ def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path,
         return predicted
 
     monkeypatch.setattr(type(model), "forward", recording_forward)
-    loss = fontgen.learn.sampler_steps_loss(model, -torch.ones(3, 1, 32, 32), content, ids)
+    loss = fontgen.finetune.sampler_steps_loss(model, -torch.ones(3, 1, 32, 32), content, ids)
     monkeypatch.setattr(type(model), "forward", original_forward)
     loss.backward()
     # One pass per sampler step, at the sampler's noise levels, the second fed the sampler's step from the first.
@@ -356,8 +357,8 @@ def test_sampler_steps_loss_trains_each_step_on_the_samplers_own_guess(tmp_path,
     assert loss.item() > 0 and model.prompt_encoder.token_embedding.weight.grad[ids[0, 0]].abs().sum() > 0
     # The recipe's train_loss picks it for every training step of both stages; an unknown one is refused.
     calls = []
-    original = fontgen.learn.sampler_steps_loss
-    monkeypatch.setattr(fontgen.learn, "sampler_steps_loss",
+    original = fontgen.finetune.sampler_steps_loss
+    monkeypatch.setattr(fontgen.finetune, "sampler_steps_loss",
                         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     recipe = write_recipe(learn_recipes["lora"], tmp_path / "lora-steps.toml", learn={"train_loss": "sampler-steps"})
     folder = learn(small_font, tmp_path / "steps.fontgen", method="lora", recipe=recipe, base=tiny_model,

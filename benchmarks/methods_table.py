@@ -1,0 +1,63 @@
+"""The four ways of teaching the model a font, side by side: textual inversion, LoRA, DreamBooth and a
+hypernetwork, per val font, from `fontgen eval --method lora|dreambooth|hypernetwork` result files.
+
+    python benchmarks/methods_table.py benchmarks/results/eval-lora-256.json \\
+        benchmarks/results/eval-dreambooth-256-all.json benchmarks/results/eval-hypernetwork-256.json
+
+Each method's cell is its drawings read back from the exported font (eval's "font file"); textual inversion
+has no font of its own in these runs, so its cell is its drawings finished at its ink level and scored
+directly (the same 128 px, the same held-out syllables), taken from the hypernetwork run when there is one
+(the same recipe's first stage in every run). Below the table: learn time (both stages) and file size.
+"""
+import argparse
+import json
+from pathlib import Path
+
+METHODS = ("ti", "lora", "dreambooth", "hypernetwork")
+TITLES = {"ti": "textual inversion", "lora": "LoRA", "dreambooth": "DreamBooth", "hypernetwork": "hypernetwork"}
+
+
+def cell(scores: dict | None) -> str:
+    return f"{scores['iou']:.3f} / {scores['ssim']:.3f} / {scores['rmse']:.3f}" if scores else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("results", nargs="+", type=Path)
+    args = parser.parse_args()
+    rows: dict[tuple, dict] = {}
+    costs: dict[tuple, dict] = {}
+    for path in args.results:
+        for r in json.loads(path.read_text()):
+            key = (r["known"], r["font"])
+            row = rows.setdefault(key, {})
+            row[r["method"]] = r["scores"]["font file"]["all"]
+            if "ti" in r["scores"] and ("ti" not in row or r["method"] == "hypernetwork"):
+                row["ti"] = r["scores"]["ti"]["all"]
+            row["reference"], row["nearest"] = r["scores"]["reference"]["all"], r["scores"]["nearest"]["all"]
+            if r.get("learned"):
+                costs.setdefault((r["known"], r["method"]), []).append(
+                    (r["learned"]["seconds"], sum(r["learned"]["artifact_bytes"].values())))
+    print("| known | font | " + " | ".join(TITLES[m] for m in METHODS) + " | fitted reference | nearest font |")
+    print("|---:|---|" + "---|" * (len(METHODS) + 2))
+    means: dict[tuple, list] = {}
+    for (known, font), row in sorted(rows.items()):
+        best = max((m for m in METHODS if m in row), key=lambda m: row[m]["iou"])
+        cells = [("**" + cell(row.get(m)) + "**") if m == best else cell(row.get(m)) for m in METHODS]
+        print(f"| {known} | {font} | " + " | ".join(cells) + f" | {cell(row['reference'])} | {cell(row['nearest'])} |")
+        for m in METHODS:
+            if m in row:
+                means.setdefault((known, m), []).append(row[m]["iou"])
+    print()
+    for (known, method), values in sorted(means.items()):
+        print(f"- mean IoU, {known} known, {TITLES[method]}: {sum(values) / len(values):.3f} over {len(values)} fonts")
+    print()
+    for (known, method), values in sorted(costs.items()):
+        seconds = sum(v[0] for v in values) / len(values)
+        size = sum(v[1] for v in values) / len(values)
+        print(f"- {TITLES[method]}, {known} known: learn {seconds / 60:.1f} min on average (both stages), "
+              f"style files {size / 1e3:,.0f} kB")
+
+
+if __name__ == "__main__":
+    main()
