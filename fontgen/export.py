@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fontTools.pens.basePen import NullPen
 from fontTools.ttLib import TTFont
 from PIL import Image, UnidentifiedImageError
 
@@ -171,7 +172,7 @@ def _check_readable(path: Path, label: str, codepoints: list[int], glyph_ids: li
             name = cmap.get(codepoint)
             if name is None or font.getGlyphID(name) != gid:
                 raise FontgenError(f"{label}: U+{codepoint:04X} is not mapped to its new glyph after writing")
-            glyph_set[name].draw(_NullPen())
+            glyph_set[name].draw(NullPen())
         font.close()
     except FontgenError:
         raise
@@ -188,33 +189,6 @@ def _check_readable(path: Path, label: str, codepoints: list[int], glyph_ids: li
         raise
     except freetype.FT_Exception as error:
         raise FontgenError(f"{label}: FreeType cannot read the written font ({error})") from None
-
-
-class _NullPen:
-    def moveTo(self, pt):
-        pass
-
-    def lineTo(self, pt):
-        pass
-
-    def curveTo(self, *pts):
-        pass
-
-    def qCurveTo(self, *pts):
-        pass
-
-    def closePath(self):
-        pass
-
-    def endPath(self):
-        pass
-
-    def addComponent(self, name, transform):
-        pass
-
-
-# ---------------------------------------------------------------------------------------------
-# Naming
 
 
 def _ps_clean(text: str) -> str:
@@ -396,6 +370,163 @@ def _cid_fd_for_new_glyphs(font: TTFont, top) -> int:
     return statistics.mode(picks) if picks else 0
 
 
+class GlyfWriter:
+    """New TrueType glyphs into `glyf` (quadratic contours), and the maxp limits they raise."""
+
+    curve_format = "ttf"
+
+    def __init__(self, font: TTFont, order: list[str], count: int):
+        self.glyf, self.maxp = font["glyf"], font["maxp"]
+        self.max_points = self.max_contours = 0
+
+    def name(self, codepoint: int, taken: set[str]) -> str:
+        return _unique_name(_glyph_base_name(codepoint), taken)
+
+    def add(self, name: str, contours: list, advance: int) -> tuple[int, int, int, int] | None:
+        """Store one glyph; its bounds (None: empty)."""
+        glyph = ttglyph_from_contours(contours)
+        self.glyf.glyphs[name] = glyph
+        if not contours:
+            return None
+        self.max_points = max(self.max_points, len(glyph.coordinates))
+        self.max_contours = max(self.max_contours, glyph.numberOfContours)
+        return glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax
+
+    def finish(self, new_order: list[str], bounds: list[tuple]) -> None:
+        self.glyf.setGlyphOrder(new_order)
+        # maxp limits only grow; composite and instruction limits are unchanged (no new ones).
+        if self.maxp.tableVersion >= 0x00010000:
+            self.maxp.maxPoints = max(self.maxp.maxPoints, self.max_points)
+            self.maxp.maxContours = max(self.maxp.maxContours, self.max_contours)
+
+
+class CffWriter:
+    """New glyphs into a CFF table (cubic charstrings), name-keyed or CID-keyed (new CIDs, in the Font DICT
+    the font's Hangul uses), and the charset, glyph count, CID count and FontBBox they change."""
+
+    curve_format = "otf"
+
+    def __init__(self, font: TTFont, order: list[str], count: int):
+        cff = font["CFF "].cff
+        self.top = top = cff.topDictIndex[0]
+        self.char_strings, self.global_subrs = top.CharStrings, cff.GlobalSubrs
+        self.is_cid = hasattr(top, "ROS")
+        if self.is_cid:
+            self.fd_index = _cid_fd_for_new_glyphs(font, top)
+            self.private = top.FDArray[self.fd_index].Private
+            self.free_cids = iter(_free_cids(order, count))
+        else:
+            self.private = top.Private
+
+    def name(self, codepoint: int, taken: set[str]) -> str:
+        if self.is_cid:
+            return f"cid{next(self.free_cids):05d}"
+        return _unique_name(_glyph_base_name(codepoint), taken)
+
+    def add(self, name: str, contours: list, advance: int) -> tuple[int, int, int, int] | None:
+        """Store one glyph; its bounds (None: empty)."""
+        charstring = charstring_from_contours(contours, self.private, self.global_subrs, advance)
+        if self.char_strings.charStringsAreIndexed:
+            self.char_strings.charStringsIndex.append(charstring)
+            self.char_strings.charStrings[name] = len(self.char_strings.charStringsIndex) - 1
+        else:
+            self.char_strings.charStrings[name] = charstring
+        if self.is_cid:
+            self.top.FDSelect.append(self.fd_index)
+        return contour_bounds(contours)
+
+    def finish(self, new_order: list[str], bounds: list[tuple]) -> None:
+        top = self.top
+        top.charset = new_order
+        top.numGlyphs = len(new_order)
+        if self.is_cid:
+            highest = max(int(n[3:]) for n in new_order if n.startswith("cid") and n[3:].isdigit())
+            top.CIDCount = max(getattr(top, "CIDCount", 8720), highest + 1)
+        if bounds:
+            box = list(top.FontBBox)
+            top.FontBBox = [min(box[0], min(b[0] for b in bounds)), min(box[1], min(b[1] for b in bounds)),
+                            max(box[2], max(b[2] for b in bounds)), max(box[3], max(b[3] for b in bounds))]
+
+
+class NewGlyphMetrics:
+    """hmtx (and vmtx, in a font with vertical metrics) entries for the new glyphs, and the extremes that
+    head, hhea and vhea then record."""
+
+    def __init__(self, font: TTFont, frame: EmFrame, is_cff: bool):
+        self.font, self.advance = font, frame.advance
+        self.hmtx = font["hmtx"].metrics
+        self.vertical = "vmtx" in font and "vhea" in font
+        if self.vertical:
+            self.vmtx = font["vmtx"].metrics
+            self.v_advance, self.v_origin = _vertical_defaults(font, is_cff, frame)
+        self.bounds: list[tuple[int, int, int, int]] = []
+        self.lsbs, self.rsbs, self.extents = [], [], []
+        self.v_tsbs, self.v_bsbs, self.v_extents = [], [], []
+
+    def add(self, name: str, bounds: tuple[int, int, int, int] | None) -> None:
+        if not bounds:
+            self.hmtx[name] = (self.advance, 0)
+            if self.vertical:
+                self.vmtx[name] = (self.v_advance, 0)
+            return
+        x_min, y_min, x_max, y_max = bounds
+        self.bounds.append(bounds)
+        self.hmtx[name] = (self.advance, x_min)
+        self.lsbs.append(x_min)
+        self.rsbs.append(self.advance - x_max)
+        self.extents.append(x_max)
+        if self.vertical:
+            tsb = round(self.v_origin - y_max)
+            self.vmtx[name] = (self.v_advance, tsb)
+            self.v_tsbs.append(tsb)
+            self.v_bsbs.append(self.v_advance - tsb - (y_max - y_min))
+            self.v_extents.append(tsb + (y_max - y_min))
+
+    def finish(self) -> None:
+        """head's bounding box, hhea's and vhea's maxima and minima, grown to take in the new glyphs."""
+        head, hhea = self.font["head"], self.font["hhea"]
+        if self.bounds:
+            head.xMin = min(head.xMin, min(b[0] for b in self.bounds))
+            head.yMin = min(head.yMin, min(b[1] for b in self.bounds))
+            head.xMax = max(head.xMax, max(b[2] for b in self.bounds))
+            head.yMax = max(head.yMax, max(b[3] for b in self.bounds))
+        hhea.advanceWidthMax = max(hhea.advanceWidthMax, self.advance)
+        if self.lsbs:
+            hhea.minLeftSideBearing = min(hhea.minLeftSideBearing, min(self.lsbs))
+            hhea.minRightSideBearing = min(hhea.minRightSideBearing, min(self.rsbs))
+            hhea.xMaxExtent = max(hhea.xMaxExtent, max(self.extents))
+        if self.vertical:
+            vhea = self.font["vhea"]
+            vhea.advanceHeightMax = max(vhea.advanceHeightMax, self.v_advance)
+            if self.v_tsbs:
+                vhea.minTopSideBearing = min(vhea.minTopSideBearing, min(self.v_tsbs))
+                vhea.minBottomSideBearing = min(vhea.minBottomSideBearing, min(self.v_bsbs))
+                vhea.yMaxExtent = max(vhea.yMaxExtent, max(self.v_extents))
+
+
+class DeviceTables:
+    """hdmx and LTSH, indexed by glyph ID: read before the glyph order changes, given linear entries for the
+    unhinted new glyphs after."""
+
+    def __init__(self, font: TTFont):
+        self.hdmx = self.y_pels = None
+        if "hdmx" in font:
+            table = font["hdmx"]
+            table.hdmx = self.hdmx = {ppem: dict(widths.items()) for ppem, widths in table.hdmx.items()}
+        if "LTSH" in font:
+            self.y_pels = font["LTSH"].yPels
+        self.upem = font["head"].unitsPerEm
+
+    def add(self, names: list[str], advance: int) -> None:
+        for ppem, widths in (self.hdmx or {}).items():
+            width = min(255, int(round(advance * ppem / self.upem)))
+            for name in names:
+                widths[name] = width
+        if self.y_pels is not None:
+            for name in names:
+                self.y_pels[name] = 1
+
+
 def export_font(
     source_path: str | Path,
     glyphs: dict[int, np.ndarray],
@@ -413,13 +544,74 @@ def export_font(
     Images are ink-positive uint8 squares in the font's em frame (render.frame_for_font), any
     size. Characters the font already maps are skipped unless replace_existing, in which case the
     codepoint is remapped to a new glyph (the old glyph stays, unmapped by that codepoint).
+    The steps: check the request, trace each image into the outline format's writer (with its metrics),
+    append the new glyphs to the glyph order, then the post-steps (outline tables, metrics, device
+    tables, cmap, OS/2, names, dropped tables), and write through a temporary file, validated.
     """
     started = time.perf_counter()
-    source = Path(source_path)
-    out = Path(out_path)
+    source, out = Path(source_path), Path(out_path)
     glyphs = _check_images(glyphs)
     if not glyphs:
         raise FontgenError("no glyphs to export")
+    _check_output(source, out)
+    font = open_font(source, face)
+    is_cff = _check_source(font, source, force)
+    cmap = font.getBestCmap() or {}
+    skipped = [cp for cp in glyphs if cp in cmap and not replace_existing]
+    replaced = [cp for cp in glyphs if cp in cmap and replace_existing]
+    todo = [cp for cp in glyphs if cp not in cmap or replace_existing]
+    if not todo:
+        raise FontgenError(f"{source}: nothing to add, the font already has all {len(glyphs)} characters")
+    order = list(font.getGlyphOrder())
+    if len(order) + len(todo) > MAX_GLYPHS:
+        raise FontgenError(
+            f"{source}: the font has {len(order):,} glyphs; adding {len(todo):,} would pass the OpenType limit "
+            f"of {MAX_GLYPHS:,}"
+        )
+
+    frame = frame_for_font(font)
+    writer = (CffWriter if is_cff else GlyfWriter)(font, order, len(todo))
+    metrics = NewGlyphMetrics(font, frame, is_cff)
+    device_tables = DeviceTables(font)
+    taken, new_names, empty = set(order), [], []
+    iterator = todo
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(todo, desc="vectorizing", unit="glyph", leave=False)
+    for codepoint in iterator:
+        name = writer.name(codepoint, taken)
+        taken.add(name)
+        contours = trace_contours(glyphs[codepoint], frame, params, writer.curve_format)
+        if not contours:
+            empty.append(codepoint)
+        metrics.add(name, writer.add(name, contours, frame.advance))
+        new_names.append(name)
+
+    new_order = order + new_names  # new glyphs at the end
+    font.setGlyphOrder(new_order)
+    writer.finish(new_order, metrics.bounds)
+    metrics.finish()
+    device_tables.add(new_names, frame.advance)
+    _update_cmap(font, dict(zip(todo, new_names)), source)
+    _update_os2_ranges(font, todo)
+    new_family, _, _ = _rename(font, family_name)
+    dropped = [tag for tag in DROPPED_TABLES if tag in font]
+    for tag in dropped:
+        del font[tag]
+    # Existing glyph data must be written as read: no bounding-box recalculation (which would
+    # expand and recompile every glyph); the new glyphs carry their own bounds.
+    font.recalcBBoxes = False
+    font.flavor = None
+    _write(font, out, todo, list(range(len(order), len(new_order))))
+    return ExportReport(
+        added=len(todo), skipped=skipped, output=out, seconds=time.perf_counter() - started,
+        replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family,
+    )
+
+
+def _check_output(source: Path, out: Path) -> None:
+    """A plain TTF/OTF name, not the source itself, in a folder that can be written."""
     if out.suffix.lower() in (".woff", ".woff2", ".ttc", ".otc"):
         raise FontgenError(f"{out}: the new font is written as a plain TTF/OTF file; give it a .ttf or .otf name")
     try:
@@ -429,7 +621,9 @@ def export_font(
         pass
     _check_output_location(out)
 
-    font = open_font(source, face)
+
+def _check_source(font: TTFont, source: Path, force: bool) -> bool:
+    """A static font with glyf or CFF outlines whose license bits allow changes (or `force`); True for CFF."""
     if "fvar" in font or "CFF2" in font:
         raise FontgenError(f"{source}: variable fonts are not supported; export into a static instance")
     is_cff = "CFF " in font
@@ -440,190 +634,16 @@ def export_font(
         raise FontgenError(
             f"{source}: its license bits (fsType) forbid modification; pass --force if you hold the rights"
         )
+    return is_cff
 
-    cmap = font.getBestCmap() or {}
-    skipped = [cp for cp in glyphs if cp in cmap and not replace_existing]
-    replaced = [cp for cp in glyphs if cp in cmap and replace_existing]
-    todo = [cp for cp in glyphs if cp not in cmap or replace_existing]
-    if not todo:
-        raise FontgenError(
-            f"{source}: nothing to add, the font already has all {len(glyphs)} characters"
-        )
-    order = list(font.getGlyphOrder())
-    if len(order) + len(todo) > MAX_GLYPHS:
-        raise FontgenError(
-            f"{source}: the font has {len(order):,} glyphs; adding {len(todo):,} would pass the OpenType limit "
-            f"of {MAX_GLYPHS:,}"
-        )
 
-    frame = frame_for_font(font)
-    advance = frame.advance
-    upem = font["head"].unitsPerEm
-    taken = set(order)
-
-    # Where new glyphs go, per outline format.
-    if is_cff:
-        cff = font["CFF "].cff
-        top = cff.topDictIndex[0]
-        char_strings = top.CharStrings
-        is_cid = hasattr(top, "ROS")
-        global_subrs = cff.GlobalSubrs
-        if is_cid:
-            fd_index = _cid_fd_for_new_glyphs(font, top)
-            private = top.FDArray[fd_index].Private
-            free_cids = iter(_free_cids(order, len(todo)))
-        else:
-            private = top.Private
-    else:
-        glyf = font["glyf"]
-        maxp = font["maxp"]
-    hmtx = font["hmtx"].metrics
-    has_vmtx = "vmtx" in font and "vhea" in font
-    if has_vmtx:
-        vmtx = font["vmtx"].metrics
-        v_advance, v_origin = _vertical_defaults(font, is_cff, frame)
-
-    # Tables indexed by glyph ID are read before the glyph order changes.
-    hdmx = y_pels = None
-    if "hdmx" in font:
-        table = font["hdmx"]
-        table.hdmx = hdmx = {ppem: dict(widths.items()) for ppem, widths in table.hdmx.items()}
-    if "LTSH" in font:
-        y_pels = font["LTSH"].yPels
-
-    new_names: list[str] = []
-    bounds_all: list[tuple[int, int, int, int]] = []
-    lsbs, rsbs, extents = [], [], []
-    v_tsbs, v_bsbs, v_extents = [], [], []
-    empty: list[int] = []
-    max_points = max_contours = 0
-
-    iterator = todo
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(todo, desc="vectorizing", unit="glyph", leave=False)
-    for codepoint in iterator:
-        image = glyphs[codepoint]
-        if is_cff and is_cid:
-            name = f"cid{next(free_cids):05d}"
-        else:
-            name = _unique_name(_glyph_base_name(codepoint), taken)
-        taken.add(name)
-        contours = trace_contours(image, frame, params, "otf" if is_cff else "ttf")
-        if not contours:
-            empty.append(codepoint)
-        if is_cff:
-            charstring = charstring_from_contours(contours, private, global_subrs, advance)
-            bounds = contour_bounds(contours)
-            if char_strings.charStringsAreIndexed:
-                char_strings.charStringsIndex.append(charstring)
-                char_strings.charStrings[name] = len(char_strings.charStringsIndex) - 1
-            else:
-                char_strings.charStrings[name] = charstring
-            if is_cid:
-                top.FDSelect.append(fd_index)
-        else:
-            glyph = ttglyph_from_contours(contours)
-            glyf.glyphs[name] = glyph
-            bounds = (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax) if contours else None
-            if contours:
-                max_points = max(max_points, len(glyph.coordinates))
-                max_contours = max(max_contours, glyph.numberOfContours)
-        new_names.append(name)
-        if bounds:
-            x_min, y_min, x_max, y_max = bounds
-            bounds_all.append(bounds)
-            hmtx[name] = (advance, x_min)
-            lsbs.append(x_min)
-            rsbs.append(advance - x_max)
-            extents.append(x_max)
-        else:
-            hmtx[name] = (advance, 0)
-        if has_vmtx:
-            if bounds:
-                tsb = round(v_origin - y_max)
-                vmtx[name] = (v_advance, tsb)
-                v_tsbs.append(tsb)
-                v_bsbs.append(v_advance - tsb - (y_max - y_min))
-                v_extents.append(tsb + (y_max - y_min))
-            else:
-                vmtx[name] = (v_advance, 0)
-
-    # Glyph order: new glyphs at the end.
-    new_order = order + new_names
-    if is_cff:
-        top.charset = new_order
-        top.numGlyphs = len(new_order)
-        if is_cid:
-            highest = max(int(n[3:]) for n in new_order if n.startswith("cid") and n[3:].isdigit())
-            top.CIDCount = max(getattr(top, "CIDCount", 8720), highest + 1)
-    font.setGlyphOrder(new_order)
-    if not is_cff:
-        glyf.setGlyphOrder(new_order)
-        # maxp limits only grow; composite and instruction limits are unchanged (no new ones).
-        if maxp.tableVersion >= 0x00010000:
-            maxp.maxPoints = max(maxp.maxPoints, max_points)
-            maxp.maxContours = max(maxp.maxContours, max_contours)
-
-    # Bounding boxes and horizontal/vertical extremes.
-    head = font["head"]
-    if bounds_all:
-        x0 = min(b[0] for b in bounds_all)
-        y0 = min(b[1] for b in bounds_all)
-        x1 = max(b[2] for b in bounds_all)
-        y1 = max(b[3] for b in bounds_all)
-        head.xMin, head.yMin = min(head.xMin, x0), min(head.yMin, y0)
-        head.xMax, head.yMax = max(head.xMax, x1), max(head.yMax, y1)
-        if is_cff:
-            bbox = list(top.FontBBox)
-            top.FontBBox = [min(bbox[0], x0), min(bbox[1], y0), max(bbox[2], x1), max(bbox[3], y1)]
-    hhea = font["hhea"]
-    hhea.advanceWidthMax = max(hhea.advanceWidthMax, advance)
-    if lsbs:
-        hhea.minLeftSideBearing = min(hhea.minLeftSideBearing, min(lsbs))
-        hhea.minRightSideBearing = min(hhea.minRightSideBearing, min(rsbs))
-        hhea.xMaxExtent = max(hhea.xMaxExtent, max(extents))
-    if has_vmtx:
-        vhea = font["vhea"]
-        vhea.advanceHeightMax = max(vhea.advanceHeightMax, v_advance)
-        if v_tsbs:
-            vhea.minTopSideBearing = min(vhea.minTopSideBearing, min(v_tsbs))
-            vhea.minBottomSideBearing = min(vhea.minBottomSideBearing, min(v_bsbs))
-            vhea.yMaxExtent = max(vhea.yMaxExtent, max(v_extents))
-
-    # Per-glyph device tables: linear widths for the unhinted new glyphs.
-    if hdmx is not None:
-        for ppem, widths in hdmx.items():
-            width = min(255, int(round(advance * ppem / upem)))
-            for name in new_names:
-                widths[name] = width
-    if y_pels is not None:
-        for name in new_names:
-            y_pels[name] = 1
-
-    _update_cmap(font, dict(zip(todo, new_names)), source)
-
-    if "OS/2" in font and any(glyph_data.is_syllable(cp) for cp in todo):
+def _update_os2_ranges(font: TTFont, codepoints: list[int]) -> None:
+    """OS/2 says the font covers Hangul syllables (and the Korean code pages) once it has any."""
+    if "OS/2" in font and any(glyph_data.is_syllable(cp) for cp in codepoints):
         os2 = font["OS/2"]
         os2.ulUnicodeRange2 |= 1 << (UNICODE_RANGE_HANGUL_SYLLABLES - 32)
         if os2.version >= 1:
             os2.ulCodePageRange1 |= (1 << CODEPAGE_KOREAN_WANSUNG) | (1 << CODEPAGE_KOREAN_JOHAB)
-
-    new_family, _, _ = _rename(font, family_name)
-    dropped = [tag for tag in DROPPED_TABLES if tag in font]
-    for tag in dropped:
-        del font[tag]
-
-    # Existing glyph data must be written as read: no bounding-box recalculation (which would
-    # expand and recompile every glyph); the new glyphs carry their own bounds.
-    font.recalcBBoxes = False
-    font.flavor = None
-    _write(font, out, todo, list(range(len(order), len(new_order))))
-    return ExportReport(
-        added=len(todo), skipped=skipped, output=out, seconds=time.perf_counter() - started,
-        replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family,
-    )
 
 
 def _update_cmap(font: TTFont, mapping: dict[int, str], source: Path) -> None:

@@ -42,8 +42,9 @@ class HypernetworkConfig:
         structure = self.layer_structure
         numbers = isinstance(structure, (list, tuple)) and all(
             isinstance(m, (int, float)) and not isinstance(m, bool) for m in structure)
-        if not numbers or len(structure) < 2 or structure[0] != 1 or structure[-1] != 1 or any(m <= 0 for m in structure):
-            raise FontgenError(f"hypernetwork layer_structure {list(structure)}: it must start and end with 1 "
+        if (not numbers or len(structure) < 2 or structure[0] != 1 or structure[-1] != 1
+                or any(m <= 0 for m in structure)):
+            raise FontgenError(f"hypernetwork layer_structure {structure!r}: it must start and end with 1 "
                                "(the context width) and multiply it by positive numbers between, e.g. [1, 2, 1]")
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise FontgenError(f"hypernetwork activation {self.activation!r}: choose from {', '.join(ACTIVATIONS)}")

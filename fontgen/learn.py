@@ -18,6 +18,8 @@ import re
 import time
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from PIL import Image
@@ -41,7 +43,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load
                            sample, style_token, to_model_space, to_uint8)
 from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.recipe import learn_sections, read_recipe
-from fontgen.reference import fitted_reference, fitted_reference_glyphs
+from fontgen.reference import LayoutFit, fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding)
@@ -79,7 +81,8 @@ def nearest_style_tokens(model: GlyphDiffusion, pairs: StyledGlyphs, count: int 
     with torch.no_grad():
         for token in candidates:
             ids = model.tokenizer.encode(token, codepoints)
-            losses[token] = diffusion_loss(model, scheduler, targets, content, ids, torch.Generator().manual_seed(0)).item()
+            generator = torch.Generator().manual_seed(0)
+            losses[token] = diffusion_loss(model, scheduler, targets, content, ids, generator).item()
     ranked = sorted(losses, key=losses.get)
     finalists = ranked[:max(count, shortlist)]
     if len(finalists) == 1 or drawn_rows <= 0:
@@ -136,16 +139,9 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     if method == "compose":
         return _learn_jamo_only(font, output, base, face, cache_dir, progress)
     recipe_path = Path(recipe) if recipe else RECIPES / f"{method}.toml"
-    settings_all = read_recipe(recipe_path, "learn", learn_sections(method))
-    if settings_all["learn"]["method"] != method:
-        raise FontgenError(f"{recipe_path} is a recipe for --method {settings_all['learn']['method']}, not {method}")
-    base_size = model_image_size(base)
-    if base_size is not None and settings_all["learn"]["image_size"] != base_size:
-        raise FontgenError(f"{recipe_path}: [learn] image_size {settings_all['learn']['image_size']} is not the base "
-                           f"model's ({base_size} px)")
-    settings = {**settings_all["learn"], **settings_all["early_stop"]}
-    if num_vectors is None:
-        num_vectors = settings_all["ti"]["num_vectors"]
+    recipe_all = _learn_recipe(recipe_path, method, base)
+    settings = {**recipe_all["learn"], **recipe_all["early_stop"]}
+    num_vectors = recipe_all["ti"]["num_vectors"] if num_vectors is None else num_vectors
     if not 1 <= num_vectors <= 16:
         raise FontgenError(f"--num-vectors {num_vectors}: choose 1 to 16")
     info = font_info(font, face)
@@ -159,12 +155,68 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     torch.manual_seed(settings["seed"])
     model = load_model(base)
     model.requires_grad_(False)
-    size = model.config.image_size
-    chars = info.hangul
+    glyphs = _training_glyphs(font, face, info.hangul, model.config.image_size, settings, cache_dir)
+    resumable = {"source_sha256": file_sha256(font), "base_model_sha256": model_hash(base),
+                 "num_vectors": num_vectors, "stage1": "done"}
+    trained = _train_stages(model, method, glyphs, out, recipe_all, settings, steps, num_vectors, resumable,
+                            resume, progress)
+    ink_level = list(trained.ink_levels.values())[-1]
+    preview(model, glyphs.token, glyphs.held, out / "preview.png", ink_level=ink_level)
+    manifest = {
+        "fontgen": 1, "method": method, "token": glyphs.token, "num_vectors": num_vectors,
+        "initialized_from": trained.initial_token,
+        "source": {"path": str(font.resolve()), "face": face, "sha256": resumable["source_sha256"],
+                   "family": info.family, "hangul": info.hangul, "compat_jamo": compat_jamo_in(font, face)},
+        "base_model": str(Path(base)), "base_model_sha256": resumable["base_model_sha256"],
+        "image_size": model.config.image_size, "recipe": recipe_all, "recipe_path": str(recipe_path),
+        "held_back": glyphs.held.codepoints, "layout_fit": glyphs.fit.affines.tolist(), "artifacts": trained.artifacts,
+        "ink_level": ink_level, "ink_levels": trained.ink_levels, "ink_level_glyphs": trained.ink_level_glyphs,
+        "jamo_inventory": jamo_inventory,
+        "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
+                    "held_back_loss": s.best_loss, "seconds": s.seconds, "history": s.history}
+                   for s in trained.stages],
+        "seconds": round(time.time() - started, 1),
+    }
+    write_json_atomic(out / MANIFEST_FILE, manifest)
+    (out / PROGRESS_FILE).unlink(missing_ok=True)
+    return out
+
+
+PROGRESS_FILE = "progress.json"  # what an interrupted run finished: stage 1, and how many stage-2 steps (saved)
+
+
+def _learn_recipe(path: Path, method: str, base: str | Path) -> dict:
+    """The learn recipe, checked against the run: its method, and the base model's image size."""
+    recipe = read_recipe(path, "learn", learn_sections(method))
+    if recipe["learn"]["method"] != method:
+        raise FontgenError(f"{path} is a recipe for --method {recipe['learn']['method']}, not {method}")
+    base_size = model_image_size(base)
+    if base_size is not None and recipe["learn"]["image_size"] != base_size:
+        raise FontgenError(f"{path}: [learn] image_size {recipe['learn']['image_size']} is not the base model's "
+                           f"({base_size} px)")
+    return recipe
+
+
+@dataclass
+class TrainingGlyphs:
+    """The user's glyphs as learn uses them: the training pairs, the held-back glyphs early stopping and the
+    ink level are measured on, and the wider set textual inversion's ink level is chosen on."""
+
+    token: str
+    pairs: StyledGlyphs
+    held: UserGlyphs
+    ti_calibration: UserGlyphs
+    fit: LayoutFit
+    chars: list[int]  # every syllable the font has
+    cache_dir: Path
+
+
+def _training_glyphs(font: Path, face: int, chars: list[int], size: int, settings: dict,
+                     cache_dir: Path) -> TrainingGlyphs:
+    """Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on; the rest
+    are the training pairs (each with its fitted reference glyph as content)."""
     targets = build_cache([FontSource("user", font, face)], chars, size, cache_dir, progress=False)
     reference = build_cache([reference_source()], chars, size, cache_dir, progress=False)
-
-    # Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on.
     rng = np.random.default_rng(settings["seed"])
     held_count = max(settings["holdout_min"], int(round(len(chars) * settings["holdout_fraction"])))
     held_index = np.sort(rng.choice(len(chars), min(held_count, len(chars) // 2), replace=False))
@@ -181,12 +233,27 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     extra = np.random.default_rng(settings["seed"] + 1).permutation(np.flatnonzero(train_mask))
     ti_calibration = user_glyphs(font, face, chars, np.sort(np.concatenate(
         [held_index, extra[:settings["ink_level_train_glyphs"]]])), targets, reference, fit)
+    return TrainingGlyphs(token, pairs, held, ti_calibration, fit, chars, cache_dir)
 
-    # progress.json says what an interrupted run finished: stage 1, and how many stage-2 steps (saved).
-    progress_file = out / "progress.json"
-    source_sha256, base_sha256 = file_sha256(font), model_hash(base)
-    resumable = {"source_sha256": source_sha256, "base_model_sha256": base_sha256, "num_vectors": num_vectors,
-                 "stage1": "done"}
+
+@dataclass
+class TrainedStages:
+    """What the model stages left: their results, the files written, the ink level after each stage."""
+
+    stages: list[StageResult]
+    initial_token: str
+    artifacts: list[str]
+    ink_levels: dict[str, float]
+    ink_level_glyphs: dict[str, int]
+
+
+def _train_stages(model: GlyphDiffusion, method: str, glyphs: TrainingGlyphs, out: Path, recipe: dict,
+                  settings: dict, steps: int | None, num_vectors: int, resumable: dict, resume: bool,
+                  progress: bool) -> TrainedStages:
+    """Textual inversion (or its saved result, resuming), then the method's stage 2, each saved as it goes:
+    `progress.json` records what finished, so that Ctrl-C or a kill loses at most `eval_every` steps."""
+    token, pairs, held = glyphs.token, glyphs.pairs, glyphs.held
+    progress_file = out / PROGRESS_FILE
     saved = _read_json(progress_file) if resume else None
     if saved is None or any(saved.get(key) != value for key, value in resumable.items()):
         saved = None
@@ -198,78 +265,53 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         else:
             initial_tokens = nearest_style_tokens(model, pairs, num_vectors)
             initial_token = ", ".join(initial_tokens)
-            stages = [_textual_inversion(model, token, initial_tokens, pairs, held, settings,
-                                         settings_all["ti"], steps, progress)]
+            stages = [_textual_inversion(model, token, initial_tokens, pairs, held, settings, recipe["ti"], steps,
+                                         progress)]
             if stages[-1].interrupted:
                 raise KeyboardInterrupt
             save_embedding(model, token, out)
         write_json_atomic(progress_file, resumable)
-        artifacts = [EMBEDDINGS_FILE]
         # A token's drawings barely beat their content glyphs on hand-drawn styles: the widest margin keeps them
         # ahead on the syllables the user lacks. A LoRA's or DreamBooth's beat them widely, and there the margin
         # cost more than it kept (benchmarks/HISTORY.md, learn, session 11).
-        ink_levels = {"textual inversion": style_ink_level(model, token, ti_calibration, widest_margin=True)}
-        ink_level_glyphs = {"textual inversion": len(ti_calibration.codepoints)}
+        ink_levels = {"textual inversion": style_ink_level(model, token, glyphs.ti_calibration, widest_margin=True)}
+        ink_level_glyphs = {"textual inversion": len(glyphs.ti_calibration.codepoints)}
+        artifacts = [EMBEDDINGS_FILE]
+        if method in STAGE2_FILES:
+            def checkpoint(step: int) -> None:  # the weights first: a kill between the two redoes a few steps
+                _save_stage_two(model, method, out)
+                write_json_atomic(progress_file, {**resumable, "stage2_method": method,
+                                                  "stage2_steps": stage2_done + step})
 
-        def save_stage2() -> None:
-            if method == "lora":
-                partial = out / "lora.partial"
-                model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
-                (partial / LORA_FILE).replace(out / LORA_FILE)
-                partial.rmdir()
-            elif method == "hypernetwork":
-                save_hypernetwork(model.hypernetwork, out / HYPERNETWORK_FILE)
-            else:
-                save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
-
-        def checkpoint(step: int) -> None:  # the weights first: a kill between the two redoes a few steps
-            save_stage2()
-            write_json_atomic(progress_file, {**resumable, "stage2_method": method, "stage2_steps": stage2_done + step})
-
-        if method == "lora":
-            stages.append(_lora(model, token, pairs, held, settings, settings_all["lora"], steps, progress,
-                                out / LORA_FILE if stage2_done else None, stage2_done, checkpoint))
-            save_stage2()
-            artifacts.append(LORA_FILE)
-        elif method == "dreambooth":
-            prior = _prior_glyphs(model, chars, size, cache_dir, settings_all["dreambooth"]["prior_fonts"])
-            stages.append(_dreambooth(model, token, pairs, held, settings, settings_all["dreambooth"], prior, steps,
-                                      progress, out / UNET_FILE if stage2_done else None, stage2_done, checkpoint))
-            save_stage2()
-            artifacts.append(UNET_FILE)
-        elif method == "hypernetwork":
-            stages.append(_hypernetwork(model, token, pairs, held, settings, settings_all["hypernetwork"], steps,
-                                        progress, out / HYPERNETWORK_FILE if stage2_done else None, stage2_done,
-                                        checkpoint))
-            save_stage2()
-            artifacts.append(HYPERNETWORK_FILE)
-        if stages and stages[-1].interrupted:
-            write_json_atomic(progress_file, {**resumable, "stage2_method": method,
-                                              "stage2_steps": stage2_done + stages[-1].steps})
-            raise KeyboardInterrupt
+            saved_weights = out / STAGE2_FILES[method] if stage2_done else None
+            stage = STAGE_TWO[method](model, glyphs, settings, recipe, steps, progress, saved_weights, stage2_done,
+                                      checkpoint)
+            stages.append(stage)
+            _save_stage_two(model, method, out)
+            artifacts.append(STAGE2_FILES[method])
+            if stage.interrupted:
+                write_json_atomic(progress_file, {**resumable, "stage2_method": method,
+                                                  "stage2_steps": stage2_done + stage.steps})
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         raise FontgenError(f"interrupted; what finished is saved in {out}, run again with --resume") from None
-
     if method != "ti":
         ink_levels[stages[-1].name] = style_ink_level(model, token, held)
         ink_level_glyphs[stages[-1].name] = len(held.codepoints)
-    ink_level = list(ink_levels.values())[-1]
-    preview(model, token, held, out / "preview.png", ink_level=ink_level)
-    manifest = {
-        "fontgen": 1, "method": method, "token": token, "num_vectors": num_vectors, "initialized_from": initial_token,
-        "source": {"path": str(font.resolve()), "face": face, "sha256": source_sha256, "family": info.family,
-                   "hangul": info.hangul, "compat_jamo": compat_jamo_in(font, face)},
-        "base_model": str(Path(base)), "base_model_sha256": base_sha256, "image_size": size,
-        "recipe": settings_all, "recipe_path": str(recipe_path), "held_back": held.codepoints,
-        "layout_fit": fit.affines.tolist(), "artifacts": artifacts, "ink_level": ink_level, "ink_levels": ink_levels,
-        "ink_level_glyphs": ink_level_glyphs, "jamo_inventory": jamo_inventory,
-        "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
-                    "held_back_loss": s.best_loss, "seconds": s.seconds, "history": s.history} for s in stages],
-        "seconds": round(time.time() - started, 1),
-    }
-    write_json_atomic(out / MANIFEST_FILE, manifest)
-    progress_file.unlink(missing_ok=True)
-    return out
+    return TrainedStages(stages, initial_token, artifacts, ink_levels, ink_level_glyphs)
+
+
+def _save_stage_two(model: GlyphDiffusion, method: str, out: Path) -> None:
+    """Stage 2's weights into the style folder, atomically: the LoRA adapter, the hypernetwork or the UNet."""
+    if method == "lora":
+        partial = out / "lora.partial"
+        model.unet.save_lora_adapter(str(partial), adapter_name=ADAPTER_NAME)
+        (partial / LORA_FILE).replace(out / LORA_FILE)
+        partial.rmdir()
+    elif method == "hypernetwork":
+        save_hypernetwork(model.hypernetwork, out / HYPERNETWORK_FILE)
+    else:
+        save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
 
 
 def _style_folder(font: Path, output: str | Path | None) -> Path:
@@ -379,11 +421,12 @@ def _textual_inversion(model, token, initial_tokens, pairs, held, settings, ti, 
     return result
 
 
-def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Path | None = None,
-          done: int = 0, checkpoint=None) -> StageResult:
-    """Stage 2 (default): a peft LoRA adapter on the UNet, everything else frozen (or going on from a saved one)."""
+def _lora(model, glyphs, settings, recipe, steps, progress, saved: Path | None = None, done: int = 0,
+          checkpoint=None) -> StageResult:
+    """Stage 2 (lora): a peft LoRA adapter on the UNet, everything else frozen (or going on from a saved one)."""
     from peft import LoraConfig
 
+    lora = recipe["lora"]
     if saved is None:
         model.unet.add_adapter(LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], init_lora_weights="gaussian",
                                           target_modules=lora["target_modules"]), adapter_name=ADAPTER_NAME)
@@ -393,14 +436,15 @@ def _lora(model, token, pairs, held, settings, lora, steps, progress, saved: Pat
             parameter.requires_grad_("lora_" in name)
     parameters = [p for p in model.unet.parameters() if p.requires_grad]
     return train_stage("LoRA", model, parameters, max(1, (steps or lora["steps"]) - done), lora["learning_rate"],
-                       user_glyph_loss(model, token, pairs, settings), token, held, settings, progress=progress,
-                       checkpoint=checkpoint)
+                       user_glyph_loss(model, glyphs.token, glyphs.pairs, settings), glyphs.token, glyphs.held,
+                       settings, progress=progress, checkpoint=checkpoint)
 
 
-def _hypernetwork(model, token, pairs, held, settings, hyper, steps, progress, saved: Path | None = None,
-                  done: int = 0, checkpoint=None) -> StageResult:
+def _hypernetwork(model, glyphs, settings, recipe, steps, progress, saved: Path | None = None, done: int = 0,
+                  checkpoint=None) -> StageResult:
     """Stage 2 (hypernetwork): residual networks on the context of every cross-attention's keys and values,
     the UNet frozen (or going on from a saved hypernetwork)."""
+    hyper = recipe["hypernetwork"]
     if saved is None:
         hypernetwork = Hypernetwork.for_unet(model.unet, layer_structure=hyper["layer_structure"],
                                              activation=hyper["activation"], dropout=hyper["dropout"])
@@ -411,8 +455,8 @@ def _hypernetwork(model, token, pairs, held, settings, hyper, steps, progress, s
     for parameter in parameters:
         parameter.requires_grad_(True)
     result = train_stage("hypernetwork", model, parameters, max(1, (steps or hyper["steps"]) - done),
-                         hyper["learning_rate"], user_glyph_loss(model, token, pairs, settings), token, held, settings,
-                         progress=progress, checkpoint=checkpoint)
+                         hyper["learning_rate"], user_glyph_loss(model, glyphs.token, glyphs.pairs, settings),
+                         glyphs.token, glyphs.held, settings, progress=progress, checkpoint=checkpoint)
     for parameter in parameters:
         parameter.requires_grad_(False)
     return result
@@ -427,16 +471,23 @@ def _prior_glyphs(model, chars, size, cache_dir, prior_fonts: int) -> StyledGlyp
     return StyledGlyphs(targets, reference, [style_token(s.name) for s in sources])
 
 
-def _dreambooth(model, token, pairs, held, settings, booth, prior, steps, progress, saved: Path | None = None,
-                done: int = 0, checkpoint=None) -> StageResult:
-    """Stage 2 (dreambooth): the whole UNet, with the prior-preservation loss (or going on from a saved UNet)."""
+def _dreambooth(model, glyphs, settings, recipe, steps, progress, saved: Path | None = None, done: int = 0,
+                checkpoint=None) -> StageResult:
+    """Stage 2 (dreambooth): the whole UNet, with the prior-preservation loss on other fonts' real glyphs under
+    their own tokens (or going on from a saved UNet)."""
+    booth = recipe["dreambooth"]
+    prior = _prior_glyphs(model, glyphs.chars, model.config.image_size, glyphs.cache_dir, booth["prior_fonts"])
     if saved is not None:
         model.unet.load_state_dict({k: v.float() for k, v in load_file(str(saved)).items()})
     model.unet.requires_grad_(True)
-    loss = user_glyph_loss(model, token, pairs, settings)
+    loss = user_glyph_loss(model, glyphs.token, glyphs.pairs, settings)
     if booth["prior_loss_weight"] > 0:
         loss = with_prior_loss(loss, model, prior, booth["prior_loss_weight"], settings["batch_size"])
     result = train_stage("DreamBooth", model, list(model.unet.parameters()), max(1, (steps or booth["steps"]) - done),
-                         booth["learning_rate"], loss, token, held, settings, progress=progress, checkpoint=checkpoint)
+                         booth["learning_rate"], loss, glyphs.token, glyphs.held, settings, progress=progress,
+                         checkpoint=checkpoint)
     model.unet.requires_grad_(False)
     return result
+
+
+STAGE_TWO = {"lora": _lora, "dreambooth": _dreambooth, "hypernetwork": _hypernetwork}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import potracecffi
-from fontTools.misc.bezierTools import calcCubicBounds
+from fontTools.pens.areaPen import AreaPen
+from fontTools.pens.boundsPen import BoundsPen
 from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
@@ -83,14 +84,10 @@ def _round(value: float) -> int:
 
 
 def _signed_area(contour: Contour) -> float:
-    """Shoelace area over on- and off-curve points (positive: counter-clockwise, y up)."""
-    points = [p for _, pts in contour for p in pts]
-    area = 0
-    x0, y0 = points[-1]
-    for x1, y1 in points:
-        area += x0 * y1 - x1 * y0
-        x0, y0 = x1, y1
-    return area / 2
+    """The area the contour encloses (fontTools' AreaPen; positive: counter-clockwise, y up)."""
+    pen = AreaPen()
+    draw_contours([contour], pen)
+    return pen.value
 
 
 def _reverse(contour: Contour) -> Contour:
@@ -231,23 +228,14 @@ def draw_contours(contours: list[Contour], pen) -> None:
 
 
 def contour_bounds(contours: list[Contour]) -> tuple[int, int, int, int] | None:
-    """Exact (xMin, yMin, xMax, yMax) of the contours, curve extrema included; None when empty."""
+    """Exact (xMin, yMin, xMax, yMax) of the contours, curve extrema included (fontTools' BoundsPen), rounded
+    outwards to whole units; None when empty."""
     if not contours:
         return None
-    xs = [pts[-1][0] for contour in contours for _, pts in contour]
-    ys = [pts[-1][1] for contour in contours for _, pts in contour]
-    x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
-    for contour in contours:
-        previous = contour[-1][1][-1]
-        for kind, pts in contour:
-            if kind == "C":
-                c1, c2, end = pts
-                if not (x0 <= c1[0] <= x1 and x0 <= c2[0] <= x1 and y0 <= c1[1] <= y1 and y0 <= c2[1] <= y1):
-                    bx0, by0, bx1, by1 = calcCubicBounds(previous, c1, c2, end)
-                    x0, y0 = min(x0, math.floor(bx0)), min(y0, math.floor(by0))
-                    x1, y1 = max(x1, math.ceil(bx1)), max(y1, math.ceil(by1))
-            previous = pts[-1]
-    return x0, y0, x1, y1
+    pen = BoundsPen(None)
+    draw_contours(contours, pen)
+    x0, y0, x1, y1 = pen.bounds
+    return math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)
 
 
 def trace_to_pen(image, frame: EmFrame, pen, params: TraceParams = TraceParams(),
