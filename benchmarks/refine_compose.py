@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--known", default="256")
     parser.add_argument("--style", type=Path, required=True, help="style folder (learned with LoRA if missing)")
     parser.add_argument("--method", default="lora")
+    parser.add_argument("--learn-steps", type=int, help="steps of each learn stage (default: the recipe's)")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.2, 0.35, 0.5, 0.7])
     parser.add_argument("--workdir", type=Path, default=Path("runs/refine"))
     args = parser.parse_args()
@@ -60,7 +61,7 @@ def main() -> None:
     case = eval_case(args.font, args.known, 64, args.workdir)
     if not (args.style / "manifest.json").exists():
         started = time.time()
-        learn(case.subset_path, args.style, method=args.method, progress=False)
+        learn(case.subset_path, args.style, method=args.method, steps=args.learn_steps, progress=False, resume=True)
         print(f"learned {args.method} in {time.time() - started:.0f} s", flush=True)
     style = load_style(args.style)
     composer = load_composer(args.style, case.known)

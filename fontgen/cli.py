@@ -219,9 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="missing (default), ksx1001, all, characters, or a file of characters / U+XXXX")
     p.add_argument("--compat-jamo", action="store_true",
                    help="also the compatibility letters U+3131-U+3163 the font lacks, from its own jamo")
-    p.add_argument("--method", default="compose", choices=["compose", "model", "reference"],
-                   help="compose (default): from the font's own jamo where it draws them, the model elsewhere; "
-                        "model: the model alone; reference: the Noto Sans CJK KR baseline fitted to the font")
+    p.add_argument("--method", default="auto", choices=["auto", "compose", "model", "reference"],
+                   help="auto (default): whichever of compose and model learn measured closer to the font (compose "
+                        "for a style without a model); compose: from the font's own jamo where it draws them, the "
+                        "model elsewhere; model: the model alone; reference: the Noto Sans CJK KR baseline")
     p.add_argument("--steps", type=int, default=2, help="sampling steps (2: 12 glyphs/s on a 2-core CPU)")
     p.add_argument("--guidance", type=float, default=1.0)
     p.add_argument("--lora-scale", type=float, default=1.0)
@@ -258,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["auto", "compose", "lora", "dreambooth", "hypernetwork", "ti"],
                    help="how the style is learned; auto: compose alone when the font's jamo cover every missing "
                         "syllable, else LoRA too for the rest")
-    p.add_argument("--draw", default="compose", choices=["compose", "model"],
-                   help="compose (default): from the font's own jamo where it can, the model elsewhere")
+    p.add_argument("--draw", default="auto", choices=["auto", "compose", "model"],
+                   help="auto (default): whichever of compose and model learn measured closer to the font; "
+                        "compose: from the font's own jamo where it can, the model elsewhere; model: the model alone")
     p.add_argument("--no-compat-jamo", action="store_true",
                    help="do not add the compatibility letters U+3131-U+3163 the font lacks")
     p.add_argument("--recipe")

@@ -48,7 +48,7 @@ def learn_method_for(known: list[int], wanted: set[int], method: str) -> str:
 
 
 def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "missing", method: str = "auto",
-             draw: str = "compose", compat_jamo: bool = True,
+             draw: str = "auto", compat_jamo: bool = True,
              recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
              family_name: str | None = None, output_format: str | None = None, force: bool = False,
              steps: int = 2, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
@@ -57,7 +57,8 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     """Learn, generate and export in one go; the original glyphs stay untouched.
 
     `method` is how the style is learned (`auto`: see `learn_method_for`); `draw` how the glyphs are made
-    (compose: from the font's own jamo where it can, the model elsewhere; model: the model alone);
+    (auto: whichever of the two learn measured closer to the font, compose for a style without a model;
+    compose: from the font's own jamo where it can, the model elsewhere; model: the model alone);
     `compat_jamo` adds the compatibility letters U+3131-U+3163 the font lacks, composed from its jamo."""
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
@@ -84,7 +85,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     reused = matching_style(style_dir, font, method, base)
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
-    generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo and draw == "compose", steps=steps,
+    generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo, steps=steps,
              seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
              hypernetwork_strength=hypernetwork_strength)
     letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()

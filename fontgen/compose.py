@@ -605,6 +605,18 @@ class Composer:
         """One syllable at COMPOSE_SIZE (uint8 ink); the sources must exist."""
         return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above)
 
+    def composed_from_others(self, codepoints: list[int]) -> dict[int, np.ndarray]:
+        """Known syllables composed as if the font lacked them, from its other syllables only (uint8 ink at
+        COMPOSE_SIZE): what composition would draw, to be scored against the font's own drawing. Syllables
+        the others cannot compose are left out."""
+        rest = Inventory.from_known(sorted(set(self.inventory.known) - set(codepoints)), self.inventory.variants)
+        composed = {}
+        for codepoint in codepoints:
+            sources = rest.sources(codepoint)
+            if sources is not None:
+                composed[codepoint] = compose_syllable(self.font, codepoint, sources, self.boxes, self.move_above)
+        return composed
+
     def choose_moves(self, count: int = MOVE_CHECK_SYLLABLES) -> dict:
         """From which context distance on moving jamo between context boxes helps this font (MOVE_CHOICES,
         never included): up to `count` of its known syllables are composed from the others each way and

@@ -122,27 +122,29 @@ class GenerateReport:
         return self.drawn / self.seconds if self.seconds else 0.0
 
 
-METHODS = ("compose", "model")
+METHODS = ("auto", "compose", "model")
 SOURCES_FILE = "sources.json"
 
 
-def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "compose",
+def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] = "missing", *, method: str = "auto",
              compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0,
              hypernetwork_strength: float = 1.0, seed: int = 0, batch_size: int = 64, device: str = "auto",
              base: str | Path = DEFAULT_CHECKPOINT, output_size: int | None = None, ink_level: float | None = None,
              progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
-    `method` "compose" (default) composes every syllable whose jamo the font draws somewhere from the
-    font's own jamo (`fontgen.compose`), and has the model draw the rest; "model" has the model draw
-    them all. `output_size` defaults to COMPOSE_SIZE when composing, FINISH_SIZE otherwise.
+    `method` "compose" composes every syllable whose jamo the font draws somewhere from the font's own jamo
+    (`fontgen.compose`), and has the model draw the rest; "model" has the model draw them all; "auto" (the
+    default) is the one learn measured to come closer to the font's held-back syllables (`compose` for a
+    style without a model). `output_size` defaults to COMPOSE_SIZE when composing, FINISH_SIZE otherwise.
     `ink_level` (the gray taken as the model's ink edge; higher draws thinner) defaults to the one learn
     measured. `lora_scale` and `hypernetwork_strength` (0 to 1) say how much of a LoRA or a hypernetwork
-    style applies (0: textual inversion alone). `compat_jamo` also composes the compatibility letters (U+3131-U+3163) the source font lacks.
+    style applies (0: textual inversion alone). `compat_jamo` also composes the compatibility letters
+    (U+3131-U+3163) the source font lacks.
     The glyph folder gets sources.json: where each glyph came from and why.
     """
     if method not in METHODS:
-        raise FontgenError(f"--method {method}: choose compose or model")
+        raise FontgenError(f"--method {method}: choose auto, compose or model")
     if ink_level is not None and not 0.05 <= ink_level <= 0.95:
         raise FontgenError(f"--ink-level {ink_level}: choose 0.05 to 0.95 (0.5 is mid-gray)")
     if not 0.0 <= hypernetwork_strength <= 1.0:
@@ -151,19 +153,26 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     manifest = read_manifest(style_dir)
     known = manifest["source"]["hangul"]
     wanted = resolve_chars(chars, known)
+    model_reason = "--method model" if method == "model" else None
+    if method == "auto":  # what learn measured to draw this font better; a style without a model composes
+        drawing = manifest.get("drawing", {})
+        method = drawing.get("chosen", "compose")
+        if method == "model":
+            model_reason = (f"learn measured the model closer to the font's held-back syllables (IoU "
+                            f"{drawing['iou']['model']:.3f} against {drawing['iou']['compose']:.3f} composed)")
     composer = None
-    if method == "compose":
-        if not has_inventory(style_dir):
-            raise FontgenError(f"{style_dir} has no jamo inventory (learned by an older fontgen); run `fontgen learn` "
-                               "again, or pass --method model")
+    if method == "compose" and not has_inventory(style_dir):
+        raise FontgenError(f"{style_dir} has no jamo inventory (learned by an older fontgen); run `fontgen learn` "
+                           "again, or pass --method model")
+    if has_inventory(style_dir) and (method == "compose" or compat_jamo):  # the letters are always composed
         composer = load_composer(style_dir, known, variants=_variants_if_needed(style_dir, wanted, known))
-    output_size = output_size or (COMPOSE_SIZE if composer else FINISH_SIZE)
+    output_size = output_size or (COMPOSE_SIZE if method == "compose" else FINISH_SIZE)
     output = Path(output)
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise FontgenError(f"{output}: cannot create the folder ({error.strerror})") from None
-    plan = {c: composer.sources(c) if composer else None for c in wanted}
+    plan = {c: composer.sources(c) if method == "compose" else None for c in wanted}
     for_model = [c for c in wanted if plan[c] is None]
     if for_model and manifest["method"] == "compose":
         if composer is None:
@@ -205,7 +214,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         for codepoint, image in compat_jamo_images(composer, lacking).items():
             save_glyph_png(image, glyph_path(output, codepoint), output_size)
             letters[codepoint] = image
-    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters))
+    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters, model_reason))
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
                           len(by_model))
@@ -240,9 +249,10 @@ def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, gui
             bar.update(len(batch))
 
 
-def sources_report(plan: dict, composer, compat_letters: dict | None = None) -> dict:
+def sources_report(plan: dict, composer, compat_letters: dict | None = None, model_reason: str | None = None) -> dict:
     """Where each glyph came from: composed (from which known syllable each jamo was taken, and how far its
-    context is: the share of corpus fonts that draw that jamo differently there) or drawn by the model (why)."""
+    context is: the share of corpus fonts that draw that jamo differently there) or drawn by the model (why:
+    `model_reason` when the model drew them all, else the jamo the font lacks)."""
     glyphs, reasons, compat_letters = {}, {}, compat_letters or {}
     for codepoint, sources in plan.items():
         if sources is not None:
@@ -257,7 +267,7 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None) -> 
                                   + entry["jamo"][role] for role in sorted(built)}
             glyphs[f"U+{codepoint:04X}"] = entry
         else:
-            why = composer.inventory.missing_jamo(codepoint) if composer else "--method model"
+            why = model_reason or (composer.inventory.missing_jamo(codepoint) if composer else "--method model")
             glyphs[f"U+{codepoint:04X}"] = {"char": chr(codepoint), "from": "model", "why": why}
             reasons[why] = reasons.get(why, 0) + 1
     for codepoint in compat_letters:

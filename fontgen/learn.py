@@ -26,7 +26,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import glyph_data
-from fontgen.compose import INVENTORY_FILE, Inventory, write_inventory
+from fontgen.compose import INVENTORY_FILE, Composer, Inventory, downsize, load_composer, write_inventory
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
 from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
@@ -44,7 +44,7 @@ from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load
 from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.recipe import learn_sections, read_recipe
 from fontgen.reference import LayoutFit, fitted_reference, fitted_reference_glyphs
-from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, ink_iou
+from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, finish_glyphs, ink_iou, similarity
 from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
                            load_embedding, save_embedding)
 
@@ -162,6 +162,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                             resume, progress)
     ink_level = list(trained.ink_levels.values())[-1]
     preview(model, glyphs.token, glyphs.held, out / "preview.png", ink_level=ink_level)
+    drawing = choose_drawing(model, glyphs.token, glyphs.held, load_composer(out, info.hangul), ink_level)
     manifest = {
         "fontgen": 1, "method": method, "token": glyphs.token, "num_vectors": num_vectors,
         "initialized_from": trained.initial_token,
@@ -171,7 +172,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
         "image_size": model.config.image_size, "recipe": recipe_all, "recipe_path": str(recipe_path),
         "held_back": glyphs.held.codepoints, "layout_fit": glyphs.fit.affines.tolist(), "artifacts": trained.artifacts,
         "ink_level": ink_level, "ink_levels": trained.ink_levels, "ink_level_glyphs": trained.ink_level_glyphs,
-        "jamo_inventory": jamo_inventory,
+        "jamo_inventory": jamo_inventory, "drawing": drawing,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
                     "held_back_loss": s.best_loss, "seconds": s.seconds, "history": s.history}
                    for s in trained.stages],
@@ -183,6 +184,30 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
 
 
 PROGRESS_FILE = "progress.json"  # what an interrupted run finished: stage 1, and how many stage-2 steps (saved)
+
+
+def choose_drawing(model: GlyphDiffusion, token: str, held: UserGlyphs, composer: Composer,
+                   ink_level: float) -> dict:
+    """How generate draws this style by default (`--method auto`): composed from the font's own jamo, or by
+    the learned model, whichever comes closer to the font's held-back syllables (IoU at the finished size).
+
+    Each held-back syllable is composed from the font's other syllables and drawn by the model (finished at
+    the style's ink level). Neither wins everywhere: composition keeps a printed font's own strokes, the
+    model places jamo that composition has to move between contexts better (BENCHMARKS.md)."""
+    composed = composer.composed_from_others(held.codepoints)
+    rows = [i for i, c in enumerate(held.codepoints) if c in composed]
+    if not rows:
+        return {"chosen": "model", "glyphs": 0, "iou": {}}
+    codepoints = [held.codepoints[i] for i in rows]
+    real = held.finished_targets[rows]
+    model.eval()
+    with torch.no_grad():
+        drawn = sample(model, held.content[rows], model.tokenizer.encode(token, codepoints), steps=2,
+                       generator=torch.Generator().manual_seed(0))
+    scores = {"compose": similarity(real, downsize(np.stack([composed[c] for c in codepoints]), FINISH_SIZE))["iou"],
+              "model": similarity(real, finish_glyphs(to_uint8(drawn[:, 0]).numpy(), FINISH_SIZE, ink_level))["iou"]}
+    chosen = "compose" if scores["compose"] >= scores["model"] else "model"  # a tie keeps the font's strokes
+    return {"chosen": chosen, "glyphs": len(rows), "iou": {k: round(v, 4) for k, v in scores.items()}}
 
 
 def _learn_recipe(path: Path, method: str, base: str | Path) -> dict:
@@ -363,6 +388,12 @@ def learn_report(folder: str | Path) -> list[str]:
         start = held_back_score(stage["history"][0], metric)
         lines.append(f"{stage['name']}: {stage['steps']} steps in {stage.get('seconds', 0):.0f} s, held-back {metric} "
                      f"{start:.3f} -> {stage['held_back_score']:.3f} (best at step {stage['best_step']})")
+    drawing = manifest.get("drawing")
+    if drawing and drawing.get("iou"):
+        other = "model" if drawing["chosen"] == "compose" else "compose"
+        lines.append(f"generate draws with: {'the model' if drawing['chosen'] == 'model' else 'composition'} "
+                     f"(held-back IoU {drawing['iou'][drawing['chosen']]:.3f} against {drawing['iou'][other]:.3f} "
+                     f"{'composed' if other == 'compose' else 'by the model'}, {drawing['glyphs']} syllables)")
     lines.append(f"in all {manifest.get('seconds', 0):.0f} s")
     return lines
 

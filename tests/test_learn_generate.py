@@ -61,9 +61,16 @@ def test_style_folder_holds_the_artifacts(learned):
         assert structure["layer_structure"] == [1, 2, 1] and structure["context_dims"] == [32]  # the tiny base's
     assert all(stage["history"] for stage in manifest["stages"])  # each stage scored on the held-back glyphs
     report = learn_report(folder)  # what learn prints: a line per stage, its time and what it bought
-    assert [line.split(":")[0] for line in report[1:-1]] == [s["name"] for s in manifest["stages"]]
+    stage_lines = report[1:1 + len(manifest["stages"])]
+    assert [line.split(":")[0] for line in stage_lines] == [s["name"] for s in manifest["stages"]]
     assert all(f"{s['held_back_score']:.3f} (best at step {s['best_step']})" in line
-               for s, line in zip(manifest["stages"], report[1:-1]))
+               for s, line in zip(manifest["stages"], stage_lines))
+    # Which way generate draws by default: composed or the model, whichever came closer on held-back syllables.
+    drawing = manifest["drawing"]
+    # (those the font's other syllables can compose: 7 or 8 of this small font's 8)
+    assert 0 < drawing["glyphs"] <= len(manifest["held_back"]) and set(drawing["iou"]) == {"compose", "model"}
+    assert drawing["chosen"] == max(("compose", "model"), key=lambda way: (drawing["iou"][way], way == "compose"))
+    assert report[-2].startswith("generate draws with: ")
     # Each stage's ink level is measured; generate uses the last.
     stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"],
                                       "hypernetwork": ["hypernetwork"]}[method]
@@ -421,6 +428,30 @@ def test_generate_draws_at_the_styles_ink_level(learned, tiny_model, tmp_path):
     assert np.array_equal(redrawn, ink[0.7])
     with pytest.raises(FontgenError, match="ink-level"):
         generate(folder, tmp_path / "never", CHARS, base=tiny_model, progress=False, method="model", ink_level=1.5)
+
+
+@pytest.mark.parametrize("learned", ["lora"], indirect=True)
+def test_generate_auto_draws_the_way_learn_measured_closer(learned, tiny_model, tmp_path):
+    """`generate` (method auto) composes or has the model draw, as the style's manifest chose; sources.json
+    says why the model drew; the compatibility letters are composed either way."""
+    _, folder = learned
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for chosen in ("compose", "model"):
+        style = tmp_path / f"{chosen}.fontgen"
+        shutil.copytree(folder, style)
+        drawing = {**manifest["drawing"], "chosen": chosen, "iou": {"compose": 0.5, "model": 0.6}}
+        (style / "manifest.json").write_text(json.dumps({**manifest, "drawing": drawing}))
+        out = tmp_path / f"glyphs-{chosen}"
+        report = generate(style, out, CHARS, base=tiny_model, progress=False, compat_jamo=True)
+        sources = json.loads((out / "sources.json").read_text())
+        froms = {sources["glyphs"][f"U+{c:04X}"]["from"] for c in CHARS}
+        assert froms == {"composed" if chosen == "compose" else "model"}
+        assert (report.composed, report.by_model) == ((len(CHARS), 0) if chosen == "compose" else (0, len(CHARS)))
+        if chosen == "model":
+            assert "IoU 0.600 against 0.500 composed" in sources["glyphs"][f"U+{CHARS[0]:04X}"]["why"]
+        assert sources["glyphs"]["U+3131"]["from"] == "composed"  # ㄱ, a compatibility letter
+        size = 256 if chosen == "compose" else 128  # composed glyphs are written larger
+        assert Image.open(out / f"U+{CHARS[0]:04X}.png").size == (size, size)
 
 
 def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model, tmp_path):
