@@ -298,7 +298,7 @@ def _train_stages(model: GlyphDiffusion, method: str, glyphs: TrainingGlyphs, ou
         write_json_atomic(progress_file, resumable)
         # A token's drawings barely beat their content glyphs on hand-drawn styles: the widest margin keeps them
         # ahead on the syllables the user lacks. A LoRA's or DreamBooth's beat them widely, and there the margin
-        # cost more than it kept (benchmarks/HISTORY.md, learn, session 11).
+        # cost more than it kept (benchmarks/HISTORY.md, learn: "the widest margin").
         ink_levels = {"textual inversion": style_ink_level(model, token, glyphs.ti_calibration, widest_margin=True)}
         ink_level_glyphs = {"textual inversion": len(glyphs.ti_calibration.codepoints)}
         artifacts = [EMBEDDINGS_FILE]

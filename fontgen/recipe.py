@@ -19,21 +19,25 @@ def load_recipe(path: str | Path) -> dict:
 
 
 REQUIRED = object()  # a key every recipe of its kind must set
-# Every key a recipe may hold, by kind and section: (type, default). The defaults live here and nowhere else;
-# a key not listed is refused, so a misspelt one never passes silently.
+# Every key a recipe may hold, by kind and section: (type, default) or (type, default, the values allowed).
+# The defaults live here and nowhere else; a key not listed is refused, so a misspelt one never passes silently.
+EARLY_STOP_METRICS = ("iou", "ssim", "ssim+iou", "loss")
+TRAIN_LOSSES = ("sampler-steps", "diffusion")
+HYPERNETWORK_ACTIVATIONS = ("linear", "relu", "leakyrelu", "elu", "swish", "tanh", "sigmoid")  # hypernetwork.py
 LEARN_SECTIONS = {
     "learn": {"method": (str, REQUIRED), "image_size": (int, 64), "holdout_fraction": (float, 0.05),
               "holdout_min": (int, 16), "ink_level_train_glyphs": (int, 256), "min_glyphs": (int, 30),
-              "batch_size": (int, 16), "seed": (int, 0), "train_loss": (str, "sampler-steps"),
+              "batch_size": (int, 16), "seed": (int, 0), "train_loss": (str, "sampler-steps", TRAIN_LOSSES),
               "sampler_loss_weight": (float, 0.0)},
-    "early_stop": {"eval_every": (int, 25), "patience": (int, 10), "sample_glyphs": (int, 16), "metric": (str, "iou")},
+    "early_stop": {"eval_every": (int, 25), "patience": (int, 10), "sample_glyphs": (int, 16),
+                   "metric": (str, "iou", EARLY_STOP_METRICS)},
     "ti": {"steps": (int, 100), "learning_rate": (float, 0.05), "num_vectors": (int, 1)},
     "lora": {"steps": (int, 300), "learning_rate": (float, 0.002), "rank": (int, 8), "alpha": (float, 8),
              "target_modules": (list[str], ["to_q", "to_k", "to_v", "to_out.0", "conv1", "conv2"])},
     "dreambooth": {"steps": (int, 300), "learning_rate": (float, 0.0002), "prior_loss_weight": (float, 0.5),
                    "prior_fonts": (int, 16)},
     "hypernetwork": {"steps": (int, 300), "learning_rate": (float, 0.001), "layer_structure": (list[float], [1, 2, 1]),
-                     "activation": (str, "relu"), "dropout": (float, 0.0)},
+                     "activation": (str, "relu", HYPERNETWORK_ACTIVATIONS), "dropout": (float, 0.0)},
 }
 LEARN_STAGE_TWO = ("lora", "dreambooth", "hypernetwork")  # the methods with a section of their own
 PRETRAIN_SECTIONS = {
@@ -77,9 +81,11 @@ def read_recipe(path: str | Path, kind: str, sections: tuple[str, ...]) -> dict:
         if unknown:
             raise FontgenError(f"{path}: [{name}] {unknown[0]} is not a recipe key (known: {', '.join(keys)})")
         section = {}
-        for key, (kind_of, default) in keys.items():
+        for key, (kind_of, default, *allowed) in keys.items():
             if key in recipe[name]:
                 section[key] = _checked_value(recipe[name][key], kind_of, f"{path}: [{name}] {key}")
+                if allowed and section[key] not in allowed[0]:
+                    raise FontgenError(f"{path}: [{name}] {key} = {section[key]!r}: choose {', '.join(allowed[0])}")
             elif default is REQUIRED:
                 raise FontgenError(f"{path}: [{name}] lacks {key}, which every {kind} recipe sets")
             elif default is not None:

@@ -76,6 +76,13 @@ def test_bad_structure_is_refused_in_one_line(structure, match):
         HypernetworkConfig(context_dims=[64], **structure)
 
 
+def test_the_recipe_schema_allows_exactly_the_activations_there_are():
+    from fontgen.hypernetwork import ACTIVATIONS
+    from fontgen.recipe import HYPERNETWORK_ACTIVATIONS
+
+    assert set(HYPERNETWORK_ACTIVATIONS) == set(ACTIVATIONS)
+
+
 def test_damaged_or_foreign_file_is_refused(tiny_model, tmp_path):
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}garbage")
