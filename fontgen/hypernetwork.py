@@ -22,6 +22,7 @@ from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
 
 HYPERNETWORK_FILE = "hypernetwork.safetensors"
+MAX_WIDTH_MULTIPLIER = 16  # a wider layer learns nothing more from a 4-token prompt, and could exhaust memory
 ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU, "elu": nn.ELU, "swish": nn.SiLU,
                "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -43,9 +44,10 @@ class HypernetworkConfig:
         numbers = isinstance(structure, (list, tuple)) and all(
             isinstance(m, (int, float)) and not isinstance(m, bool) for m in structure)
         if (not numbers or len(structure) < 2 or structure[0] != 1 or structure[-1] != 1
-                or any(m <= 0 for m in structure)):
+                or any(not 0 < m <= MAX_WIDTH_MULTIPLIER for m in structure)):
             raise FontgenError(f"hypernetwork layer_structure {structure!r}: it must start and end with 1 "
-                               "(the context width) and multiply it by positive numbers between, e.g. [1, 2, 1]")
+                               f"(the context width) and multiply it by numbers above 0 and at most "
+                               f"{MAX_WIDTH_MULTIPLIER} between, e.g. [1, 2, 1]")
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise FontgenError(f"hypernetwork activation {self.activation!r}: choose from {', '.join(ACTIVATIONS)}")
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:

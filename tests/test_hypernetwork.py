@@ -66,7 +66,8 @@ def test_saved_file_rebuilds_the_same_networks(tiny_model, tmp_path):
 
 @pytest.mark.parametrize("structure, match", [
     ({"layer_structure": [2, 1]}, "start and end with 1"),
-    ({"layer_structure": [1, 0, 1]}, "positive"),
+    ({"layer_structure": [1, 0, 1]}, "above 0"),
+    ({"layer_structure": [1, 1e6, 1]}, "at most 16"),
     ({"layer_structure": "1-2-1"}, "layer_structure"),
     ({"activation": "gelu2"}, "activation"),
     ({"dropout": 1.0}, "dropout"),
