@@ -162,7 +162,7 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                             resume, progress)
     ink_level = list(trained.ink_levels.values())[-1]
     preview(model, glyphs.token, glyphs.held, out / "preview.png", ink_level=ink_level)
-    drawing = choose_drawing(model, glyphs.token, glyphs.held, load_composer(out, info.hangul), ink_level)
+    drawing = choose_drawing(model, glyphs.token, glyphs.choice, load_composer(out, info.hangul), ink_level)
     manifest = {
         "fontgen": 1, "method": method, "token": glyphs.token, "num_vectors": num_vectors,
         "initialized_from": trained.initial_token,
@@ -170,7 +170,8 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                    "family": info.family, "hangul": info.hangul, "compat_jamo": compat_jamo_in(font, face)},
         "base_model": str(Path(base)), "base_model_sha256": resumable["base_model_sha256"],
         "image_size": model.config.image_size, "recipe": recipe_all, "recipe_path": str(recipe_path),
-        "held_back": glyphs.held.codepoints, "layout_fit": glyphs.fit.affines.tolist(), "artifacts": trained.artifacts,
+        "held_back": glyphs.held.codepoints, "choice_glyphs": glyphs.choice.codepoints,
+        "layout_fit": glyphs.fit.affines.tolist(), "artifacts": trained.artifacts,
         "ink_level": ink_level, "ink_levels": trained.ink_levels, "ink_level_glyphs": trained.ink_level_glyphs,
         "jamo_inventory": jamo_inventory, "drawing": drawing,
         "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
@@ -189,10 +190,11 @@ PROGRESS_FILE = "progress.json"  # what an interrupted run finished: stage 1, an
 def choose_drawing(model: GlyphDiffusion, token: str, held: UserGlyphs, composer: Composer,
                    ink_level: float) -> dict:
     """How generate draws this style by default (`--method auto`): composed from the font's own jamo, or by
-    the learned model, whichever comes closer to the font's held-back syllables (IoU at the finished size).
+    the learned model, whichever comes closer to `held`, syllables of the font the model never trained on and
+    early stopping never looked at (IoU at the finished size).
 
-    Each held-back syllable is composed from the font's other syllables and drawn by the model (finished at
-    the style's ink level). Neither wins everywhere: composition keeps a printed font's own strokes, the
+    Each of them is composed from the font's other syllables and drawn by the model (finished at the style's
+    ink level). Neither wins everywhere: composition keeps a printed font's own strokes, the
     model places jamo that composition has to move between contexts better (BENCHMARKS.md)."""
     composed = composer.composed_from_others(held.codepoints)
     rows = [i for i, c in enumerate(held.codepoints) if c in composed]
@@ -230,6 +232,7 @@ class TrainingGlyphs:
     token: str
     pairs: StyledGlyphs
     held: UserGlyphs
+    choice: UserGlyphs  # never trained on nor watched by early stopping: where composing and the model compete
     ti_calibration: UserGlyphs
     fit: LayoutFit
     chars: list[int]  # every syllable the font has
@@ -238,8 +241,10 @@ class TrainingGlyphs:
 
 def _training_glyphs(font: Path, face: int, chars: list[int], size: int, settings: dict,
                      cache_dir: Path) -> TrainingGlyphs:
-    """Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on; the rest
-    are the training pairs (each with its fitted reference glyph as content)."""
+    """Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on; as many
+    again for choosing between composing and the model (early stopping picks the model's best state on the
+    held-back ones, so the model would look better there than it is); the rest are the training pairs (each
+    with its fitted reference glyph as content)."""
     targets = build_cache([FontSource("user", font, face)], chars, size, cache_dir, progress=False)
     reference = build_cache([reference_source()], chars, size, cache_dir, progress=False)
     rng = np.random.default_rng(settings["seed"])
@@ -247,18 +252,23 @@ def _training_glyphs(font: Path, face: int, chars: list[int], size: int, setting
     held_index = np.sort(rng.choice(len(chars), min(held_count, len(chars) // 2), replace=False))
     train_mask = np.ones(len(chars), dtype=bool)
     train_mask[held_index] = False
+    rest = np.flatnonzero(train_mask)
+    choice_index = np.sort(np.random.default_rng(settings["seed"] + 2).choice(
+        rest, min(len(held_index), len(rest) // 2), replace=False))
+    train_mask[choice_index] = False
     token = token_for_font(font)
     pairs = StyledGlyphs(targets, reference, [token], chars_mask=train_mask[None])
     if len(pairs) == 0:
         raise FontgenError(f"{font}: none of its Hangul glyphs could be rendered")
     fit = pairs.fits[0]
     held = user_glyphs(font, face, chars, held_index, targets, reference, fit)
+    choice = user_glyphs(font, face, chars, choice_index, targets, reference, fit)
     # The textual-inversion stage's ink level is also chosen on training glyphs: one token cannot memorize
     # them, and the few held-back glyphs alone cannot tell neighbouring levels apart.
     extra = np.random.default_rng(settings["seed"] + 1).permutation(np.flatnonzero(train_mask))
     ti_calibration = user_glyphs(font, face, chars, np.sort(np.concatenate(
         [held_index, extra[:settings["ink_level_train_glyphs"]]])), targets, reference, fit)
-    return TrainingGlyphs(token, pairs, held, ti_calibration, fit, chars, cache_dir)
+    return TrainingGlyphs(token, pairs, held, choice, ti_calibration, fit, chars, cache_dir)
 
 
 @dataclass

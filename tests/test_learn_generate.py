@@ -67,8 +67,8 @@ def test_style_folder_holds_the_artifacts(learned):
                for s, line in zip(manifest["stages"], stage_lines))
     # Which way generate draws by default: composed or the model, whichever came closer on held-back syllables.
     drawing = manifest["drawing"]
-    # (those the font's other syllables can compose: 7 or 8 of this small font's 8)
-    assert 0 < drawing["glyphs"] <= len(manifest["held_back"]) and set(drawing["iou"]) == {"compose", "model"}
+    # (on syllables of their own, neither trained on nor held back: those the font's other syllables compose)
+    assert 0 < drawing["glyphs"] <= len(manifest["choice_glyphs"]) and set(drawing["iou"]) == {"compose", "model"}
     assert drawing["chosen"] == max(("compose", "model"), key=lambda way: (drawing["iou"][way], way == "compose"))
     assert report[-2].startswith("generate draws with: ")
     # Each stage's ink level is measured; generate uses the last.
@@ -80,13 +80,15 @@ def test_style_folder_holds_the_artifacts(learned):
     # Textual inversion's level is chosen on training glyphs too (one token cannot memorize them); a
     # specialized UNet's only on the held-back ones.
     held, known = len(manifest["held_back"]), len(manifest["source"]["hangul"])
+    trained = known - held - len(manifest["choice_glyphs"])
     train_glyphs = manifest["recipe"]["learn"]["ink_level_train_glyphs"]
-    assert manifest["ink_level_glyphs"] == {"textual inversion": held + min(train_glyphs, known - held),
+    assert manifest["ink_level_glyphs"] == {"textual inversion": held + min(train_glyphs, trained),
                                            **{stage: held for stage in stages[1:]}}
 
 
 def test_no_held_back_glyph_is_trained_on(tmp_path, small_font, tiny_model, learn_recipes, monkeypatch):
-    """Every batch both stages train on is recorded: none holds a glyph the manifest says was held back."""
+    """Every batch both stages train on is recorded: none holds a glyph the manifest says was held back, or
+    one of those the choice between composing and the model is made on (a set of its own)."""
     from fontgen.dataset import StyledGlyphs
 
     trained, original = set(), StyledGlyphs.batch
@@ -99,9 +101,10 @@ def test_no_held_back_glyph_is_trained_on(tmp_path, small_font, tiny_model, lear
     monkeypatch.setattr(StyledGlyphs, "batch", recording)
     folder = learn(small_font, tmp_path / "s.fontgen", method="lora", recipe=learn_recipes["lora"], base=tiny_model,
                    progress=False)
-    held = set(json.loads((folder / "manifest.json").read_text())["held_back"])
-    assert held and len(trained) > 30
-    assert not trained & held
+    manifest = json.loads((folder / "manifest.json").read_text())
+    held, choice = set(manifest["held_back"]), set(manifest["choice_glyphs"])
+    assert held and len(choice) == len(held) and not held & choice and len(trained) > 30
+    assert not trained & (held | choice)
 
 
 def test_reloaded_style_reproduces_the_same_glyphs(learned, tiny_model, tmp_path):
