@@ -162,7 +162,9 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                             resume, progress)
     ink_level = list(trained.ink_levels.values())[-1]
     preview(model, glyphs.token, glyphs.held, out / "preview.png", ink_level=ink_level)
-    drawing = choose_drawing(model, glyphs.token, glyphs.choice, load_composer(out, info.hangul), ink_level)
+    # Composed as generate composes: donors chosen with the corpus's variant table.
+    composer = load_composer(out, info.hangul, VariantTable.shipped())
+    drawing = choose_drawing(model, glyphs.token, glyphs.choice, composer, ink_level)
     manifest = {
         "fontgen": 1, "method": method, "token": glyphs.token, "num_vectors": num_vectors,
         "initialized_from": trained.initial_token,
