@@ -71,6 +71,16 @@ def test_style_folder_holds_the_artifacts(learned):
     assert 0 < drawing["glyphs"] <= len(manifest["choice_glyphs"]) and set(drawing["iou"]) == {"compose", "model"}
     assert drawing["chosen"] == max(("compose", "model"), key=lambda way: (drawing["iou"][way], way == "compose"))
     assert report[-2].startswith("generate draws with: ")
+    # The composed side is scored as generate composes: donors chosen with the corpus variant table.
+    from fontgen.compose import downsize, load_composer
+    from fontgen.jamo import VariantTable
+
+    composer = load_composer(folder, manifest["source"]["hangul"], VariantTable.shipped())
+    composed = composer.composed_from_others(manifest["choice_glyphs"])
+    codepoints = [c for c in manifest["choice_glyphs"] if c in composed]
+    real = GlyphRenderer(manifest["source"]["path"], 128).render_many(codepoints)
+    expected = similarity(real, downsize(np.stack([composed[c] for c in codepoints]), 128))["iou"]
+    assert drawing["iou"]["compose"] == pytest.approx(expected, abs=1e-4)
     # Each stage's ink level is measured; generate uses the last.
     stages = ["textual inversion"] + {"ti": [], "lora": ["LoRA"], "dreambooth": ["DreamBooth"],
                                       "hypernetwork": ["hypernetwork"]}[method]
