@@ -19,6 +19,8 @@ import potracecffi
 from fontTools.pens.areaPen import AreaPen
 from fontTools.pens.boundsPen import BoundsPen
 from fontTools.pens.cu2quPen import Cu2QuPen
+from fontTools.pens.recordingPen import RecordingPen
+from fontTools.pens.reverseContourPen import ReverseContourPen
 from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from PIL import Image
@@ -91,16 +93,18 @@ def _signed_area(contour: Contour) -> float:
 
 
 def _reverse(contour: Contour) -> Contour:
-    """The same contour traversed the other way, keeping its start point."""
-    ends = [pts[-1] for _, pts in contour]
+    """The same contour traversed the other way, keeping its start point (fontTools' ReverseContourPen)."""
+    recording = RecordingPen()
+    draw_contours([contour], ReverseContourPen(recording))
+    start = recording.value[0][1][0]
     reversed_contour: Contour = []
-    for i in range(len(contour) - 1, -1, -1):
-        kind, pts = contour[i]
-        start = ends[i - 1]  # wraps to the last end for i == 0
-        if kind == "C":
-            reversed_contour.append(("C", (pts[1], pts[0], start)))
-        else:
-            reversed_contour.append(("L", (start,)))
+    for operator, points in recording.value[1:]:
+        if operator == "lineTo":
+            reversed_contour.append(("L", tuple(points)))
+        elif operator == "curveTo":
+            reversed_contour.append(("C", tuple(points)))
+    if reversed_contour[-1][1][-1] != start:
+        reversed_contour.append(("L", (start,)))  # the closing line the pen leaves to closePath
     return reversed_contour
 
 
