@@ -106,7 +106,7 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
     if method == "nearest":
         return drawings, ink_levels, nearest_token, None
     style_dir = learn(subset_path, workdir / f"{font_path.stem}.{method}.fontgen", method=method, base=base,
-                      recipe=recipe, steps=learn_steps, cache_dir=cache_dir, progress=False)
+                      recipe=recipe, steps=learn_steps, cache_dir=cache_dir, progress=False, ti_ink_level=True)
     ti_model = load_model(base)
     token = load_embedding(ti_model, style_dir / EMBEDDINGS_FILE)
     drawings["ti"] = draw(ti_model, token, fit, held, steps)

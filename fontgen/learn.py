@@ -122,11 +122,13 @@ def preview(model: GlyphDiffusion, token: str, held: UserGlyphs, path: Path, cou
 def learn(font: str | Path, output: str | Path | None = None, method: str = "lora", recipe: str | Path | None = None,
           base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, steps: int | None = None,
           cache_dir: str | Path | None = None, progress: bool = True, resume: bool = False,
-          num_vectors: int | None = None) -> Path:
+          num_vectors: int | None = None, ti_ink_level: bool = False) -> Path:
     """Learn a font's style into a style folder; returns the folder.
 
     `num_vectors` (default: the recipe's `ti.num_vectors`, else 1) is how many embedding vectors the
-    learned token has.
+    learned token has. `ti_ink_level`: also choose textual inversion's own ink level when a stage 2
+    follows it (`fontgen eval` scores the token alone); `--method ti` always does, the others need only
+    their last stage's.
 
     Ctrl-C saves what is finished; `resume` then reuses a finished textual inversion of the same font
     on the same base model and goes on with stage 2.
@@ -155,11 +157,12 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     torch.manual_seed(settings["seed"])
     model = load_model(base)
     model.requires_grad_(False)
-    glyphs = _training_glyphs(font, face, info.hangul, model.config.image_size, settings, cache_dir)
+    ti_ink_level = ti_ink_level or method == "ti"
+    glyphs = _training_glyphs(font, face, info.hangul, model.config.image_size, settings, cache_dir, ti_ink_level)
     resumable = {"source_sha256": file_sha256(font), "base_model_sha256": model_hash(base),
                  "num_vectors": num_vectors, "stage1": "done"}
     trained = _train_stages(model, method, glyphs, out, recipe_all, settings, steps, num_vectors, resumable,
-                            resume, progress)
+                            resume, progress, ti_ink_level)
     ink_level = list(trained.ink_levels.values())[-1]
     preview(model, glyphs.token, glyphs.held, out / "preview.png", ink_level=ink_level)
     # Composed as generate composes: donors chosen with the corpus's variant table.
@@ -229,20 +232,20 @@ def _learn_recipe(path: Path, method: str, base: str | Path) -> dict:
 @dataclass
 class TrainingGlyphs:
     """The user's glyphs as learn uses them: the training pairs, the held-back glyphs early stopping and the
-    ink level are measured on, and the wider set textual inversion's ink level is chosen on."""
+    ink level are measured on, and the wider set textual inversion's ink level is chosen on (when it is)."""
 
     token: str
     pairs: StyledGlyphs
     held: UserGlyphs
     choice: UserGlyphs  # never trained on nor watched by early stopping: where composing and the model compete
-    ti_calibration: UserGlyphs
+    ti_calibration: UserGlyphs | None
     fit: LayoutFit
     chars: list[int]  # every syllable the font has
     cache_dir: Path
 
 
 def _training_glyphs(font: Path, face: int, chars: list[int], size: int, settings: dict,
-                     cache_dir: Path) -> TrainingGlyphs:
+                     cache_dir: Path, ti_ink_level: bool) -> TrainingGlyphs:
     """Held-back glyphs: a fixed share of the user's syllables, at least holdout_min, never trained on; as many
     again for choosing between composing and the model (early stopping picks the model's best state on the
     held-back ones, so the model would look better there than it is); the rest are the training pairs (each
@@ -267,9 +270,11 @@ def _training_glyphs(font: Path, face: int, chars: list[int], size: int, setting
     choice = user_glyphs(font, face, chars, choice_index, targets, reference, fit)
     # The textual-inversion stage's ink level is also chosen on training glyphs: one token cannot memorize
     # them, and the few held-back glyphs alone cannot tell neighbouring levels apart.
-    extra = np.random.default_rng(settings["seed"] + 1).permutation(np.flatnonzero(train_mask))
-    ti_calibration = user_glyphs(font, face, chars, np.sort(np.concatenate(
-        [held_index, extra[:settings["ink_level_train_glyphs"]]])), targets, reference, fit)
+    ti_calibration = None
+    if ti_ink_level:
+        extra = np.random.default_rng(settings["seed"] + 1).permutation(np.flatnonzero(train_mask))
+        ti_calibration = user_glyphs(font, face, chars, np.sort(np.concatenate(
+            [held_index, extra[:settings["ink_level_train_glyphs"]]])), targets, reference, fit)
     return TrainingGlyphs(token, pairs, held, choice, ti_calibration, fit, chars, cache_dir)
 
 
@@ -286,9 +291,10 @@ class TrainedStages:
 
 def _train_stages(model: GlyphDiffusion, method: str, glyphs: TrainingGlyphs, out: Path, recipe: dict,
                   settings: dict, steps: int | None, num_vectors: int, resumable: dict, resume: bool,
-                  progress: bool) -> TrainedStages:
+                  progress: bool, ti_ink_level: bool) -> TrainedStages:
     """Textual inversion (or its saved result, resuming), then the method's stage 2, each saved as it goes:
-    `progress.json` records what finished, so that Ctrl-C or a kill loses at most `eval_every` steps."""
+    `progress.json` records what finished, so that Ctrl-C or a kill loses at most `eval_every` steps.
+    The ink level of the last stage is measured, and textual inversion's when `ti_ink_level`."""
     token, pairs, held = glyphs.token, glyphs.pairs, glyphs.held
     progress_file = out / PROGRESS_FILE
     saved = _read_json(progress_file) if resume else None
@@ -311,8 +317,10 @@ def _train_stages(model: GlyphDiffusion, method: str, glyphs: TrainingGlyphs, ou
         # A token's drawings barely beat their content glyphs on hand-drawn styles: the widest margin keeps them
         # ahead on the syllables the user lacks. A LoRA's or DreamBooth's beat them widely, and there the margin
         # cost more than it kept (benchmarks/HISTORY.md, learn: "the widest margin").
-        ink_levels = {"textual inversion": style_ink_level(model, token, glyphs.ti_calibration, widest_margin=True)}
-        ink_level_glyphs = {"textual inversion": len(glyphs.ti_calibration.codepoints)}
+        ink_levels, ink_level_glyphs = {}, {}
+        if ti_ink_level:
+            ink_levels["textual inversion"] = style_ink_level(model, token, glyphs.ti_calibration, widest_margin=True)
+            ink_level_glyphs["textual inversion"] = len(glyphs.ti_calibration.codepoints)
         artifacts = [EMBEDDINGS_FILE]
         if method in STAGE2_FILES:
             def checkpoint(step: int) -> None:  # the weights first: a kill between the two redoes a few steps
