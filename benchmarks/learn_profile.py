@@ -40,6 +40,8 @@ class Timers:
 
     def __init__(self):
         self.seconds, self.calls, self.stage = defaultdict(float), defaultdict(int), "setup"
+        self.peak_mb = {}  # the process's peak RSS when the part last ended: where the peak is reached
+
 
     @contextlib.contextmanager
     def part(self, name: str):
@@ -49,6 +51,7 @@ class Timers:
         finally:
             self.seconds[name] += time.perf_counter() - started
             self.calls[name] += 1
+            self.peak_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     def wrap(self, name, function, in_stage: bool = False):
         def timed(*args, **kwargs):
@@ -134,7 +137,7 @@ def main() -> None:
                            "seconds_per_evaluation": round(eval_cost, 2),
                            "projected_seconds": round(recipe_steps * step_cost
                                                       + (recipe_steps // eval_every + 1) * eval_cost)}
-    parts = {name: {"seconds": round(value, 1), "calls": timers.calls[name]}
+    parts = {name: {"seconds": round(value, 1), "calls": timers.calls[name], "peak_rss_mb_after": timers.peak_mb[name]}
              for name, value in sorted(timers.seconds.items(), key=lambda item: -item[1])}
     result = {"font": args.font, "known": len(known), "method": args.method, "steps_cap": args.steps,
               "seconds": round(seconds, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -145,7 +148,7 @@ def main() -> None:
     print(f"learn --method {args.method}, {args.font} cut to {len(known)} known: {seconds:.0f} s, "
           f"peak RSS {result['peak_rss_mb']} MB")
     for name, part in parts.items():
-        print(f"  {part['seconds']:8.1f} s  {part['calls']:5d}x  {name}")
+        print(f"  {part['seconds']:8.1f} s  {part['calls']:5d}x  {name} (peak RSS so far {part['peak_rss_mb_after']} MB)")
     for name, projection in projected.items():
         print(f"  {name} at the recipe's {projection['recipe_steps']} steps: about {projection['projected_seconds']} s "
               f"({projection['seconds_per_step']} s a step, {projection['seconds_per_evaluation']} s an evaluation)")

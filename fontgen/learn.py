@@ -39,8 +39,8 @@ from fontgen.hypernetwork import (HYPERNETWORK_FILE, Hypernetwork, apply_hyperne
 from fontgen.jamo import VariantTable
 from fontgen.ink_level import style_ink_level
 from fontgen.losses import diffusion_loss
-from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, load_model, model_hash, model_image_size,
-                           sample, style_token, to_model_space, to_uint8)
+from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash,
+                           model_image_size, sample, style_token, to_model_space, to_uint8)
 from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.recipe import learn_sections, read_recipe
 from fontgen.reference import LayoutFit, fitted_reference, fitted_reference_glyphs
@@ -113,7 +113,7 @@ def user_glyphs(font: Path, face: int, chars: list[int], index: np.ndarray, targ
 def preview(model: GlyphDiffusion, token: str, held: UserGlyphs, path: Path, count: int = 16,
             ink_level: float = INK_LEVEL) -> None:
     """preview.png: held-back glyphs, real (top row) vs generated at the style's ink level (bottom row)."""
-    _, _, drawn = evaluate(model, token, held, count)
+    _, _, drawn = evaluate(model, token, held, count, loss_glyphs=count)
     real = to_uint8(held.targets[: len(drawn), 0]).numpy()
     grid = np.concatenate([np.concatenate(list(real), 1), np.concatenate(list(crisp(drawn, ink_level)), 1)], 0)
     Image.fromarray(255 - grid).save(path)
@@ -193,7 +193,7 @@ PROGRESS_FILE = "progress.json"  # what an interrupted run finished: stage 1, an
 
 
 def choose_drawing(model: GlyphDiffusion, token: str, held: UserGlyphs, composer: Composer,
-                   ink_level: float) -> dict:
+                   ink_level: float, batch_size: int = 32) -> dict:
     """How generate draws this style by default (`--method auto`): composed from the font's own jamo, or by
     the learned model, whichever comes closer to `held`, syllables of the font the model never trained on and
     early stopping never looked at (IoU at the finished size).
@@ -208,9 +208,11 @@ def choose_drawing(model: GlyphDiffusion, token: str, held: UserGlyphs, composer
     codepoints = [held.codepoints[i] for i in rows]
     real = held.finished_targets[rows]
     model.eval()
-    with torch.no_grad():
-        drawn = sample(model, held.content[rows], model.tokenizer.encode(token, codepoints), steps=2,
-                       generator=torch.Generator().manual_seed(0))
+    content, ids = held.content[rows], model.tokenizer.encode(token, codepoints)
+    noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # in batches: 118 glyphs at once (2,350 known) would set learn's peak memory
+        drawn = torch.cat([denoise(model, content[i:i + batch_size], ids[i:i + batch_size], noise[i:i + batch_size],
+                                   steps=2) for i in range(0, len(rows), batch_size)])
     scores = {"compose": similarity(real, downsize(np.stack([composed[c] for c in codepoints]), FINISH_SIZE))["iou"],
               "model": similarity(real, finish_glyphs(to_uint8(drawn[:, 0]).numpy(), FINISH_SIZE, ink_level))["iou"]}
     chosen = "compose" if scores["compose"] >= scores["model"] else "model"  # a tie keeps the font's strokes
