@@ -42,7 +42,6 @@ class Timers:
         self.seconds, self.calls, self.stage = defaultdict(float), defaultdict(int), "setup"
         self.peak_mb = {}  # the process's peak RSS when the part last ended: where the peak is reached
 
-
     @contextlib.contextmanager
     def part(self, name: str):
         started = time.perf_counter()
