@@ -6,10 +6,11 @@ missing syllable the inventory picks the known syllable whose context is closest
 fewest composite corpus fonts draw that jamo differently (`fontgen.jamo.VariantTable`, weighted towards
 the foundries whose scheme the font follows when it stores composites itself), then the one whose
 neighbours have the most similar shape. `fontgen.jamo` says which of that syllable's ink is the jamo,
-and the jamo is put where it sits in its own syllable, in the font's em frame, at COMPOSE_SIZE. Where most
-fonts redraw the jamo in the target's context, it is moved and scaled from the box its role takes in the
-donor's context to the box it takes in the target's, both measured on the font's own syllables (when
-that helps the font's own held-back syllables). A consonant the font never draws in a role is built as a
+and the jamo is put where it sits in its own syllable, in the font's em frame, at COMPOSE_SIZE, then moved
+into its place in the target syllable: as the composite reference fonts drawn most like this font move it
+between the two syllables (`ReferencePlacement`), or, where that does not help the font's own held-back
+syllables, from the box its role takes in the donor's context to the box it takes in the target's, both
+measured on the font's own syllables, where most fonts redraw the jamo in the target's context. A consonant the font never draws in a role is built as a
 type designer would draw it: a pair (ㄳ, ㄲ) from its two letters side by side, a single letter from its
 drawing in the other role, set into the box of a pair or a letter of the same shape the font does draw. A
 vowel the font never draws cannot be composed: the model draws those syllables.
@@ -24,8 +25,8 @@ from scipy import ndimage
 
 import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, PAPER, ComponentRenderer, JamoSegmenter, VariantTable,
-                          composite_jamo, composite_labels, ink_box, jamo_value, label_soft_edges, roles_of,
-                          warp_box)
+                          available_references, composite_jamo, composite_labels, ink_box, jamo_value,
+                          label_soft_edges, rank_references, reference_jamo_boxes, roles_of, warp_box)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, GlyphRenderer
@@ -334,6 +335,7 @@ class FontJamo:
         self.frame = self.small.frame
         self.composites = composite_jamo(open_font(path, face, lazy=True), sorted(self.small.cmap))
         self._segmenter = segmenter
+        self._references: list[str] | None = None
         self._labels: dict[int, np.ndarray] = dict(labels or {})
         self._images: dict[int, np.ndarray] = {}
         self._large_labels: dict[int, np.ndarray] = {}
@@ -344,13 +346,23 @@ class FontJamo:
         return self._labels
 
     @property
+    def closest_references(self) -> list[str]:
+        """The installed composite reference fonts, the REFERENCES_KEPT that fit this font's syllables best,
+        best first (fitted on REFERENCE_SAMPLES of its drawn syllables, of its composite ones if it draws none)."""
+        if self._references is None:
+            syllables = [c for c in sorted(self.small.cmap) if glyph_data.is_syllable(c)]
+            drawn = [c for c in syllables if c not in self.composites] or syllables
+            samples = drawn[:: max(1, len(drawn) // REFERENCE_SAMPLES)][:REFERENCE_SAMPLES]
+            ranked = rank_references(available_references(), [(c, self.small.render(c)) for c in samples],
+                                     SEGMENT_SIZE)
+            self._references = ranked[:REFERENCES_KEPT]
+        return self._references
+
+    @property
     def segmenter(self) -> JamoSegmenter:
         """The registration segmenter, with the reference fonts that fit this font's drawn syllables best."""
         if self._segmenter is None:
-            self._segmenter = JamoSegmenter(SEGMENT_SIZE)
-            drawn = [c for c in sorted(self.small.cmap) if glyph_data.is_syllable(c) and c not in self.composites]
-            samples = drawn[:: max(1, len(drawn) // REFERENCE_SAMPLES)][:REFERENCE_SAMPLES]
-            self._segmenter.keep_closest_references([(c, self.small.render(c)) for c in samples], REFERENCES_KEPT)
+            self._segmenter = JamoSegmenter(SEGMENT_SIZE, self.closest_references or None)
         return self._segmenter
 
     def labels(self, codepoint: int) -> np.ndarray:
@@ -435,6 +447,37 @@ class ContextBoxes:
         return self._median[context]
 
 
+class ReferencePlacement:
+    """Where a jamo taken from a donor syllable goes in the target syllable: as the composite reference fonts
+    drawn most like this font move that jamo between the two syllables. Each reference gives the shift of the
+    jamo's box and the change of its size, relative to the size it has in the donor; the median over the
+    references is applied to the font's own jamo (the corpus's placement, fitted to this font's proportions)."""
+
+    def __init__(self, references: list[str]):
+        self.references = list(references)
+
+    def box(self, role: int, donor: int, target: int, own: np.ndarray) -> np.ndarray | None:
+        """The box at COMPOSE_SIZE for the jamo whose ink box in `donor` is `own` (None: no reference has both)."""
+        k = COMPOSE_SIZE / SEGMENT_SIZE
+        predicted = []
+        for name in self.references:
+            have = reference_jamo_boxes(name, donor, SEGMENT_SIZE).get(role)
+            want = reference_jamo_boxes(name, target, SEGMENT_SIZE).get(role)
+            if have is None or want is None:
+                continue
+            have, want = have * k, want * k
+            box = np.empty(4)
+            for axis in (0, 1):
+                have_len, want_len = have[axis + 2] - have[axis], want[axis + 2] - want[axis]
+                own_len = own[axis + 2] - own[axis]
+                # A lone stroke's thickness says nothing about its box: only its place changes.
+                scale = np.clip(want_len / have_len, 0.6, 1.6) if have_len > 8 and want_len > 8 else 1.0
+                box[axis] = own[axis] + own_len / max(have_len, 1.0) * (want[axis] - have[axis])
+                box[axis + 2] = box[axis] + own_len * scale
+            predicted.append(box)
+        return np.median(predicted, axis=0) if predicted else None
+
+
 def contexts_to_move(codepoint: int, sources: list[JamoSource],
                      move_above: float = MOVE_ABOVE) -> list[tuple[tuple, tuple]]:
     """The (donor's, target's) box contexts of the jamo that must move to compose a syllable."""
@@ -451,16 +494,26 @@ def contexts_to_move(codepoint: int, sources: list[JamoSource],
 
 
 def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
-                     move_above: float = MOVE_ABOVE) -> np.ndarray:
-    """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink)."""
+                     move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> np.ndarray:
+    """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink). With `placement`, every jamo taken
+    from another syllable is placed as the reference fonts place it; without, it is moved between its
+    role's context boxes where the donor's context is far from the target's (`move_above`)."""
     canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
     for source in sources:
         ink = font.jamo_image(source.donor, source.ink_role)
         if source.built:
             ink = without_specks(ink)  # a speck of a neighbour's stroke would stretch the letter's box
-            own, box = ink_box(ink), built_jamo_box(font, codepoint, source, boxes)
+            own, box = ink_box(ink), built_jamo_box(font, codepoint, source, boxes, placement)
             if own is not None and box is not None:
                 ink = fit_strokes(ink, own, box)
+            canvas = np.maximum(canvas, ink)
+            continue
+        own = ink_box(ink)
+        placed = None
+        if placement is not None and own is not None and source.donor != codepoint:
+            placed = placement.box(source.role, source.donor, codepoint, own)
+        if placed is not None:
+            ink = warp_box(ink, own, placed, min_side=2)
         elif boxes is not None:
             for have, want in contexts_to_move(codepoint, [source], move_above):
                 ink = _move_between(ink, boxes.box(have), boxes.box(want))
@@ -468,19 +521,30 @@ def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], 
     return canvas
 
 
-def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource,
-                   boxes: ContextBoxes | None) -> np.ndarray | None:
+def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: ContextBoxes | None,
+                   placement: ReferencePlacement | None = None) -> np.ndarray | None:
     """Where a built jamo goes at COMPOSE_SIZE: the box of its `layout` syllable's jamo in the same role
-    (for one letter of a pair, that pair's half), else its role's box in the syllable's context (halved
-    for a pair)."""
+    (for one letter of a pair, that pair's half), moved as `placement` moves that jamo from the layout
+    syllable to this one; else its role's box in the syllable's context (halved for a pair)."""
     if source.layout is not None:
         ink = font.jamo_image(source.layout, source.role)
-        return ink_box(ink) if source.part == WHOLE else pair_halves(ink)[source.part - 1]
+        box = ink_box(ink) if source.part == WHOLE else pair_halves(ink)[source.part - 1]
+        whole = ink_box(ink)
+        if placement is None or box is None or whole is None or source.layout == codepoint:
+            return box
+        placed = placement.box(source.role, source.layout, codepoint, whole)
+        return box if placed is None else _map_box(box, whole, placed)
     context = box_context(source.role, glyph_data.decompose(codepoint))
     box = None if boxes is None else boxes.box(context)
     if box is None or source.part == WHOLE:
         return box
     return box_halves(box)[source.part - 1]
+
+
+def _map_box(box: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`box` moved and scaled as its enclosing box `source` becomes `target`."""
+    scale = (target[2:] - target[:2]) / np.maximum(source[2:] - source[:2], 1e-6)
+    return np.concatenate([target[:2] + (box[:2] - source[:2]) * scale, target[:2] + (box[2:] - source[:2]) * scale])
 
 
 PAIR_GAP = 0.06  # between the halves of a pair set into a plain box, as a share of its width
@@ -594,6 +658,7 @@ class Composer:
     boxes: ContextBoxes
     planned: dict[int, list[JamoSource]] = field(default_factory=dict)
     move_above: float = MOVE_ABOVE
+    placement: ReferencePlacement | None = None
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The jamo sources of a syllable (None: the font lacks one of its jamo)."""
@@ -603,7 +668,8 @@ class Composer:
 
     def compose(self, codepoint: int, sources: list[JamoSource] | None = None) -> np.ndarray:
         """One syllable at COMPOSE_SIZE (uint8 ink); the sources must exist."""
-        return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above)
+        return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
+                                self.placement)
 
     def composed_from_others(self, codepoints: list[int]) -> dict[int, np.ndarray]:
         """Known syllables composed as if the font lacked them, from its other syllables only (uint8 ink at
@@ -614,13 +680,15 @@ class Composer:
         for codepoint in codepoints:
             sources = rest.sources(codepoint)
             if sources is not None:
-                composed[codepoint] = compose_syllable(self.font, codepoint, sources, self.boxes, self.move_above)
+                composed[codepoint] = compose_syllable(self.font, codepoint, sources, self.boxes, self.move_above,
+                                                       self.placement)
         return composed
 
     def choose_moves(self, count: int = MOVE_CHECK_SYLLABLES) -> dict:
-        """From which context distance on moving jamo between context boxes helps this font (MOVE_CHOICES,
-        never included): up to `count` of its known syllables are composed from the others each way and
-        scored against themselves (IoU at 128 px); the best is kept. Returns the scores."""
+        """How jamo taken from other syllables are placed in this font: as the closest reference fonts place
+        them (`ReferencePlacement`), or moved between context boxes from some context distance on
+        (MOVE_CHOICES, never included). Up to `count` of its known syllables are composed from the others
+        each way and scored against themselves (IoU at 128 px); the best is kept. Returns the scores."""
         from fontgen.render import similarity
 
         # Syllables that only a move can compose: among those a font lacks, most need one, while most known
@@ -635,15 +703,25 @@ class Composer:
         if not held:
             return {}
         real = downsize(np.stack([self.font.image(c) for c in held]), 128)
-        scores = {}
-        for move_above in MOVE_CHOICES:
-            drawn = np.stack([compose_syllable(self.font, c, planned[c], self.boxes, move_above) for c in held])
-            scores[move_above] = round(similarity(real, downsize(drawn, 128))["iou"], 4)
+        def score(move_above: float, placement: ReferencePlacement | None) -> float:
+            drawn = np.stack([compose_syllable(self.font, c, planned[c], self.boxes, move_above, placement)
+                              for c in held])
+            return round(similarity(real, downsize(drawn, 128))["iou"], 4)
+
+        scores = {move_above: score(move_above, None) for move_above in MOVE_CHOICES}
         # Ties go to moving less: the drawing as the font has it.
         self.move_above = max(MOVE_CHOICES, key=lambda m: (scores[m], m))
-        return {"held_back": len(held),
-                "iou_moving_above": {("never" if m == NEVER_MOVE else str(m)): v for m, v in scores.items()},
-                "move_above": self.move_above}
+        found = {"held_back": len(held),
+                 "iou_moving_above": {("never" if m == NEVER_MOVE else str(m)): v for m, v in scores.items()}}
+        references = self.font.closest_references
+        if references:
+            placement = ReferencePlacement(references)
+            found["iou_reference_placement"] = score(self.move_above, placement)
+            if found["iou_reference_placement"] > scores[self.move_above]:
+                self.placement = placement
+        found["move_above"] = self.move_above
+        found["placement"] = "references" if self.placement is not None else "context boxes"
+        return found
 
 
 def composer_for_font(path: str | Path, face: int, known: list[int], variants: VariantTable | None,
@@ -786,6 +864,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
                                     sorted(composer.inventory.by_jamo.items()) if r == role}
                  for role in (INITIAL, MEDIAL, FINAL)},
         "boxes": boxes, "move_above": composer.move_above,
+        "placement_references": None if composer.placement is None else composer.placement.references,
         "plan": {f"U+{c:04X}": [s.to_list() for s in sources]
                  for c, sources in plan.items()},
         "uncovered": {f"U+{c:04X}": why for c, why in uncovered.items()},
@@ -818,9 +897,14 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "
                            "run `fontgen learn` again") from None
+    references = inventory.get("placement_references")
+    if references and (absent := sorted(set(references) - set(available_references()))):
+        raise FontgenError(f"{folder}: the style places jamo as the reference fonts {', '.join(absent)} do, and "
+                           "they are not installed here; run scripts/setup.sh")
     return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)),
                     ContextBoxes(font, sorted(known), measured=boxes), plan,
-                    float(inventory.get("move_above", MOVE_ABOVE)))
+                    float(inventory.get("move_above", MOVE_ABOVE)),
+                    ReferencePlacement(references) if references else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -193,6 +193,19 @@ def _reference_pair(name: str, size: int) -> tuple[ComponentRenderer, dict[int, 
     return renderer, composite_jamo(ttfont, glyph_data.all_syllables())
 
 
+@lru_cache(maxsize=400_000)
+def reference_jamo_boxes(name: str, codepoint: int, size: int) -> dict[int, np.ndarray]:
+    """The ink box of each jamo of a syllable in a composite reference font, at `size` px in that font's own
+    em frame (empty when the font does not store the syllable as a composite)."""
+    renderer, composites = _reference_pair(name, size)
+    boxes = {}
+    for component, role in composites.get(codepoint, []):
+        box = ink_box(renderer.render_component(component))
+        if box is not None:
+            boxes[role] = box
+    return boxes
+
+
 def available_references(names=REFERENCE_FONTS) -> list[str]:
     """The reference fonts installed here (fonts-unfonts-core/extra, fonts-alee)."""
     out = []
@@ -203,6 +216,23 @@ def available_references(names=REFERENCE_FONTS) -> list[str]:
         except KeyError:
             continue
     return out
+
+
+def rank_references(names: list[str], samples: list[tuple[int, np.ndarray]], size: int) -> list[str]:
+    """Reference fonts ordered by how well their syllables, moved and scaled onto a font's (codepoint,
+    image at `size` px) samples, cover the samples' ink: the ones drawn most like the font first."""
+    fit = np.zeros(len(names))
+    for codepoint, image in samples:
+        box = ink_box(image)
+        if box is None:
+            continue
+        for i, name in enumerate(names):
+            renderer, composites = _reference_pair(name, size)
+            whole = renderer.render(codepoint) if codepoint in composites else None
+            reference_box = None if whole is None else ink_box(whole)
+            if reference_box is not None:
+                fit[i] += _overlap(warp_box(whole, reference_box, box, min_side=4), image)
+    return [names[i] for i in np.argsort(-fit)]
 
 
 class JamoSegmenter:
@@ -225,18 +255,7 @@ class JamoSegmenter:
         references, faster labels; the ones drawn least like the font vote little anyway)."""
         if len(self.references) <= keep or not samples:
             return self.references
-        fit = np.zeros(len(self.references))
-        for codepoint, image in samples:
-            box = ink_box(image)
-            if box is None:
-                continue
-            for i, name in enumerate(self.references):
-                renderer, composites = _reference_pair(name, self.size)
-                whole = renderer.render(codepoint) if codepoint in composites else None
-                reference_box = None if whole is None else ink_box(whole)
-                if reference_box is not None:
-                    fit[i] += _overlap(warp_box(whole, reference_box, box, min_side=4), image)
-        self.references = [self.references[i] for i in np.argsort(-fit)[:keep]]
+        self.references = rank_references(self.references, samples, self.size)[:keep]
         return self.references
 
     def reference_fields(self, codepoint: int) -> list[tuple[np.ndarray, np.ndarray, list, list]]:

@@ -14,14 +14,14 @@ import glyph_data
 from fontgen import compose as compose_module
 from fontgen.cli import main
 from fontgen.complete import complete
-from fontgen.compose import (COMPOSE_SIZE, FontJamo, Inventory, composer_for_font, downsize, load_composer,
-                             write_inventory)
+from fontgen.compose import (COMPOSE_SIZE, SEGMENT_SIZE, FontJamo, Inventory, ReferencePlacement, composer_for_font,
+                             downsize, load_composer, write_inventory)
 from fontgen.errors import FontgenError
 from fontgen.export import validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
 from fontgen.generate import generate
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, ComponentRenderer, JamoSegmenter, VariantTable, composite_jamo,
-                          composite_labels, ink_box, jamo_iou, roles_of)
+                          composite_labels, ink_box, jamo_iou, reference_jamo_boxes, roles_of)
 from fontgen.learn import learn
 from fontgen.render import GlyphRenderer, similarity
 from tests.conftest import NANUM_GOTHIC, finish_built_font, requires_corpus
@@ -144,6 +144,45 @@ def test_missing_syllables_are_composed_as_the_foundry_did(tmp_path):
     assert similarity(downsize(real, 128), downsize(composed, 128))["iou"] >= 0.9
 
 
+def test_reference_placement_moves_a_jamo_as_its_reference_does():
+    """Placed by one reference font, the jamo of a font drawn like it (here smaller and shifted) lands where
+    that font, smaller and shifted, draws it."""
+    k = COMPOSE_SIZE / SEGMENT_SIZE
+    placement = ReferencePlacement(["UnDotum"])
+    checked = 0
+    for donor, target in [("가", "갈"), ("고", "곰"), ("각", "곽"), ("한", "흰"), ("빠", "쀼"), ("닭", "됣")]:
+        donor, target = ord(donor), ord(target)
+        for role in roles_of(target):
+            have = reference_jamo_boxes("UnDotum", donor, SEGMENT_SIZE).get(role)
+            want = reference_jamo_boxes("UnDotum", target, SEGMENT_SIZE).get(role)
+            if have is None or want is None:
+                continue
+            sides = np.concatenate([have[2:] - have[:2], want[2:] - want[:2]]) * k
+            ratio = (want[2:] - want[:2]) / (have[2:] - have[:2])
+            if (sides <= 8).any() or (ratio < 0.6).any() or (ratio > 1.6).any():
+                continue
+            scale, shift = np.array([0.7, 0.8, 0.7, 0.8]), np.array([10.0, -5.0, 10.0, -5.0])
+            assert np.allclose(placement.box(role, donor, target, have * k * scale + shift), want * k * scale + shift)
+            checked += 1
+    assert checked >= 8
+
+
+def test_moved_jamo_are_placed_as_other_foundries_place_them(tmp_path):
+    """UnDotum cut to 256 syllables: jamo moved into contexts it does not draw, placed as three other
+    composite fonts place them, come out closer to UnDotum's own syllables than moved between the font's
+    own context boxes."""
+    rng = np.random.default_rng(0)
+    known = sorted(int(c) for c in rng.choice(glyph_data.ksx1001_syllables(), 256, replace=False))
+    lost = [c for c in glyph_data.all_syllables()[5::197] if c not in set(known)][:40]
+    cut = subset_font(UN_DOTUM, 0, known, tmp_path / "UnDotum-256.ttf")
+    composer = composer_for_font(cut, 0, known, VariantTable.shipped())
+    real = GlyphRenderer(UN_DOTUM, 128, frame=composer.font.frame).render_many(lost)
+    by_boxes = similarity(real, downsize(np.stack([composer.compose(c) for c in lost]), 128))["iou"]
+    composer.placement = ReferencePlacement(["UnGraphic", "UnShinmun", "Guseul"])
+    by_references = similarity(real, downsize(np.stack([composer.compose(c) for c in lost]), 128))["iou"]
+    assert by_references >= by_boxes + 0.03, (by_references, by_boxes)
+
+
 def test_a_jamo_the_font_never_draws_is_left_to_the_model():
     no_ui = glyph_data.MEDIALS.index("ㅢ")
     known = [c for c in glyph_data.ksx1001_syllables() if glyph_data.decompose(c).medial != no_ui][:300]
@@ -250,6 +289,24 @@ def test_a_compose_only_style_refuses_what_needs_the_model(small_font, tmp_path)
         generate(folder, tmp_path / "glyphs", [lacking], progress=False)
     with pytest.raises(FontgenError, match="has no model"):
         generate(folder, tmp_path / "glyphs", [lacking], method="model", progress=False)
+
+
+def test_the_placement_learn_chose_is_the_one_generate_uses(small_font, tmp_path):
+    """Learn records how the font's moved jamo are placed (which reference fonts, or context boxes) and the
+    style folder composes that way; a style naming a reference font not installed here is refused."""
+    folder = learn(small_font, tmp_path / "jamo.fontgen", method="compose", progress=False)
+    path = folder / compose_module.INVENTORY_FILE
+    inventory = json.loads(path.read_text())
+    known = json.loads((folder / "manifest.json").read_text())["source"]["hangul"]
+    moves = json.loads((folder / "manifest.json").read_text())["jamo_inventory"]["moves"]
+    composer = load_composer(folder, known)
+    assert (composer.placement is not None) == (moves["placement"] == "references")
+    assert moves["iou_reference_placement"] > 0
+    inventory["placement_references"] = ["UnDotum", "NoSuchFoundry"]
+    path.write_text(json.dumps(inventory))
+    target = next(int(k[2:], 16) for k in inventory["plan"])
+    with pytest.raises(FontgenError, match="NoSuchFoundry"):
+        generate(folder, tmp_path / "glyphs", [target], progress=False)
 
 
 def test_interrupted_labelling_resumes_where_it_stopped(small_font, tmp_path, monkeypatch):
