@@ -691,15 +691,21 @@ class Composer:
         each way and scored against themselves (IoU at 128 px); the best is kept. Returns the scores."""
         from fontgen.render import similarity
 
-        # Syllables that only a move can compose: among those a font lacks, most need one, while most known
-        # syllables have a donor in their own context and would not tell the two settings apart.
+        # Each held-back syllable is composed as a missing one is: a font that lacks a syllable mostly lacks its
+        # near twins too, while a known syllable has twins sharing two of its jamo, whose jamo sit where its
+        # own do and need no move. Composed from those, the held-back syllables favoured context boxes on
+        # fonts where reference placement was better on the missing syllables (the serif with 2,350 known:
+        # 0.837 against 0.791 IoU); composed from syllables sharing at most one jamo, they agree with them.
         known = self.inventory.known
-        # At most a quarter held back, so that the rest still draws most contexts.
-        candidates = known[:: max(4, len(known) // (4 * count))]
-        rest = Inventory.from_known(sorted(set(known) - set(candidates)), self.inventory.variants)
-        planned = {c: rest.sources(c) for c in candidates}
-        held = [c for c in candidates
-                if planned[c] is not None and contexts_to_move(c, planned[c], min(MOVE_CHOICES))][:count]
+        held, planned = [], {}
+        for codepoint in known[:: max(1, len(known) // count)][:count]:
+            target = glyph_data.decompose(codepoint)
+            rest = Inventory.from_known([k for k in known if _shared_jamo(target, glyph_data.decompose(k)) < 2],
+                                        self.inventory.variants)
+            sources = rest.sources(codepoint)
+            if sources is not None:
+                held.append(codepoint)
+                planned[codepoint] = sources
         if not held:
             return {}
         real = downsize(np.stack([self.font.image(c) for c in held]), 128)
@@ -722,6 +728,11 @@ class Composer:
         found["move_above"] = self.move_above
         found["placement"] = "references" if self.placement is not None else "context boxes"
         return found
+
+
+def _shared_jamo(a: glyph_data.Jamo, b: glyph_data.Jamo) -> int:
+    """How many of their initial, medial and final two syllables share (a missing final counts)."""
+    return int(a.initial == b.initial) + int(a.medial == b.medial) + int(a.final == b.final)
 
 
 def composer_for_font(path: str | Path, face: int, known: list[int], variants: VariantTable | None,
