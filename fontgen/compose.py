@@ -24,9 +24,9 @@ import numpy as np
 from scipy import ndimage
 
 import glyph_data
-from fontgen.jamo import (FINAL, INITIAL, MEDIAL, PAPER, ComponentRenderer, JamoSegmenter, VariantTable,
+from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer, JamoSegmenter, VariantTable,
                           available_references, composite_jamo, composite_labels, ink_box, jamo_value,
-                          label_soft_edges, rank_references, reference_jamo_boxes, roles_of, warp_box)
+                          label_soft_edges, rank_references, reference_boxes, roles_of, warp_box)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, GlyphRenderer
@@ -455,27 +455,23 @@ class ReferencePlacement:
 
     def __init__(self, references: list[str]):
         self.references = list(references)
+        self._boxes = np.stack([reference_boxes(name) for name in self.references])  # (fonts, 11172, 3, 4)
 
     def box(self, role: int, donor: int, target: int, own: np.ndarray) -> np.ndarray | None:
         """The box at COMPOSE_SIZE for the jamo whose ink box in `donor` is `own` (None: no reference has both)."""
-        k = COMPOSE_SIZE / SEGMENT_SIZE
-        predicted = []
-        for name in self.references:
-            have = reference_jamo_boxes(name, donor, SEGMENT_SIZE).get(role)
-            want = reference_jamo_boxes(name, target, SEGMENT_SIZE).get(role)
-            if have is None or want is None:
-                continue
-            have, want = have * k, want * k
-            box = np.empty(4)
-            for axis in (0, 1):
-                have_len, want_len = have[axis + 2] - have[axis], want[axis + 2] - want[axis]
-                own_len = own[axis + 2] - own[axis]
-                # A lone stroke's thickness says nothing about its box: only its place changes.
-                scale = np.clip(want_len / have_len, 0.6, 1.6) if have_len > 8 and want_len > 8 else 1.0
-                box[axis] = own[axis] + own_len / max(have_len, 1.0) * (want[axis] - have[axis])
-                box[axis + 2] = box[axis] + own_len * scale
-            predicted.append(box)
-        return np.median(predicted, axis=0) if predicted else None
+        have = self._boxes[:, donor - glyph_data.SYLLABLE_FIRST, role - 1]
+        want = self._boxes[:, target - glyph_data.SYLLABLE_FIRST, role - 1]
+        found = (have[:, 0] != NO_BOX) & (want[:, 0] != NO_BOX)
+        if not found.any():
+            return None
+        k = COMPOSE_SIZE / REFERENCE_BOX_SIZE
+        have, want = have[found].astype(np.float64) * k, want[found].astype(np.float64) * k
+        have_len, want_len = have[:, 2:] - have[:, :2], want[:, 2:] - want[:, :2]
+        own_len = own[2:] - own[:2]
+        # A lone stroke's thickness says nothing about its box: only its place changes.
+        scale = np.where((have_len > 8) & (want_len > 8), np.clip(want_len / np.maximum(have_len, 1), 0.6, 1.6), 1.0)
+        start = own[:2] + own_len / np.maximum(have_len, 1.0) * (want[:, :2] - have[:, :2])
+        return np.median(np.concatenate([start, start + own_len * scale], axis=1), axis=0)
 
 
 def contexts_to_move(codepoint: int, sources: list[JamoSource],

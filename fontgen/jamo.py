@@ -193,17 +193,35 @@ def _reference_pair(name: str, size: int) -> tuple[ComponentRenderer, dict[int, 
     return renderer, composite_jamo(ttfont, glyph_data.all_syllables())
 
 
-@lru_cache(maxsize=400_000)
-def reference_jamo_boxes(name: str, codepoint: int, size: int) -> dict[int, np.ndarray]:
-    """The ink box of each jamo of a syllable in a composite reference font, at `size` px in that font's own
-    em frame (empty when the font does not store the syllable as a composite)."""
-    renderer, composites = _reference_pair(name, size)
-    boxes = {}
-    for component, role in composites.get(codepoint, []):
-        box = ink_box(renderer.render_component(component))
-        if box is not None:
-            boxes[role] = box
-    return boxes
+SHIPPED_REFERENCE_BOXES = "jamo_reference_boxes.npz"
+REFERENCE_BOX_SIZE = 128  # px: the reference fonts' jamo boxes are measured at this size
+NO_BOX = 255  # a jamo the syllable does not have (no final), in a table of uint8 boxes
+
+
+def build_reference_boxes(name: str) -> np.ndarray:
+    """The ink box (top, left, bottom, right; uint8, NO_BOX where absent) of the initial, medial and final of
+    every syllable in a composite reference font, at REFERENCE_BOX_SIZE px in its own em frame:
+    shape (11172, 3, 4), syllables in codepoint order."""
+    renderer, composites = _reference_pair(name, REFERENCE_BOX_SIZE)
+    table = np.full((glyph_data.SYLLABLE_COUNT, 3, 4), NO_BOX, dtype=np.uint8)
+    for codepoint, parts in composites.items():
+        for component, role in parts:
+            box = ink_box(renderer.render_component(component))
+            if box is not None:
+                table[codepoint - glyph_data.SYLLABLE_FIRST, role - 1] = box
+    return table
+
+
+@lru_cache(maxsize=None)
+def reference_boxes(name: str) -> np.ndarray:
+    """`build_reference_boxes` of a reference font, as fontgen ships it (glyph_data/jamo_reference_boxes.npz,
+    made by scripts/build_reference_boxes.py), or built from the installed font when the file lacks it."""
+    path = glyph_data.DATA_DIR / SHIPPED_REFERENCE_BOXES
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            if name in data.files:
+                return data[name]
+    return build_reference_boxes(name)
 
 
 def available_references(names=REFERENCE_FONTS) -> list[str]:
