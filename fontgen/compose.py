@@ -509,7 +509,7 @@ def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], 
         if placement is not None and own is not None and source.donor != codepoint:
             placed = placement.box(source.role, source.donor, codepoint, own)
         if placed is not None:
-            ink = warp_box(ink, own, placed, min_side=2)
+            ink = warp_box(ink, own, placed, min_side=2, margin=WARP_MARGIN)
         elif boxes is not None:
             for have, want in contexts_to_move(codepoint, [source], move_above):
                 ink = _move_between(ink, boxes.box(have), boxes.box(want))
@@ -541,6 +541,11 @@ def _map_box(box: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndar
     """`box` moved and scaled as its enclosing box `source` becomes `target`."""
     scale = (target[2:] - target[:2]) / np.maximum(source[2:] - source[:2], 1e-6)
     return np.concatenate([target[:2] + (box[:2] - source[:2]) * scale, target[:2] + (box[2:] - source[:2]) * scale])
+
+
+# A jamo's faint edge (below the ink threshold of its box) reaches a pixel or two past its box: moved, only its
+# target box and this many pixels around it are drawn.
+WARP_MARGIN = 6
 
 
 PAIR_GAP = 0.06  # between the halves of a pair set into a plain box, as a share of its width
@@ -623,7 +628,7 @@ def _move_between(ink: np.ndarray, have: np.ndarray | None, want: np.ndarray | N
             scale[axis] = np.clip(want_len / have_len, 0.6, 1.6)
     # The jamo's own box keeps its place relative to the context box.
     target = np.concatenate([want[:2] + (own[:2] - have[:2]) * scale, want[:2] + (own[2:] - have[:2]) * scale])
-    return warp_box(ink, own, target, min_side=2)
+    return warp_box(ink, own, target, min_side=2, margin=WARP_MARGIN)
 
 
 def downsize(images: np.ndarray, size: int) -> np.ndarray:
