@@ -10,10 +10,11 @@ and the jamo is put where it sits in its own syllable, in the font's em frame, a
 into its place in the target syllable: as the composite reference fonts drawn most like this font move it
 between the two syllables (`ReferencePlacement`), or, where that does not help the font's own held-back
 syllables, from the box its role takes in the donor's context to the box it takes in the target's, both
-measured on the font's own syllables, where most fonts redraw the jamo in the target's context. A consonant the font never draws in a role is built as a
-type designer would draw it: a pair (ㄳ, ㄲ) from its two letters side by side, a single letter from its
-drawing in the other role, set into the box of a pair or a letter of the same shape the font does draw. A
-vowel the font never draws cannot be composed: the model draws those syllables.
+measured on the font's own syllables, where most fonts redraw the jamo in the target's context. A consonant
+the font never draws in a role is built as a type designer would draw it: a pair (ㄳ, ㄲ) from its two
+letters side by side, a single letter from its drawing in the other role, set into the box of a pair or a
+letter of the same shape the font does draw. A vowel the font never draws cannot be composed: the model
+draws those syllables.
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ import numpy as np
 from scipy import ndimage
 
 import glyph_data
-from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer, JamoSegmenter, VariantTable,
-                          available_references, composite_jamo, composite_labels, ink_box, jamo_value,
-                          label_soft_edges, rank_references, reference_boxes, roles_of, warp_box)
+from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
+                          JamoSegmenter, VariantTable, available_references, composite_jamo, composite_labels,
+                          ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes, roles_of,
+                          warp_box)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, GlyphRenderer
@@ -710,6 +712,7 @@ class Composer:
         if not held:
             return {}
         real = downsize(np.stack([self.font.image(c) for c in held]), 128)
+
         def score(move_above: float, placement: ReferencePlacement | None) -> float:
             drawn = np.stack([compose_syllable(self.font, c, planned[c], self.boxes, move_above, placement)
                               for c in held])
