@@ -405,6 +405,15 @@ def learn_report(folder: str | Path) -> list[str]:
              f"letters the font draws), {inventory.get('model', 0):,} left to the model; "
              f"{inventory.get('seconds', 0):.0f} s" + (" (kept from an earlier run)"
                                                       if inventory.get("kept_from_an_earlier_run") else "")]
+    moves = inventory.get("moves", {})
+    if "iou_reference_placement" in moves:
+        by_references, by_boxes = moves["iou_reference_placement"], max(moves["iou_moving_above"].values())
+        if moves["placement"] == "references":
+            chosen, other, scores = "as the reference fonts place them", "context boxes", (by_references, by_boxes)
+        else:
+            chosen, other, scores = "by the font's context boxes", "reference placement", (by_boxes, by_references)
+        lines.append(f"jamo taken from other syllables placed {chosen} (held-back IoU {scores[0]:.3f} against "
+                     f"{scores[1]:.3f} by {other}, {moves['held_back']} syllables)")
     for stage in manifest.get("stages", []):
         metric = manifest["recipe"]["early_stop"].get("metric", "iou")
         start = held_back_score(stage["history"][0], metric)

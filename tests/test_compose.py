@@ -346,6 +346,9 @@ def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_pa
     inventory = Inventory.from_known(known)
     composable = sum(1 for c in glyph_data.all_syllables() if c not in known and inventory.can_compose(c))
     assert f"{composable:,} of the 11,052 missing composable" in said and f"{11052 - composable:,} left to the model" in said
+    moves = json.loads((style / "manifest.json").read_text())["jamo_inventory"]["moves"]
+    placed = "as the reference fonts place them" if moves["placement"] == "references" else "by the font's context boxes"
+    assert f"jamo taken from other syllables placed {placed}" in said
     chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.can_compose(c)][:4]
     assert main(["generate", str(style), "-o", str(tmp_path / "glyphs"), "--chars", "".join(map(chr, chars))]) == 0
     assert "4 composed from the font's own jamo, 0 by the model" in capsys.readouterr().out
