@@ -494,8 +494,9 @@ def contexts_to_move(codepoint: int, sources: list[JamoSource],
 def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
                      move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> np.ndarray:
     """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink). With `placement`, every jamo taken
-    from another syllable is placed as the reference fonts place it; without, it is moved between its
-    role's context boxes where the donor's context is far from the target's (`move_above`)."""
+    from another syllable is placed as the reference fonts place it; without (or where no reference has
+    the jamo in both syllables), it is moved between its role's context boxes where the donor's context is
+    far from the target's (`move_above`)."""
     canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
     for source in sources:
         ink = font.jamo_image(source.donor, source.ink_role)
@@ -526,8 +527,8 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: Co
     syllable to this one; else its role's box in the syllable's context (halved for a pair)."""
     if source.layout is not None:
         ink = font.jamo_image(source.layout, source.role)
-        box = ink_box(ink) if source.part == WHOLE else pair_halves(ink)[source.part - 1]
         whole = ink_box(ink)
+        box = whole if source.part == WHOLE else pair_halves(ink)[source.part - 1]
         if placement is None or box is None or whole is None or source.layout == codepoint:
             return box
         placed = placement.box(source.role, source.layout, codepoint, whole)
@@ -718,6 +719,7 @@ class Composer:
                               for c in held])
             return round(similarity(real, downsize(drawn, 128))["iou"], 4)
 
+        self.placement = None
         scores = {move_above: score(move_above, None) for move_above in MOVE_CHOICES}
         # Ties go to moving less: the drawing as the font has it.
         self.move_above = max(MOVE_CHOICES, key=lambda m: (scores[m], m))
@@ -909,10 +911,12 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         boxes = {_context_from_key(k): (None if v is None else np.array(v)) for k, v in inventory["boxes"].items()}
         plan = {int(k[2:], 16): [JamoSource.from_list(values) for values in v]
                 for k, v in inventory["plan"].items()}
+        references = inventory.get("placement_references") or []
+        if not isinstance(references, list) or not all(isinstance(name, str) for name in references):
+            raise ValueError(f"placement_references is {references!r}, not a list of font names")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "
                            "run `fontgen learn` again") from None
-    references = inventory.get("placement_references")
     if references and (absent := sorted(set(references) - set(available_references()))):
         raise FontgenError(f"{folder}: the style places jamo as the reference fonts {', '.join(absent)} do, and "
                            "they are not installed here; run scripts/setup.sh")

@@ -239,11 +239,14 @@ def reference_boxes(name: str) -> np.ndarray:
     """`build_reference_boxes` of a reference font, as fontgen ships it (glyph_data/jamo_reference_boxes.npz,
     made by scripts/build_reference_boxes.py), or built from the installed font when the file lacks it."""
     path = glyph_data.DATA_DIR / SHIPPED_REFERENCE_BOXES
+    table = None
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
             if name in data.files:
-                return data[name]
-    return build_reference_boxes(name)
+                table = data[name]
+    table = build_reference_boxes(name) if table is None else table
+    table.setflags(write=False)  # shared by every caller
+    return table
 
 
 def available_references(names=REFERENCE_FONTS) -> list[str]:

@@ -20,9 +20,9 @@ from fontgen.errors import FontgenError
 from fontgen.export import validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
 from fontgen.generate import generate
-from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, REFERENCE_BOX_SIZE, ComponentRenderer, JamoSegmenter,
-                          VariantTable, build_reference_boxes, composite_jamo, composite_labels, ink_box, jamo_iou,
-                          reference_boxes, roles_of)
+from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, REFERENCE_BOX_SIZE, SHIPPED_REFERENCE_BOXES,
+                          ComponentRenderer, JamoSegmenter, VariantTable, available_references, build_reference_boxes,
+                          composite_jamo, composite_labels, ink_box, jamo_iou, reference_boxes, roles_of, warp_box)
 from fontgen.learn import learn
 from fontgen.render import GlyphRenderer, similarity
 from tests.conftest import NANUM_GOTHIC, finish_built_font, requires_corpus
@@ -150,6 +150,8 @@ def test_reference_placement_moves_a_jamo_as_its_reference_does():
     that font, smaller and shifted, draws it."""
     k = COMPOSE_SIZE / REFERENCE_BOX_SIZE
     placement = ReferencePlacement(["UnDotum"])
+    with np.load(glyph_data.DATA_DIR / SHIPPED_REFERENCE_BOXES) as shipped:
+        assert set(available_references()) <= set(shipped.files)
     boxes = reference_boxes("UnDotum").astype(np.float64)
     assert (boxes == build_reference_boxes("UnDotum")).all()  # the shipped table is the installed font's
     checked = 0
@@ -169,10 +171,11 @@ def test_reference_placement_moves_a_jamo_as_its_reference_does():
     assert checked >= 8
 
 
-def test_moved_jamo_are_placed_as_other_foundries_place_them(tmp_path):
+def test_moved_jamo_are_placed_as_other_reference_fonts_place_them(tmp_path, monkeypatch):
     """UnDotum cut to 256 syllables: jamo moved into contexts it does not draw, placed as three other
-    composite fonts place them, come out closer to UnDotum's own syllables than moved between the font's
-    own context boxes."""
+    composite fonts (other designs of the same foundry and Guseul) place them, come out closer to UnDotum's
+    own syllables than moved between the font's own context boxes; warping only around the target box
+    draws the same pixels as warping the whole canvas."""
     rng = np.random.default_rng(0)
     known = sorted(int(c) for c in rng.choice(glyph_data.ksx1001_syllables(), 256, replace=False))
     lost = [c for c in glyph_data.all_syllables()[5::197] if c not in set(known)][:40]
@@ -181,8 +184,18 @@ def test_moved_jamo_are_placed_as_other_foundries_place_them(tmp_path):
     real = GlyphRenderer(UN_DOTUM, 128, frame=composer.font.frame).render_many(lost)
     by_boxes = similarity(real, downsize(np.stack([composer.compose(c) for c in lost]), 128))["iou"]
     composer.placement = ReferencePlacement(["UnGraphic", "UnShinmun", "Guseul"])
-    by_references = similarity(real, downsize(np.stack([composer.compose(c) for c in lost]), 128))["iou"]
+    composed = np.stack([composer.compose(c) for c in lost])
+    by_references = similarity(real, downsize(composed, 128))["iou"]
     assert by_references >= by_boxes + 0.03, (by_references, by_boxes)
+    monkeypatch.setattr(compose_module, "WARP_MARGIN", None)
+    assert (np.stack([composer.compose(c) for c in lost]) == composed).all()
+    jamo = composer.font.jamo_image(known[0], MEDIAL)
+    own = ink_box(jamo)
+    centre = (own[:2] + own[2:]) / 2
+    shift = np.array([0.0, COMPOSE_SIZE]) - centre  # centred on the top right corner: partly off the canvas
+    off_canvas = own + np.concatenate([shift, shift])
+    whole = warp_box(jamo, own, off_canvas)
+    assert whole.max() > 128 and (warp_box(jamo, own, off_canvas, margin=6) == whole).all()
 
 
 def test_a_jamo_the_font_never_draws_is_left_to_the_model():
@@ -305,6 +318,8 @@ def test_the_placement_learn_chose_is_the_one_generate_uses(small_font, tmp_path
     moves = json.loads((folder / "manifest.json").read_text())["jamo_inventory"]["moves"]
     composer = load_composer(folder, known)
     assert (composer.placement is not None) == (moves["placement"] == "references")
+    if composer.placement is not None:
+        assert composer.placement.references == inventory["placement_references"]
     assert moves["iou_reference_placement"] > 0
     inventory["placement_references"] = ["UnDotum", "NoSuchFoundry"]
     path.write_text(json.dumps(inventory))
