@@ -61,7 +61,8 @@ def test_style_folder_holds_the_artifacts(learned):
         assert structure["layer_structure"] == [1, 2, 1] and structure["context_dims"] == [32]  # the tiny base's
     assert all(stage["history"] for stage in manifest["stages"])  # each stage scored on the held-back glyphs
     report = learn_report(folder)  # what learn prints: a line per stage, its time and what it bought
-    stage_lines = report[1:1 + len(manifest["stages"])]
+    first = next(i for i, line in enumerate(report) if not line.startswith("jamo"))  # after the inventory's lines
+    stage_lines = report[first:first + len(manifest["stages"])]
     assert [line.split(":")[0] for line in stage_lines] == [s["name"] for s in manifest["stages"]]
     assert all(f"{s['held_back_score']:.3f} (best at step {s['best_step']})" in line
                for s, line in zip(manifest["stages"], stage_lines))
