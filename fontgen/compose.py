@@ -789,7 +789,7 @@ def _load_labels(path: Path, source_sha256: str) -> dict[int, np.ndarray]:
         return {}
 
 
-LABELS_VERSION = 1  # of the segmentation: cached labels of another version are made again
+LABELS_VERSION = 2  # of the segmentation: cached labels of another version are made again
 
 
 def _labels_cache_path(cache_dir: Path, source_sha256: str) -> Path:

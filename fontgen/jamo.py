@@ -82,12 +82,29 @@ def composite_jamo(font: TTFont, codepoints: list[int]) -> dict[int, list[tuple[
     for found_orders in matches.values():
         if len(found_orders) == 1:
             orders[found_orders[0]] = orders.get(found_orders[0], 0) + 1
+    # The final sits below the rest in every Hangul design: that settles a doubt no order can (NanumSquareRound
+    # stores most syllables initial, medial, final, but 싫 and 닳 initial, final, medial).
+    def final_lowest(components, order) -> bool:
+        if FINAL not in order:
+            return True
+        centres = [_component_centre_y(glyf, c) for c in components]
+        return centres[order.index(FINAL)] == min(centres)
+
     found = {}
     for codepoint, components in stored.items():
         if matches[codepoint]:
-            best = max(matches[codepoint], key=lambda p: (orders.get(p, 0), p == roles_of(codepoint)))
+            best = max(matches[codepoint], key=lambda p: (len(matches[codepoint]) == 1 or final_lowest(components, p),
+                                                          orders.get(p, 0), p == roles_of(codepoint)))
             found[codepoint] = list(zip(components, best))
     return found
+
+
+def _component_centre_y(glyf, component) -> float:
+    """The vertical centre of a component's outline in the syllable, in font units (y up)."""
+    glyph = glyf[component.glyphName]
+    if not hasattr(glyph, "yMin"):  # an empty glyph
+        return 0.0
+    return (glyph.yMin + glyph.yMax) / 2 + component.y
 
 
 def jamo_value(role: int, jamo: glyph_data.Jamo) -> int:

@@ -107,6 +107,19 @@ def test_component_order_is_read_from_the_font():
     assert np.nonzero(labels == MEDIAL)[1].mean() > np.nonzero(labels == INITIAL)[1].mean() + 10  # ㅏ right of ㄱ
 
 
+def test_a_final_that_could_be_the_vowel_is_read_from_where_it_sits():
+    """NanumSquareRound stores 싫 and 닳 as initial, final, vowel, unlike its other syllables, and their
+    ㅀ and vowel components are met only in syllables sharing both: the component that sits lowest is the final."""
+    font = glyph_data.corpus_font("NanumSquareRoundR")
+    codepoints = [ord("싫"), ord("닳"), *glyph_data.ksx1001_syllables()[::7]]
+    parts = composite_jamo(open_font(font.path, font.face), codepoints)
+    renderer = ComponentRenderer(font.path, 128, face=font.face)
+    for syllable in "싫닳":
+        _, labels = composite_labels(renderer, ord(syllable), parts[ord(syllable)])
+        assert centre_row(labels, FINAL) > centre_row(labels, MEDIAL) + 20
+        assert centre_row(labels, FINAL) > centre_row(labels, INITIAL) + 20
+
+
 def test_components_met_once_take_the_role_the_font_gives_them_elsewhere():
     """With few syllables a component met in one of them fits several roles; the order of the syllables
     that leave no doubt decides, and every component gets the role it has in the whole font."""
