@@ -189,11 +189,11 @@ def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side
     the target box and that many pixels around it are drawn (the rest stays blank): for ink that lies
     within its source box, the same image at a fraction of the work.
     """
-    scale, offset = _warp_transform(source, target, min_side)
     image = image.astype(np.float32)
     if margin is None:
-        out = ndimage.affine_transform(image, scale, offset=offset, order=1, mode="constant")
+        out = _warp(image, source, target, min_side)
     else:
+        scale, offset = _warp_transform(source, target, min_side)
         height, width = image.shape
         top, left = max(int(np.floor(target[0] - margin)), 0), max(int(np.floor(target[1] - margin)), 0)
         bottom = min(int(np.ceil(target[2] + margin)), height)
