@@ -118,16 +118,18 @@ def cmd_generate_reference(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from fontgen.export import export_font, read_glyph_dir
+    from fontgen.export import export_font, read_glyph_dir, read_glyph_outlines
     from fontgen.vectorize import TraceParams
 
     glyphs = read_glyph_dir(args.glyph_dir)
     params = TraceParams(turdsize=args.turdsize, alphamax=args.alphamax, opttolerance=args.opttolerance,
                          upscale_to=args.smooth or None)
     report = export_font(args.font, glyphs, args.output, face=args.face, family_name=args.family_name,
-                         force=args.force, params=params, replace_existing=args.replace)
-    print(f"added {report.added} glyphs ({len(report.skipped)} already in the font) -> {report.output} "
-          f"[{report.family_name}] in {report.seconds:.1f} s")
+                         force=args.force, params=params, replace_existing=args.replace,
+                         outlines=read_glyph_outlines(args.glyph_dir))
+    print(f"added {report.added} glyphs ({len(report.skipped)} already in the font; {report.from_outlines} as the "
+          f"font's own moved contours, the others traced) -> {report.output} [{report.family_name}] in "
+          f"{report.seconds:.1f} s")
 
 
 def cmd_complete(args) -> None:

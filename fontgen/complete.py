@@ -8,7 +8,7 @@ from pathlib import Path
 import glyph_data
 from fontgen.compose import Inventory
 from fontgen.errors import FontgenError
-from fontgen.export import export_font, read_glyph_dir
+from fontgen.export import export_font, read_glyph_dir, read_glyph_outlines
 from fontgen.fonts import compat_jamo_in, file_sha256, font_info
 from fontgen.generate import generate, pick_device, resolve_chars
 from fontgen.learn import learn
@@ -92,7 +92,8 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
-                         params=TraceParams(upscale_to=384), replace_existing=True, progress=progress)
+                         params=TraceParams(upscale_to=384), replace_existing=True,
+                         outlines=read_glyph_outlines(glyph_dir), progress=progress)
     added_letters = len(set(glyphs) & letters)
     return CompleteReport(report.added - added_letters, report.output, style_dir, glyph_dir, reused,
                           time.time() - started, added_letters)

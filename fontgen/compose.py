@@ -28,9 +28,11 @@ import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
                           JamoSegmenter, VariantTable, available_references, composite_jamo, composite_labels,
                           ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes, roles_of,
-                          warp_box)
+                          warp_box, warp_transform)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
+from fontgen.outlines import (Contour, DecomposingRecordingPen, contour_points, glyph_outline, split_contours,
+                              transformed)
 from fontgen.render import EmFrame, GlyphRenderer
 
 SEGMENT_SIZE = 128  # jamo are labelled at this size
@@ -52,6 +54,9 @@ NEVER_MOVE = 2.0  # above any context distance
 # best on average (IoU 0.597 vs 0.593 at 0.5) and the best differed between fonts (benchmarks/HISTORY.md).
 MOVE_CHOICES = (MOVE_ABOVE, 0.7, 0.85, NEVER_MOVE)
 MOVE_CHECK_SYLLABLES = 48
+# The share of a contour's path that must run along one jamo's labelled ink for the contour to be moved as that
+# jamo's: below it the contour draws strokes of two jamo as one shape, and the syllable is traced instead.
+OUTLINE_PURITY = 0.9
 
 # Vowels that leave the initial the same room: one bar, two bars, a stroke up, down, flat, and the
 # compound vowels by their parts.
@@ -335,12 +340,16 @@ class FontJamo:
         self.small = ComponentRenderer(path, SEGMENT_SIZE, face=face, frame=frame)
         self.large = GlyphRenderer(path, COMPOSE_SIZE, face=face, frame=self.small.frame)
         self.frame = self.small.frame
-        self.composites = composite_jamo(open_font(path, face, lazy=True), sorted(self.small.cmap))
+        font = open_font(path, face, lazy=True)
+        self.composites = composite_jamo(font, sorted(self.small.cmap))
+        self.outline_format = "otf" if "CFF " in font or "CFF2" in font else "ttf"  # how its contours wind
         self._segmenter = segmenter
         self._references: list[str] | None = None
         self._labels: dict[int, np.ndarray] = dict(labels or {})
         self._images: dict[int, np.ndarray] = {}
         self._large_labels: dict[int, np.ndarray] = {}
+        self._glyph_set = None
+        self._contour_roles: dict[int, list[tuple[Contour, int | None, dict]]] = {}
 
     @property
     def segmented(self) -> dict[int, np.ndarray]:
@@ -399,6 +408,55 @@ class FontJamo:
         if codepoint not in self._large_labels:
             self._large_labels[codepoint] = upscale_labels(self.labels(codepoint), image)
         return np.where(self._large_labels[codepoint] == role, image, 0).astype(np.uint8)
+
+    def jamo_outline(self, codepoint: int, role: int) -> list[Contour] | None:
+        """The font's own contours of one jamo of a known syllable, in font units, where they sit in the syllable;
+        None where one of its contours also draws another jamo's strokes (two jamo drawn as one shape)."""
+        if codepoint not in self._contour_roles:
+            self._contour_roles[codepoint] = self._assign_contours(codepoint)
+        mine = []
+        for contour, owner, share in self._contour_roles[codepoint]:
+            if owner is None and share.get(role, 0.0) >= 1 - OUTLINE_PURITY:
+                return None
+            if owner == role:
+                mine.append(contour)
+        return mine or None
+
+    def _assign_contours(self, codepoint: int) -> list[tuple[Contour, int | None, dict]]:
+        """Each contour of the syllable with its jamo (None: no jamo has OUTLINE_PURITY of it) and the share of
+        its path along each jamo's ink. A composite's components are its jamo; a drawn syllable's contours go to
+        the jamo whose labelled ink their path runs along."""
+        if self._glyph_set is None:
+            font = open_font(self.path, self.face, lazy=True)
+            self._glyph_set, self._glyph_names = font.getGlyphSet(), font.getBestCmap() or {}
+        if codepoint in self.composites:
+            assigned = []
+            for component, role in self.composites[codepoint]:
+                pen = DecomposingRecordingPen(self._glyph_set)
+                pen.addComponent(*component.getComponentInfo())
+                assigned += [(contour, role, {role: 1.0}) for contour in split_contours(pen.value)]
+            return assigned
+        self.jamo_image(codepoint, INITIAL)  # the labels at COMPOSE_SIZE
+        labels = self._large_labels[codepoint]
+        if not (labels > PAPER).any():
+            return []
+        # Every pixel takes the label of the nearest labelled ink: a contour runs along its ink's edge.
+        nearest = ndimage.distance_transform_edt(labels == PAPER, return_distances=False, return_indices=True)
+        nearest_label = labels[nearest[0], nearest[1]]
+        scale = self.frame.scale(COMPOSE_SIZE)
+        assigned = []
+        for contour in glyph_outline(self._glyph_set, self._glyph_names[codepoint]):
+            points = contour_points(contour, 1 / scale)
+            if len(points) == 0:
+                continue
+            columns = np.clip(((points[:, 0] - self.frame.left) * scale).astype(int), 0, COMPOSE_SIZE - 1)
+            rows = np.clip(((self.frame.bottom + self.frame.size - points[:, 1]) * scale).astype(int), 0,
+                           COMPOSE_SIZE - 1)
+            votes = np.bincount(nearest_label[rows, columns], minlength=FINAL + 1) / len(points)
+            share = {role: float(votes[role]) for role in (INITIAL, MEDIAL, FINAL) if votes[role] > 0}
+            owner = int(np.argmax(votes))
+            assigned.append((contour, owner if votes[owner] >= OUTLINE_PURITY else None, share))
+        return assigned
 
     def role_box(self, codepoint: int, role: int) -> np.ndarray | None:
         """The ink box of one jamo of a known syllable at COMPOSE_SIZE."""
@@ -491,33 +549,83 @@ def contexts_to_move(codepoint: int, sources: list[JamoSource],
     return moves
 
 
-def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
-                     move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> np.ndarray:
-    """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink). With `placement`, every jamo taken
-    from another syllable is placed as the reference fonts place it; without (or where no reference has
-    the jamo in both syllables), it is moved between its role's context boxes where the donor's context is
-    far from the target's (`move_above`)."""
-    canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
+@dataclass
+class PlacedJamo:
+    """One jamo of a syllable being composed: its ink where it sits in its donor, that ink's box, and the box it
+    is moved into (None: it stays where it sits)."""
+
+    source: JamoSource
+    ink: np.ndarray
+    own: np.ndarray | None
+    target: np.ndarray | None
+
+
+def place_jamo(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
+               move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> list[PlacedJamo]:
+    """Where each jamo of a syllable goes. With `placement`, every jamo taken from another syllable is placed as
+    the reference fonts place it; without (or where no reference has the jamo in both syllables), it is moved
+    between its role's context boxes where the donor's context is far from the target's (`move_above`). A
+    built jamo goes into the box `built_jamo_box` gives it."""
+    placed = []
     for source in sources:
         ink = font.jamo_image(source.donor, source.ink_role)
         if source.built:
             ink = without_specks(ink)  # a speck of a neighbour's stroke would stretch the letter's box
-            own, box = ink_box(ink), built_jamo_box(font, codepoint, source, boxes, placement)
-            if own is not None and box is not None:
-                ink = fit_strokes(ink, own, box)
-            canvas = np.maximum(canvas, ink)
+            own = ink_box(ink)
+            target = None if own is None else built_jamo_box(font, codepoint, source, boxes, placement)
+            placed.append(PlacedJamo(source, ink, own, target))
             continue
-        own = ink_box(ink)
-        placed = None
+        own, target = ink_box(ink), None
         if placement is not None and own is not None and source.donor != codepoint:
-            placed = placement.box(source.role, source.donor, codepoint, own)
-        if placed is not None:
-            ink = warp_box(ink, own, placed, min_side=2, margin=WARP_MARGIN)
-        elif boxes is not None:
+            target = placement.box(source.role, source.donor, codepoint, own)
+        if target is None and boxes is not None and own is not None:
             for have, want in contexts_to_move(codepoint, [source], move_above):
-                ink = _move_between(ink, boxes.box(have), boxes.box(want))
+                target = _box_between(own, boxes.box(have), boxes.box(want))
+        placed.append(PlacedJamo(source, ink, own, target))
+    return placed
+
+
+def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
+                     move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> np.ndarray:
+    """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink), each jamo placed by `place_jamo`."""
+    canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
+    for jamo in place_jamo(font, codepoint, sources, boxes, move_above, placement):
+        ink = jamo.ink
+        if jamo.target is not None and jamo.source.built:  # a letter drawn anew keeps the font's weight
+            ink = fit_strokes(ink, jamo.own, jamo.target)
+        elif jamo.target is not None:
+            ink = warp_box(ink, jamo.own, jamo.target, min_side=2, margin=WARP_MARGIN)
         canvas = np.maximum(canvas, ink)
     return canvas
+
+
+def compose_outline(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
+                    move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> list[Contour] | None:
+    """The same syllable as `compose_syllable` draws, as the font's own contours in font units, each jamo's moved
+    as its ink is; None where a jamo is built (its strokes are redrawn, not moved) or one of its contours
+    also draws another jamo (the syllable is traced from its image then)."""
+    contours = []
+    for jamo in place_jamo(font, codepoint, sources, boxes, move_above, placement):
+        if jamo.source.built:
+            return None
+        own = font.jamo_outline(jamo.source.donor, jamo.source.ink_role)
+        if own is None:
+            return None
+        if jamo.target is not None:
+            own = transformed(own, _warp_matrix(font.frame, jamo.own, jamo.target))
+        contours += own
+    return contours
+
+
+def _warp_matrix(frame: EmFrame, own: np.ndarray, target: np.ndarray) -> tuple:
+    """The affine transform, in font units, that moves an outline as `warp_box` (min_side 2) moves its ink from
+    the box `own` to `target` at COMPOSE_SIZE."""
+    scale, offset = warp_transform(own, target, 2)  # input pixel index = scale * output index + offset
+    k, top = frame.scale(COMPOSE_SIZE), frame.bottom + frame.size
+    # A pixel's index is its centre, half a pixel in from the edge the font's coordinates map to.
+    dx = ((-frame.left * k - 0.5 - offset[1]) / scale[1] + 0.5) / k + frame.left
+    dy = top - ((top * k - 0.5 - offset[0]) / scale[0] + 0.5) / k
+    return (float(1 / scale[1]), 0.0, 0.0, float(1 / scale[0]), float(dx), float(dy))
 
 
 def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: ContextBoxes | None,
@@ -619,19 +727,18 @@ def fit_strokes(ink: np.ndarray, own: np.ndarray, target: np.ndarray) -> np.ndar
     return moved
 
 
-def _move_between(ink: np.ndarray, have: np.ndarray | None, want: np.ndarray | None) -> np.ndarray:
-    """A jamo's ink moved and scaled as its role's box changes from one context's to another's."""
-    own = ink_box(ink)
-    if have is None or want is None or own is None:
-        return ink
+def _box_between(own: np.ndarray, have: np.ndarray | None, want: np.ndarray | None) -> np.ndarray | None:
+    """Where a jamo's ink box `own` goes as its role's box changes from one context's to another's (None: a
+    context box is unknown)."""
+    if have is None or want is None:
+        return None
     scale = np.ones(2)
     for axis in (0, 1):
         have_len, want_len = have[axis + 2] - have[axis], want[axis + 2] - want[axis]
         if have_len > 8 and want_len > 8:
             scale[axis] = np.clip(want_len / have_len, 0.6, 1.6)
     # The jamo's own box keeps its place relative to the context box.
-    target = np.concatenate([want[:2] + (own[:2] - have[:2]) * scale, want[:2] + (own[2:] - have[:2]) * scale])
-    return warp_box(ink, own, target, min_side=2, margin=WARP_MARGIN)
+    return np.concatenate([want[:2] + (own[:2] - have[:2]) * scale, want[:2] + (own[2:] - have[:2]) * scale])
 
 
 def downsize(images: np.ndarray, size: int) -> np.ndarray:
@@ -674,6 +781,12 @@ class Composer:
         """One syllable at COMPOSE_SIZE (uint8 ink); the sources must exist."""
         return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
                                 self.placement)
+
+    def compose_outline(self, codepoint: int, sources: list[JamoSource] | None = None) -> list[Contour] | None:
+        """The same syllable as the font's own contours, in font units (None: it must be traced; see
+        `compose_outline`)."""
+        return compose_outline(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
+                               self.placement)
 
     def composed_from_others(self, codepoints: list[int]) -> dict[int, np.ndarray]:
         """Known syllables composed as if the font lacked them, from its other syllables only (uint8 ink at

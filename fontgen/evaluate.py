@@ -26,6 +26,7 @@ from fontgen.fonts import FontSource, font_info, open_font, reference_source, su
 from fontgen.generate import glyph_noise
 from fontgen.learn import learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
+from fontgen.outlines import GlyphOutline, image_digest
 from fontgen.paths import default_cache_dir
 from fontgen.readability import load_recognizer, read_as_intended
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
@@ -124,29 +125,37 @@ def model_drawings(method: str, font_path: Path, subset_path: Path, known: list[
 
 
 def composed_drawings(subset_path: Path, known: list[int], held: list[int], workdir: Path,
-                      fallback: np.ndarray) -> tuple[np.ndarray, dict, np.ndarray]:
+                      fallback: np.ndarray) -> tuple[np.ndarray, dict, np.ndarray, dict[int, GlyphOutline]]:
     """Held-out glyphs composed from the known syllables' jamo (`learn --method compose`, then what generate
     does) at COMPOSE_SIZE, the `fallback` drawing (the base model's) where a jamo is missing; also which
-    were composed and the inventory's summary and time."""
+    were composed, the inventory's summary and time, and the composed glyphs' outlines where the font's own
+    contours could be moved (as generate writes them beside the images)."""
     started = time.time()
     style_dir = learn(subset_path, workdir / f"{subset_path.stem}.compose.fontgen", method="compose",
                       progress=False)
     composer = load_composer(style_dir, known)  # held-out syllables are missing ones: learn planned them all
     seconds = time.time() - started
-    images, composed = fallback.copy(), np.zeros(len(held), dtype=bool)
+    images, composed, outlines = fallback.copy(), np.zeros(len(held), dtype=bool), {}
     for i, codepoint in enumerate(held):
         sources = composer.sources(codepoint)
         if sources is not None:
             images[i], composed[i] = composer.compose(codepoint, sources), True
-    learned = {"seconds": round(seconds, 1), "jamo_inventory": read_manifest(style_dir)["jamo_inventory"]}
-    return composed, learned, images
+            outline = composer.compose_outline(codepoint, sources)
+            if outline is not None:
+                outlines[codepoint] = GlyphOutline(outline, composer.font.frame, composer.font.outline_format,
+                                                   image_digest(images[i]))
+    learned = {"seconds": round(seconds, 1), "jamo_inventory": read_manifest(style_dir)["jamo_inventory"],
+               "outlines": len(outlines)}
+    return composed, learned, images, outlines
 
 
-def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], frame: EmFrame, workdir: Path) -> np.ndarray:
-    """The drawn glyphs as a user gets them: traced, written into the font, rendered from the font file."""
+def through_font_file(subset_path: Path, images: np.ndarray, held: list[int], frame: EmFrame, workdir: Path,
+                      outlines: dict[int, GlyphOutline] | None = None) -> np.ndarray:
+    """The drawn glyphs as a user gets them: traced (or their moved outlines), written into the font, rendered
+    from the font file."""
     out = workdir / f"{subset_path.stem}-completed.ttf"
     export_font(subset_path, dict(zip(held, images)), out, params=TraceParams(upscale_to=384),
-                replace_existing=True, progress=False)
+                replace_existing=True, outlines=outlines, progress=False)
     return GlyphRenderer(out, SCORE_SIZE, frame=frame).render_many(held)
 
 
@@ -197,13 +206,13 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     images = {label: finish_glyphs(d, SCORE_SIZE, ink_levels[label]) for label, d in drawn.items()}
     main = method if method != "nearest" else "base"
     for_font_file = images[main] if method != "compose" else None
-    composed = None
+    composed, outlines = None, None
     if method == "compose":
-        composed, learned, for_font_file = composed_drawings(subset_path, known, held, workdir,
-                                                             finish_glyphs(drawn["base"], COMPOSE_SIZE, INK_LEVEL))
+        composed, learned, for_font_file, outlines = composed_drawings(
+            subset_path, known, held, workdir, finish_glyphs(drawn["base"], COMPOSE_SIZE, INK_LEVEL))
         images["compose"] = downsize(for_font_file, SCORE_SIZE)
     model_seconds = time.time() - started
-    images["font file"] = through_font_file(subset_path, for_font_file, held, frame, workdir)
+    images["font file"] = through_font_file(subset_path, for_font_file, held, frame, workdir, outlines)
     fit = fit_to_font(subset_path, known)
     images["reference"] = fitted_reference_glyphs(held, fit, SCORE_SIZE)
     nearest = nearest_corpus_font(path, known, cache_dir, face=case.font.face, required=held)

@@ -16,6 +16,7 @@ import struct
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,14 @@ import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, frame_for_font
+from fontgen.outlines import GlyphOutline, draw_outline, image_digest, read_outline_glif
 from fontgen.vectorize import (
     TraceParams,
-    charstring_from_contours,
-    contour_bounds,
+    charstring_from_drawing,
+    draw_contours,
+    drawing_bounds,
     trace_contours,
-    ttglyph_from_contours,
+    ttglyph_from_drawing,
 )
 
 MAX_GLYPHS = 0xFFFF
@@ -60,6 +63,7 @@ class ExportReport:
     empty: list[int] = field(default_factory=list)  # images with no ink: added as blank glyphs
     dropped_tables: list[str] = field(default_factory=list)
     family_name: str = ""
+    from_outlines: int = 0  # glyphs that took the font's own moved contours instead of a tracing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +139,20 @@ def read_glyph_dir(path: str | Path) -> dict[int, np.ndarray]:
 
 # ---------------------------------------------------------------------------------------------
 # Validation
+
+
+OUTLINE_FILE = re.compile(r"^U\+([0-9A-Fa-f]{4,6})\.glif$", re.IGNORECASE)
+
+
+def read_glyph_outlines(path: str | Path) -> dict[int, GlyphOutline]:
+    """The outlines generate wrote beside its images (U+AC00.glif: a composed syllable as the font's own moved
+    contours) -> {codepoint: outline}. Other .glif files are ignored; a damaged outline is refused in one line."""
+    outlines = {}
+    for file in sorted(Path(path).glob("U+*.glif")):
+        match = OUTLINE_FILE.match(file.name)
+        if match and file.is_file():
+            outlines[int(match.group(1), 16)] = read_outline_glif(file)
+    return outlines
 
 
 def _one_line(text: str, limit: int = 600) -> str:
@@ -382,11 +400,11 @@ class GlyfWriter:
     def name(self, codepoint: int, taken: set[str]) -> str:
         return _unique_name(_glyph_base_name(codepoint), taken)
 
-    def add(self, name: str, contours: list, advance: int) -> tuple[int, int, int, int] | None:
-        """Store one glyph; its bounds (None: empty)."""
-        glyph = ttglyph_from_contours(contours)
+    def add(self, name: str, draw, advance: int) -> tuple[int, int, int, int] | None:
+        """Store the glyph `draw(pen)` draws; its bounds (None: empty)."""
+        glyph = ttglyph_from_drawing(draw)
         self.glyf.glyphs[name] = glyph
-        if not contours:
+        if glyph.numberOfContours == 0:
             return None
         self.max_points = max(self.max_points, len(glyph.coordinates))
         self.max_contours = max(self.max_contours, glyph.numberOfContours)
@@ -423,9 +441,9 @@ class CffWriter:
             return f"cid{next(self.free_cids):05d}"
         return _unique_name(_glyph_base_name(codepoint), taken)
 
-    def add(self, name: str, contours: list, advance: int) -> tuple[int, int, int, int] | None:
-        """Store one glyph; its bounds (None: empty)."""
-        charstring = charstring_from_contours(contours, self.private, self.global_subrs, advance)
+    def add(self, name: str, draw, advance: int) -> tuple[int, int, int, int] | None:
+        """Store the glyph `draw(pen)` draws; its bounds (None: empty)."""
+        charstring = charstring_from_drawing(draw, self.private, self.global_subrs, advance)
         if self.char_strings.charStringsAreIndexed:
             self.char_strings.charStringsIndex.append(charstring)
             self.char_strings.charStrings[name] = len(self.char_strings.charStringsIndex) - 1
@@ -433,7 +451,7 @@ class CffWriter:
             self.char_strings.charStrings[name] = charstring
         if self.is_cid:
             self.top.FDSelect.append(self.fd_index)
-        return contour_bounds(contours)
+        return drawing_bounds(draw)
 
     def finish(self, new_order: list[str], bounds: list[tuple]) -> None:
         top = self.top
@@ -537,13 +555,16 @@ def export_font(
     force: bool = False,
     params: TraceParams = TraceParams(),
     replace_existing: bool = False,
+    outlines: dict[int, GlyphOutline] | None = None,
     progress: bool = True,
 ) -> ExportReport:
     """Trace glyph images into new glyphs of the font at source_path and write out_path.
 
     Images are ink-positive uint8 squares in the font's em frame (render.frame_for_font), any
     size. Characters the font already maps are skipped unless replace_existing, in which case the
-    codepoint is remapped to a new glyph (the old glyph stays, unmapped by that codepoint).
+    codepoint is remapped to a new glyph (the old glyph stays, unmapped by that codepoint). A glyph with an
+    outline in `outlines` made with the same image (composition's moved contours, `read_glyph_outlines`)
+    takes that outline instead of a tracing of its image.
     The steps: check the request, trace each image into the outline format's writer (with its metrics),
     append the new glyphs to the glyph order, then the post-steps (outline tables, metrics, device
     tables, cmap, OS/2, names, dropped tables), and write through a temporary file, validated.
@@ -579,13 +600,21 @@ def export_font(
         from tqdm import tqdm
 
         iterator = tqdm(todo, desc="vectorizing", unit="glyph", leave=False)
+    outlines = outlines or {}
+    from_outlines = 0
     for codepoint in iterator:
         name = writer.name(codepoint, taken)
         taken.add(name)
-        contours = trace_contours(glyphs[codepoint], frame, params, writer.curve_format)
-        if not contours:
-            empty.append(codepoint)
-        metrics.add(name, writer.add(name, contours, frame.advance))
+        outline = outlines.get(codepoint)
+        if outline is not None and outline.contours and outline.image_sha == image_digest(glyphs[codepoint]):
+            draw = partial(draw_outline, outline.fitted(frame, writer.curve_format))
+            from_outlines += 1
+        else:
+            contours = trace_contours(glyphs[codepoint], frame, params, writer.curve_format)
+            if not contours:
+                empty.append(codepoint)
+            draw = partial(draw_contours, contours)
+        metrics.add(name, writer.add(name, draw, frame.advance))
         new_names.append(name)
 
     new_order = order + new_names  # new glyphs at the end
@@ -606,7 +635,7 @@ def export_font(
     _write(font, out, todo, list(range(len(order), len(new_order))))
     return ExportReport(
         added=len(todo), skipped=skipped, output=out, seconds=time.perf_counter() - started,
-        replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family,
+        replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family, from_outlines=from_outlines,
     )
 
 

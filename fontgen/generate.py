@@ -27,6 +27,7 @@ from fontgen.files import write_json_atomic
 from fontgen.fonts import file_sha256, reference_source
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
+from fontgen.outlines import GlyphOutline, image_digest, write_outline_glif
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, INK_LEVEL, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.style import MANIFEST_FILE, load_style, read_manifest
@@ -47,14 +48,42 @@ def glyph_path(folder: Path, codepoint: int) -> Path:
     return folder / f"U+{codepoint:04X}.png"
 
 
-def save_glyph_png(image: np.ndarray, path: Path, size: int) -> None:
-    """Ink-positive uint8 -> black-on-white PNG at `size` px, written atomically."""
+def outline_path(folder: Path, codepoint: int) -> Path:
+    return folder / f"U+{codepoint:04X}.glif"
+
+
+def _png_picture(image: np.ndarray, size: int) -> Image.Image:
+    """Ink-positive uint8 -> the black-on-white picture at `size` px a glyph PNG holds."""
     picture = Image.fromarray(ink_to_png_pixels(image))
     if picture.size[0] != size:
         picture = picture.resize((size, size), Image.Resampling.BICUBIC)
+    return picture
+
+
+def save_glyph_png(image: np.ndarray, path: Path, size: int, picture: Image.Image | None = None) -> None:
+    """Ink-positive uint8 -> black-on-white PNG at `size` px, written atomically."""
+    picture = picture or _png_picture(image, size)
     partial = partial_path(path)
     picture.save(partial, format="PNG")
     os.replace(partial, path)
+
+
+def save_composed_glyph(composer, codepoint: int, sources, folder: Path, size: int) -> bool:
+    """A composed syllable's PNG and, where its jamo's own contours could be moved, their outline beside it
+    (U+XXXX.glif, a UFO glyph file, which export takes instead of tracing the PNG). The outline is written first
+    and names the PNG's pixels, so a kill between the two leaves an outline no image matches, and a PNG edited
+    by hand later is traced. True when an outline was written."""
+    image = composer.compose(codepoint, sources)
+    picture = _png_picture(image, size)
+    outline = composer.compose_outline(codepoint, sources)
+    if outline is None:
+        outline_path(folder, codepoint).unlink(missing_ok=True)
+    else:
+        digest = image_digest(ink_to_png_pixels(np.asarray(picture)))
+        write_outline_glif(GlyphOutline(outline, composer.font.frame, composer.font.outline_format, digest),
+                           codepoint, outline_path(folder, codepoint))
+    save_glyph_png(image, glyph_path(folder, codepoint), size, picture)
+    return outline is not None
 
 
 def partial_path(path: Path) -> Path:
@@ -191,7 +220,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
              "hypernetwork_strength": hypernetwork_strength, "scheduler": "ddim",
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
-        for stale in output.glob("U+*.png"):
+        for stale in [*output.glob("U+*.png"), *output.glob("U+*.glif")]:
             stale.unlink()
         write_json_atomic(output / GLYPHS_STAMP, stamp)
     for leftover in output.glob(".*.partial"):  # a killed run's unfinished image
@@ -201,7 +230,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)
     composed = [c for c in todo if plan[c] is not None]
     for codepoint in composed:
-        save_glyph_png(composer.compose(codepoint, plan[codepoint]), glyph_path(output, codepoint), output_size)
+        save_composed_glyph(composer, codepoint, plan[codepoint], output, output_size)
         bar.update(1)
     by_model = [c for c in todo if plan[c] is None]
     if by_model:

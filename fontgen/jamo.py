@@ -193,7 +193,7 @@ def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side
     if margin is None:
         out = _warp(image, source, target, min_side)
     else:
-        scale, offset = _warp_transform(source, target, min_side)
+        scale, offset = warp_transform(source, target, min_side)
         height, width = image.shape
         top, left = max(int(np.floor(target[0] - margin)), 0), max(int(np.floor(target[1] - margin)), 0)
         bottom = min(int(np.ceil(target[2] + margin)), height)
@@ -206,7 +206,7 @@ def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _warp_transform(source: np.ndarray, target: np.ndarray, min_side: float) -> tuple[np.ndarray, np.ndarray]:
+def warp_transform(source: np.ndarray, target: np.ndarray, min_side: float) -> tuple[np.ndarray, np.ndarray]:
     """The scale and offset that take output pixels in `target` back to input pixels in `source`."""
     scale = np.ones(2)
     for axis in (0, 1):
@@ -220,7 +220,7 @@ def _warp_transform(source: np.ndarray, target: np.ndarray, min_side: float) -> 
 
 
 def _warp(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side: float) -> np.ndarray:
-    scale, offset = _warp_transform(source, target, min_side)
+    scale, offset = warp_transform(source, target, min_side)
     return ndimage.affine_transform(image, scale, offset=offset, order=1, mode="constant")
 
 

@@ -12,6 +12,7 @@ import io
 import math
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -231,13 +232,12 @@ def draw_contours(contours: list[Contour], pen) -> None:
         pen.closePath()
 
 
-def contour_bounds(contours: list[Contour]) -> tuple[int, int, int, int] | None:
-    """Exact (xMin, yMin, xMax, yMax) of the contours, curve extrema included (fontTools' BoundsPen), rounded
-    outwards to whole units; None when empty."""
-    if not contours:
-        return None
+def drawing_bounds(draw) -> tuple[int, int, int, int] | None:
+    """Exact bounds of what `draw(pen)` draws, rounded outwards to whole units; None when it draws nothing."""
     pen = BoundsPen(None)
-    draw_contours(contours, pen)
+    draw(pen)
+    if pen.bounds is None:
+        return None
     x0, y0, x1, y1 = pen.bounds
     return math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)
 
@@ -250,8 +250,14 @@ def trace_to_pen(image, frame: EmFrame, pen, params: TraceParams = TraceParams()
 
 def ttglyph_from_contours(contours: list[Contour]):
     """Contours (ttf orientation) -> a simple glyf Glyph with quadratic curves and bounds set."""
+    return ttglyph_from_drawing(partial(draw_contours, contours))
+
+
+def ttglyph_from_drawing(draw) -> object:
+    """A glyf Glyph (quadratic curves, bounds set) from `draw(pen)`, which draws an outline in TrueType
+    orientation into a segment pen (cubic curves are converted, quadratic ones kept as they are)."""
     tt_pen = TTGlyphPen(None)
-    draw_contours(contours, Cu2QuPen(tt_pen, max_err=CU2QU_MAX_ERR, reverse_direction=False))
+    draw(Cu2QuPen(tt_pen, max_err=CU2QU_MAX_ERR, reverse_direction=False))
     glyph = tt_pen.glyph()
     glyph.recalcBounds(None)
     return glyph
@@ -263,7 +269,12 @@ def glyph_for_ttf(image, frame: EmFrame, params: TraceParams = TraceParams()):
 
 
 def charstring_from_contours(contours: list[Contour], private, global_subrs, width: int | None):
-    """Contours (otf orientation) -> T2CharString; width is the advance in font units.
+    """Contours (otf orientation) -> T2CharString; width is the advance in font units."""
+    return charstring_from_drawing(partial(draw_contours, contours), private, global_subrs, width)
+
+
+def charstring_from_drawing(draw, private, global_subrs, width: int | None):
+    """`draw(pen)` (an outline in CFF orientation) -> T2CharString; width is the advance in font units.
 
     The advance is written relative to the private dict's nominalWidthX, or left out when it
     equals defaultWidthX, as the CFF spec asks.
@@ -277,7 +288,7 @@ def charstring_from_contours(contours: list[Contour], private, global_subrs, wid
     elif width is not None:
         encoded = width
     pen = T2CharStringPen(encoded, None)
-    draw_contours(contours, pen)
+    draw(pen)
     return pen.getCharString(private=private, globalSubrs=global_subrs)
 
 

@@ -1,5 +1,6 @@
 """Jamo segmentation and composition: exact labels from composite fonts, registration on drawn ones,
 missing syllables composed from the font's own jamo, the model where a jamo is missing, resume."""
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,14 +18,15 @@ from fontgen.complete import complete
 from fontgen.compose import (COMPOSE_SIZE, FontJamo, Inventory, ReferencePlacement, composer_for_font,
                              downsize, load_composer, write_inventory)
 from fontgen.errors import FontgenError
-from fontgen.export import validate_with_ots
+from fontgen.export import export_font, validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
 from fontgen.generate import generate
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, REFERENCE_BOX_SIZE, SHIPPED_REFERENCE_BOXES,
                           ComponentRenderer, JamoSegmenter, VariantTable, available_references, build_reference_boxes,
                           composite_jamo, composite_labels, ink_box, jamo_iou, reference_boxes, roles_of, warp_box)
 from fontgen.learn import learn
-from fontgen.render import GlyphRenderer, similarity
+from fontgen.outlines import GlyphOutline, image_digest
+from fontgen.render import GlyphRenderer, ink_iou, similarity
 from tests.conftest import NANUM_GOTHIC, finish_built_font, requires_corpus
 
 pytestmark = requires_corpus
@@ -146,16 +148,60 @@ def test_registration_labels_drawn_syllables_like_their_components(twin_fonts):
     assert np.mean(ious) >= 0.9, np.mean(ious)
 
 
-def test_missing_syllables_are_composed_as_the_foundry_did(tmp_path):
-    """UnDotum cut down to 1,000 syllables: the syllables it lost are composed back from its own jamo."""
+@pytest.fixture(scope="module")
+def cut_undotum(tmp_path_factory):
+    """UnDotum cut down to 1,000 syllables, a composer over them, and 30 syllables it lost."""
     rng = np.random.default_rng(0)
     known = sorted(int(c) for c in rng.choice(glyph_data.all_syllables(), 1000, replace=False))
     lost = [c for c in glyph_data.all_syllables()[5::277] if c not in set(known)][:30]
-    cut = subset_font(UN_DOTUM, 0, known, tmp_path / "UnDotum-cut.ttf")
-    composer = composer_for_font(cut, 0, known, VariantTable.shipped())
+    cut = subset_font(UN_DOTUM, 0, known, tmp_path_factory.mktemp("undotum") / "UnDotum-cut.ttf")
+    return cut, composer_for_font(cut, 0, known, VariantTable.shipped()), lost
+
+
+def test_missing_syllables_are_composed_as_the_foundry_did(cut_undotum):
+    """UnDotum cut down to 1,000 syllables: the syllables it lost are composed back from its own jamo."""
+    _, composer, lost = cut_undotum
     composed = np.stack([composer.compose(c) for c in lost])
     real = GlyphRenderer(UN_DOTUM, COMPOSE_SIZE, frame=composer.font.frame).render_many(lost)
     assert similarity(downsize(real, 128), downsize(composed, 128))["iou"] >= 0.9
+
+
+def test_composed_outlines_are_the_fonts_own_contours_moved(cut_undotum, tmp_path):
+    """A composed syllable's outline is its donors' jamo contours, point for point, moved as their ink is: in the
+    exported font it draws what the composed image shows."""
+    cut, composer, lost = cut_undotum
+    composer = dataclasses.replace(composer, move_above=0.0)  # every jamo from another context moves
+    syllables = [c for c in lost if not any(s.built for s in composer.sources(c))][:12]
+    outlines, moved = {}, 0
+    for codepoint in syllables:
+        sources = composer.sources(codepoint)
+        outline = composer.compose_outline(codepoint, sources)
+        donors = [contour for s in sources for contour in composer.font.jamo_outline(s.donor, s.ink_role)]
+        assert [[op for op, _ in c] for c in outline] == [[op for op, _ in c] for c in donors]
+        moved += any(contour != own for contour, own in zip(outline, donors))
+        outlines[codepoint] = outline
+    assert moved >= 3  # jamo taken from syllables of another shape were moved, points and all
+    images = {c: composer.compose(c) for c in syllables}
+    glyphs = {c: GlyphOutline(o, composer.font.frame, "ttf", image_digest(images[c])) for c, o in outlines.items()}
+    report = export_font(cut, images, tmp_path / "out.ttf", outlines=glyphs, progress=False)
+    assert report.from_outlines == len(syllables)
+    drawn = GlyphRenderer(tmp_path / "out.ttf", COMPOSE_SIZE, frame=composer.font.frame).render_many(syllables)
+    ious = [ink_iou(a, images[c]) for a, c in zip(drawn, syllables)]
+    assert np.mean(ious) >= 0.99 and min(ious) >= 0.95  # the image's bilinear warp softens a shrunk jamo a little
+
+
+def test_drawn_syllables_give_each_jamo_the_contours_its_component_drew(twin_fonts):
+    """Contours of a drawn syllable go to the jamo whose ink they run along: the same ones as its composite twin's
+    components draw, never another jamo's; a contour the labels leave in doubt gives no outline (it is traced)."""
+    composite, drawn = (FontJamo(path) for path in twin_fonts)
+    same = doubt = total = 0
+    for codepoint in NANUM_COMPOSITES:
+        for role in roles_of(codepoint):
+            exact, assigned = composite.jamo_outline(codepoint, role), drawn.jamo_outline(codepoint, role)
+            total += 1
+            doubt += assigned is None
+            same += assigned is not None and sorted(map(str, assigned)) == sorted(map(str, exact))
+    assert same + doubt == total and same >= 0.75 * total
 
 
 def test_reference_placement_moves_a_jamo_as_its_reference_does():
@@ -380,6 +426,11 @@ def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_pa
     chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.can_compose(c)][:4]
     assert main(["generate", str(style), "-o", str(tmp_path / "glyphs"), "--chars", "".join(map(chr, chars))]) == 0
     assert "4 composed from the font's own jamo, 0 by the model" in capsys.readouterr().out
+    # Where every jamo's contours are its own, the syllable's outline lies beside its image, and export takes it.
+    outlines = sorted((tmp_path / "glyphs").glob("U+*.glif"))
+    assert 1 <= len(outlines) <= 4  # this pen font joins some jamo into one shape: those are traced
+    assert main(["export", str(small_font), str(tmp_path / "glyphs"), "-o", str(tmp_path / "out.ttf")]) == 0
+    assert f"{len(outlines)} as the font's own moved contours" in capsys.readouterr().out
     assert main(["generate", str(tmp_path / "nowhere"), "-o", str(tmp_path / "g")]) == 1
     assert "not a style folder" in capsys.readouterr().err
 

@@ -15,9 +15,10 @@ from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image
 
 from fontgen.errors import FontgenError
-from fontgen.export import ExportReport, export_font, read_glyph_dir, validate_with_ots
+from fontgen.export import ExportReport, export_font, read_glyph_dir, read_glyph_outlines, validate_with_ots
 from fontgen.fonts import open_font
 from fontgen.generate import partial_path
+from fontgen.outlines import GlyphOutline, glyph_outline, image_digest, write_outline_glif
 from fontgen.render import GlyphRenderer, frame_for_font
 from fontgen.render import ink_iou as iou
 
@@ -446,3 +447,47 @@ def test_export_keeps_what_it_does_not_own(tmp_path, name):
         for g in old_glyphs:
             strings_before[g].compile(), strings_after[g].compile()
             assert strings_after[g].bytecode == strings_before[g].bytecode, g
+
+
+@pytest.mark.parametrize("cff", [False, True])
+def test_outlines_beside_the_images_are_exported_as_they_are(tmp_path, nanum, images, cff):
+    """Glyph outlines written as generate writes them (UFO .glif, NanumGothic's own quadratic contours) go into
+    TrueType and CFF fonts as they are, not traced; an outline whose image was edited afterwards is traced."""
+    source = build_font(nanum, tmp_path / ("test.otf" if cff else "test.ttf"), cff=cff)
+    glyph_set, cmap, frame = nanum.getGlyphSet(), nanum.getBestCmap(), frame_for_font(nanum)
+    for cp in NEW:
+        outline = GlyphOutline(glyph_outline(glyph_set, cmap[cp]), frame, "ttf", image_digest(images[cp]))
+        write_outline_glif(outline, cp, tmp_path / f"U+{cp:04X}.glif")
+    outlines = read_glyph_outlines(tmp_path)
+    assert sorted(outlines) == NEW
+    assert outlines[NEW[1]].contours == glyph_outline(glyph_set, cmap[NEW[1]])  # the file holds the points exactly
+    edited = dict(images)
+    edited[NEW[0]] = np.roll(images[NEW[0]], 3, axis=1)  # a hand fix after generate: the outline no longer holds
+    out = tmp_path / ("out.otf" if cff else "out.ttf")
+    report = export_font(source, edited, out, outlines=outlines, progress=False)
+    assert report.from_outlines == len(NEW) - 1
+    _check_export(source, out, report, edited)
+    after = TTFont(out)
+    if not cff:  # the same frame: every point where NanumGothic has it (a contour may start at another point)
+        for cp in NEW[1:4]:
+            mine, theirs = after["glyf"][after.getBestCmap()[cp]], nanum["glyf"][cmap[cp]]
+            coordinates, ends, flags = theirs.getCoordinates(nanum["glyf"])
+            assert list(mine.endPtsOfContours) == list(ends)
+            assert sorted(zip(mine.coordinates, mine.flags)) == sorted(zip(coordinates, flags))
+    renderer = GlyphRenderer(out, size_px=128)
+    assert iou(renderer.render(NEW[0]), edited[NEW[0]]) > 0.9  # traced from the edited image
+    assert min(iou(renderer.render(cp), images[cp]) for cp in NEW[1:]) > 0.97
+
+
+def test_a_damaged_outline_file_is_refused_in_one_line(tmp_path, nanum, images, capsys):
+    from fontgen.cli import main
+
+    source = build_font(nanum, tmp_path / "test.ttf")
+    folder = tmp_path / "glyphs"
+    folder.mkdir()
+    Image.fromarray(255 - images[NEW[0]]).save(folder / f"U+{NEW[0]:04X}.png")
+    (folder / f"U+{NEW[0]:04X}.glif").write_text('<?xml version="1.0"?><glyph name="x" format="2"><outline>')
+    assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out.ttf")]) == 1
+    said = capsys.readouterr().err.strip()
+    assert "U+AC01.glif: not an outline fontgen wrote" in said and "\n" not in said
+    assert not (tmp_path / "out.ttf").exists()

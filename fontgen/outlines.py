@@ -1,0 +1,210 @@
+"""Glyph outlines as the font draws them: read from a font, moved, written to and read from UFO glyph files.
+
+An outline is a list of contours, each the fontTools pen calls that draw it (`RecordingPen` records:
+moveTo / lineTo / curveTo / qCurveTo, then closePath), in font units, quadratic or cubic as the font
+stores it. Composition moves a jamo's own contours where it moves the jamo's ink (`fontgen.compose`), so
+a composed syllable keeps the designer's points instead of a tracing of them; generate writes each such
+outline beside its PNG as a UFO glyph file (.glif), and export reads it back in place of tracing the image.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from fontTools.misc.bezierTools import segmentPointAtT
+from fontTools.pens.basePen import BasePen
+from fontTools.pens.boundsPen import BoundsPen
+from fontTools.pens.recordingPen import DecomposingRecordingPen, RecordingPen
+from fontTools.pens.reverseContourPen import ReverseContourPen
+from fontTools.pens.roundingPen import RoundingPen
+from fontTools.pens.pointPen import PointToSegmentPen, SegmentToPointPen
+from fontTools.pens.transformPen import TransformPen
+from fontTools.ufoLib.errors import GlifLibError
+from fontTools.ufoLib.glifLib import readGlyphFromString, writeGlyphToString
+
+from fontgen.errors import FontgenError
+from fontgen.render import EmFrame
+
+Contour = list  # [(operator, arguments), ...] as RecordingPen records them, one closed contour
+OUTLINE_FORMATS = ("ttf", "otf")  # quadratic, outer contours clockwise / cubic, counter-clockwise
+
+
+def glyph_outline(glyph_set, glyph_name: str) -> list[Contour]:
+    """A glyph's contours, components decomposed, in font units."""
+    pen = DecomposingRecordingPen(glyph_set)
+    glyph_set[glyph_name].draw(pen)
+    return split_contours(pen.value)
+
+
+def split_contours(value: list) -> list[Contour]:
+    """Recorded pen calls cut into one list per contour (each ending in closePath or endPath)."""
+    contours, current = [], []
+    for operator, arguments in value:
+        current.append((operator, tuple(arguments)))
+        if operator in ("closePath", "endPath"):
+            contours.append(current)
+            current = []
+    if current:
+        contours.append(current + [("closePath", ())])
+    return contours
+
+
+def draw_outline(contours: list[Contour], pen) -> None:
+    """Replay contours into any fontTools segment pen."""
+    for contour in contours:
+        for operator, arguments in contour:
+            getattr(pen, operator)(*arguments)
+
+
+def transformed(contours: list[Contour], matrix: tuple) -> list[Contour]:
+    """Contours under an affine transform (xx, xy, yx, yy, dx, dy), as fontTools' TransformPen applies it."""
+    pen = RecordingPen()
+    draw_outline(contours, TransformPen(pen, matrix))
+    return split_contours(pen.value)
+
+
+def reversed_contours(contours: list[Contour]) -> list[Contour]:
+    """Each contour drawn the other way round (quadratic outlines to cubic order and back)."""
+    pen = RecordingPen()
+    draw_outline(contours, ReverseContourPen(pen))
+    return split_contours(pen.value)
+
+
+def outline_bounds(contours: list[Contour]) -> tuple[float, float, float, float] | None:
+    """(xMin, yMin, xMax, yMax) of the contours, curve extrema included; None when empty."""
+    pen = BoundsPen(None)
+    draw_outline(contours, pen)
+    return pen.bounds
+
+
+class _PointSampler(BasePen):
+    """Points along every segment, about one per `step` font units, with the contour they belong to."""
+
+    def __init__(self, step: float):
+        super().__init__(None)
+        self.step, self.points = step, []
+
+    def _sample(self, segment: tuple) -> None:
+        length = sum(math.dist(a, b) for a, b in zip(segment, segment[1:]))
+        count = max(2, int(length / self.step) + 1)
+        for i in range(count):
+            self.points.append(segmentPointAtT(segment, i / count))
+
+    def _moveTo(self, point):
+        pass
+
+    def _lineTo(self, point):
+        self._sample((self._getCurrentPoint(), point))
+
+    def _curveToOne(self, a, b, c):
+        self._sample((self._getCurrentPoint(), a, b, c))
+
+    def _qCurveToOne(self, a, b):
+        self._sample((self._getCurrentPoint(), a, b))
+
+
+def contour_points(contour: Contour, step: float) -> np.ndarray:
+    """(n, 2) points along one contour's path, about `step` font units apart."""
+    sampler = _PointSampler(step)
+    draw_outline([contour], sampler)
+    return np.array(sampler.points, dtype=np.float64).reshape(-1, 2)
+
+
+def frame_matrix(source: EmFrame, target: EmFrame) -> tuple:
+    """The transform that puts an outline drawn in one em frame where the same ink sits in another."""
+    k = target.size / source.size
+    return (k, 0, 0, k, target.left - source.left * k, target.bottom - source.bottom * k)
+
+
+# ---------------------------------------------------------------------------------------------
+# An outline beside its glyph image: a UFO glyph file (.glif) export reads back, a type designer can open.
+
+def image_digest(image: np.ndarray) -> str:
+    """A short fingerprint of a glyph image's pixels: an outline is used only with the image it was made with,
+    so an image edited by hand afterwards is traced, not replaced by a stale outline."""
+    return hashlib.sha256(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).hexdigest()[:16]
+
+
+@dataclass
+class GlyphOutline:
+    """A glyph's contours in the em frame and outline format of the font they were drawn in, and the fingerprint
+    of the image they belong with."""
+
+    contours: list[Contour]
+    frame: EmFrame
+    outline_format: str
+    image_sha: str
+
+    def fitted(self, frame: EmFrame, outline_format: str) -> list[Contour]:
+        """The contours where the same ink sits in another em frame, wound as `outline_format` winds them."""
+        contours = self.contours
+        if (self.frame.left, self.frame.bottom, self.frame.size) != (frame.left, frame.bottom, frame.size):
+            contours = transformed(contours, frame_matrix(self.frame, frame))
+        if self.outline_format != outline_format:  # the two formats wind their outer contours the other way round
+            contours = reversed_contours(contours)
+        return contours
+
+
+class _GlifGlyph:
+    """What glifLib reads and writes besides the points: the advance and the lib."""
+
+    def __init__(self, width: float = 0, lib: dict | None = None, unicodes: list[int] | None = None):
+        self.width, self.lib, self.unicodes = width, lib or {}, unicodes or []
+
+
+LIB_KEY = "org.fontgen.outline"  # the em frame, outline format and image fingerprint, in the glyph's lib
+
+
+def outline_glif(outline: GlyphOutline, codepoint: int) -> str:
+    """The GLIF text of a character's outline (points as the font has them: quadratic or cubic, implied on-curve
+    points kept implied), with what `read_outline_glif` needs in its lib."""
+    frame = outline.frame
+    lib = {LIB_KEY: {"unitsPerEm": frame.units_per_em, "left": frame.left, "bottom": frame.bottom,
+                     "size": frame.size, "advance": frame.advance, "format": outline.outline_format,
+                     "imageSHA256": outline.image_sha}}
+
+    def draw_points(point_pen) -> None:  # to a hundredth of a unit: export rounds to whole units anyway
+        draw_outline(outline.contours, RoundingPen(SegmentToPointPen(point_pen), roundFunc=_hundredths))
+
+    return writeGlyphToString(f"uni{codepoint:04X}", _GlifGlyph(frame.advance, lib, [codepoint]), draw_points,
+                              validate=True)
+
+
+def write_outline_glif(outline: GlyphOutline, codepoint: int, path: Path) -> None:
+    """An outline's GLIF file, written under a hidden name first and renamed, so a killed run leaves none half
+    written."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(outline_glif(outline, codepoint), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_outline_glif(path: Path) -> GlyphOutline:
+    """An outline written by `outline_glif`; a file that is not such an outline is refused in one line."""
+    glyph, recording = _GlifGlyph(), RecordingPen()
+    try:
+        readGlyphFromString(path.read_bytes(), glyph, PointToSegmentPen(recording), validate=True)
+        info = glyph.lib[LIB_KEY]
+        frame = EmFrame(int(info["unitsPerEm"]), float(info["left"]), float(info["bottom"]), float(info["size"]),
+                        int(info["advance"]))
+        outline_format, image_sha = info["format"], info["imageSHA256"]
+        if outline_format not in OUTLINE_FORMATS or not re.fullmatch(r"[0-9a-f]{16}", str(image_sha)):
+            raise ValueError("unknown format or fingerprint")
+        if not all(math.isfinite(v) for v in (frame.left, frame.bottom, frame.size)) or frame.size <= 0:
+            raise ValueError("bad em frame")
+    except (OSError, GlifLibError, KeyError, TypeError, ValueError) as error:
+        raise FontgenError(f"{path}: not an outline fontgen wrote ({_first_line(error)})") from None
+    return GlyphOutline(split_contours(recording.value), frame, outline_format, image_sha)
+
+
+def _hundredths(value: float) -> float | int:
+    rounded = round(float(value), 2)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
