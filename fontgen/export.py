@@ -28,7 +28,8 @@ import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, frame_for_font
-from fontgen.outlines import GlyphOutline, draw_outline, image_digest, read_outline_glif
+from fontgen.outlines import (MAX_COORDINATE, GlyphOutline, draw_outline, image_digest, outline_bounds,
+                              read_outline_glif)
 from fontgen.vectorize import (
     TraceParams,
     charstring_from_drawing,
@@ -607,7 +608,11 @@ def export_font(
         taken.add(name)
         outline = outlines.get(codepoint)
         if outline is not None and outline.contours and outline.image_sha == image_digest(glyphs[codepoint]):
-            draw = partial(draw_outline, outline.fitted(frame, writer.curve_format))
+            contours = outline.fitted(frame, writer.curve_format)
+            bounds = outline_bounds(contours)
+            if bounds is None or max(abs(v) for v in bounds) > MAX_COORDINATE:
+                raise FontgenError(f"U+{codepoint:04X}: its outline does not fit the coordinates of {source}")
+            draw = partial(draw_outline, contours)
             from_outlines += 1
         else:
             contours = trace_contours(glyphs[codepoint], frame, params, writer.curve_format)

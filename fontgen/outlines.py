@@ -31,7 +31,8 @@ from fontgen.errors import FontgenError
 from fontgen.render import EmFrame
 
 Contour = list  # [(operator, arguments), ...] as RecordingPen records them, one closed contour
-OUTLINE_FORMATS = ("ttf", "otf")  # quadratic, outer contours clockwise / cubic, counter-clockwise
+OUTLINE_FORMATS = ("ttf", "otf")
+MAX_COORDINATE = 32767  # a glyf coordinate is a 16-bit integer  # quadratic, outer contours clockwise / cubic, counter-clockwise
 
 
 def glyph_outline(glyph_set, glyph_name: str) -> list[Contour]:
@@ -194,11 +195,16 @@ def read_outline_glif(path: Path) -> GlyphOutline:
         outline_format, image_sha = info["format"], info["imageSHA256"]
         if outline_format not in OUTLINE_FORMATS or not re.fullmatch(r"[0-9a-f]{16}", str(image_sha)):
             raise ValueError("unknown format or fingerprint")
-        if not all(math.isfinite(v) for v in (frame.left, frame.bottom, frame.size)) or frame.size <= 0:
+        if not all(math.isfinite(v) for v in (frame.left, frame.bottom, frame.size)) or not (
+                16 <= frame.units_per_em <= 16384 and 16 <= frame.size <= 16384):
             raise ValueError("bad em frame")
+        contours = split_contours(recording.value)
+        if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for contour in contours for _, arguments in contour
+                   for point in arguments if point is not None for v in point):
+            raise ValueError("a coordinate is not a number a font can hold")
     except (OSError, GlifLibError, KeyError, TypeError, ValueError) as error:
         raise FontgenError(f"{path}: not an outline fontgen wrote ({_first_line(error)})") from None
-    return GlyphOutline(split_contours(recording.value), frame, outline_format, image_sha)
+    return GlyphOutline(contours, frame, outline_format, image_sha)
 
 
 def _hundredths(value: float) -> float | int:

@@ -486,8 +486,18 @@ def test_a_damaged_outline_file_is_refused_in_one_line(tmp_path, nanum, images, 
     folder = tmp_path / "glyphs"
     folder.mkdir()
     Image.fromarray(255 - images[NEW[0]]).save(folder / f"U+{NEW[0]:04X}.png")
-    (folder / f"U+{NEW[0]:04X}.glif").write_text('<?xml version="1.0"?><glyph name="x" format="2"><outline>')
-    assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out.ttf")]) == 1
-    said = capsys.readouterr().err.strip()
-    assert "U+AC01.glif: not an outline fontgen wrote" in said and "\n" not in said
-    assert not (tmp_path / "out.ttf").exists()
+    good = GlyphOutline(glyph_outline(nanum.getGlyphSet(), nanum.getBestCmap()[NEW[0]]), frame_for_font(nanum), "ttf",
+                        image_digest(images[NEW[0]]))
+    write_outline_glif(good, NEW[0], tmp_path / "good.glif")
+    text = (tmp_path / "good.glif").read_text()
+    first_x = text[text.index(' x="') + 4:text.index('"', text.index(' x="') + 4)]
+    for damaged in (text[: len(text) // 2], text.replace("org.fontgen.outline", "org.other"),
+                    text.replace(f' x="{first_x}"', ' x="inf"', 1), text.replace(f' x="{first_x}"', ' x="99999"', 1)):
+        (folder / f"U+{NEW[0]:04X}.glif").write_text(damaged)
+        assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out.ttf")]) == 1
+        said = capsys.readouterr().err.strip()
+        assert "U+AC01.glif: not an outline fontgen wrote" in said and "\n" not in said
+        assert not (tmp_path / "out.ttf").exists()
+    (folder / f"U+{NEW[0]:04X}.glif").write_text(text)
+    assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out.ttf")]) == 0
+    assert "1 as the font's own moved contours" in capsys.readouterr().out
