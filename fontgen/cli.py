@@ -127,9 +127,9 @@ def cmd_export(args) -> None:
     report = export_font(args.font, glyphs, args.output, face=args.face, family_name=args.family_name,
                          force=args.force, params=params, replace_existing=args.replace,
                          outlines=read_glyph_outlines(args.glyph_dir))
-    print(f"added {report.added} glyphs ({len(report.skipped)} already in the font; {report.from_outlines} as the "
-          f"font's own moved contours, the others traced) -> {report.output} [{report.family_name}] in "
-          f"{report.seconds:.1f} s")
+    print(f"added {report.added} glyphs ({len(report.skipped)} already in the font; {report.from_outlines} with the "
+          f"font's own moved contours, {report.partly_traced} of them with some jamo traced; the others traced) -> "
+          f"{report.output} [{report.family_name}] in {report.seconds:.1f} s")
 
 
 def cmd_complete(args) -> None:

@@ -590,31 +590,45 @@ def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], 
     """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink), each jamo placed by `place_jamo`."""
     canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
     for jamo in place_jamo(font, codepoint, sources, boxes, move_above, placement):
-        ink = jamo.ink
-        if jamo.target is not None and jamo.source.built:  # a letter drawn anew keeps the font's weight
-            ink = fit_strokes(ink, jamo.own, jamo.target)
-        elif jamo.target is not None:
-            ink = warp_box(ink, jamo.own, jamo.target, min_side=2, margin=WARP_MARGIN)
-        canvas = np.maximum(canvas, ink)
+        canvas = np.maximum(canvas, placed_ink(jamo))
     return canvas
 
 
+def placed_ink(jamo: PlacedJamo) -> np.ndarray:
+    """A jamo's ink moved into its box (a built letter keeps the font's weight as a type designer would)."""
+    if jamo.target is None:
+        return jamo.ink
+    if jamo.source.built:
+        return fit_strokes(jamo.ink, jamo.own, jamo.target)
+    return warp_box(jamo.ink, jamo.own, jamo.target, min_side=2, margin=WARP_MARGIN)
+
+
+@dataclass
+class ComposedOutline:
+    """A composed syllable as outlines: the jamo moved as the font's own contours, in font units, and the ink
+    (uint8 at COMPOSE_SIZE) of the jamo that must be traced instead (None: none): built letters, whose strokes
+    are redrawn, and jamo drawn as one shape with another jamo."""
+
+    contours: list[Contour]
+    traced: np.ndarray | None
+
+
 def compose_outline(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
-                    move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> list[Contour] | None:
-    """The same syllable as `compose_syllable` draws, as the font's own contours in font units, each jamo's moved
-    as its ink is; None where a jamo is built (its strokes are redrawn, not moved) or one of its contours
-    also draws another jamo (the syllable is traced from its image then)."""
-    contours = []
+                    move_above: float = MOVE_ABOVE,
+                    placement: ReferencePlacement | None = None) -> ComposedOutline | None:
+    """The same syllable as `compose_syllable` draws, each jamo with contours of its own as those contours, moved
+    exactly as its ink is; None where no jamo has contours of its own (the whole syllable is traced)."""
+    contours, traced = [], None
     for jamo in place_jamo(font, codepoint, sources, boxes, move_above, placement):
-        if jamo.source.built:
-            return None
-        own = font.jamo_outline(jamo.source.donor, jamo.source.ink_role)
+        own = None if jamo.source.built else font.jamo_outline(jamo.source.donor, jamo.source.ink_role)
         if own is None:
-            return None
+            ink = placed_ink(jamo)
+            traced = ink if traced is None else np.maximum(traced, ink)
+            continue
         if jamo.target is not None:
             own = transformed(own, _warp_matrix(font.frame, jamo.own, jamo.target))
         contours += own
-    return contours
+    return ComposedOutline(contours, traced) if contours else None
 
 
 def _warp_matrix(frame: EmFrame, own: np.ndarray, target: np.ndarray) -> tuple:
@@ -782,9 +796,9 @@ class Composer:
         return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
                                 self.placement)
 
-    def compose_outline(self, codepoint: int, sources: list[JamoSource] | None = None) -> list[Contour] | None:
-        """The same syllable as the font's own contours, in font units (None: it must be traced; see
-        `compose_outline`)."""
+    def compose_outline(self, codepoint: int, sources: list[JamoSource] | None = None) -> ComposedOutline | None:
+        """The same syllable as the font's own contours, in font units, and the ink left to trace (None: all of
+        it must be traced; see `compose_outline`)."""
         return compose_outline(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
                                self.placement)
 

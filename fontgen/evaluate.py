@@ -142,8 +142,8 @@ def composed_drawings(subset_path: Path, known: list[int], held: list[int], work
             images[i], composed[i] = composer.compose(codepoint, sources), True
             outline = composer.compose_outline(codepoint, sources)
             if outline is not None:
-                outlines[codepoint] = GlyphOutline(outline, composer.font.frame, composer.font.outline_format,
-                                                   image_digest(images[i]))
+                outlines[codepoint] = GlyphOutline(outline.contours, composer.font.frame, composer.font.outline_format,
+                                                   image_digest(images[i]), outline.traced)
     learned = {"seconds": round(seconds, 1), "jamo_inventory": read_manifest(style_dir)["jamo_inventory"],
                "outlines": len(outlines)}
     return composed, learned, images, outlines

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from fontTools.pens.basePen import NullPen
+from fontTools.pens.recordingPen import RecordingPen
 from fontTools.ttLib import TTFont
 from PIL import Image, UnidentifiedImageError
 
@@ -28,8 +29,8 @@ import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, frame_for_font
-from fontgen.outlines import (MAX_COORDINATE, GlyphOutline, draw_outline, image_digest, outline_bounds,
-                              read_outline_glif)
+from fontgen.outlines import (MAX_COORDINATE, GlyphOutline, draw_outline, fit_contours, image_digest, outline_bounds,
+                              read_outline_glif, split_contours)
 from fontgen.vectorize import (
     TraceParams,
     charstring_from_drawing,
@@ -64,7 +65,8 @@ class ExportReport:
     empty: list[int] = field(default_factory=list)  # images with no ink: added as blank glyphs
     dropped_tables: list[str] = field(default_factory=list)
     family_name: str = ""
-    from_outlines: int = 0  # glyphs that took the font's own moved contours instead of a tracing
+    from_outlines: int = 0  # glyphs that took the font's own moved contours (all, or the jamo that have their own)
+    partly_traced: int = 0  # of those, glyphs with some jamo traced
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,13 +604,19 @@ def export_font(
 
         iterator = tqdm(todo, desc="vectorizing", unit="glyph", leave=False)
     outlines = outlines or {}
-    from_outlines = 0
+    from_outlines = partly_traced = 0
     for codepoint in iterator:
         name = writer.name(codepoint, taken)
         taken.add(name)
         outline = outlines.get(codepoint)
         if outline is not None and outline.contours and outline.image_sha == image_digest(glyphs[codepoint]):
             contours = outline.fitted(frame, writer.curve_format)
+            if outline.traced is not None:  # the jamo that could not be moved as contours
+                partly_traced += 1
+                traced = RecordingPen()
+                draw_contours(trace_contours(outline.traced, outline.frame, params, writer.curve_format), traced)
+                contours += fit_contours(split_contours(traced.value), outline.frame, frame, writer.curve_format,
+                                         writer.curve_format)
             bounds = outline_bounds(contours)
             if bounds is None or max(abs(v) for v in bounds) > MAX_COORDINATE:
                 raise FontgenError(f"U+{codepoint:04X}: its outline does not fit the coordinates of {source}")
@@ -641,6 +649,7 @@ def export_font(
     return ExportReport(
         added=len(todo), skipped=skipped, output=out, seconds=time.perf_counter() - started,
         replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family, from_outlines=from_outlines,
+        partly_traced=partly_traced,
     )
 
 

@@ -27,7 +27,7 @@ from fontgen.files import write_json_atomic
 from fontgen.fonts import file_sha256, reference_source
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
-from fontgen.outlines import GlyphOutline, image_digest, write_outline_glif
+from fontgen.outlines import TRACED_FOLDER, GlyphOutline, image_digest, write_outline_glif
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import EDGE_CONTRAST, FINISH_SIZE, INK_LEVEL, GlyphRenderer, finish_glyphs, ink_to_png_pixels
 from fontgen.style import MANIFEST_FILE, load_style, read_manifest
@@ -69,21 +69,22 @@ def save_glyph_png(image: np.ndarray, path: Path, size: int, picture: Image.Imag
 
 
 def save_composed_glyph(composer, codepoint: int, sources, folder: Path, size: int) -> bool:
-    """A composed syllable's PNG and, where its jamo's own contours could be moved, their outline beside it
-    (U+XXXX.glif, a UFO glyph file, which export takes instead of tracing the PNG). The outline is written first
-    and names the PNG's pixels, so a kill between the two leaves an outline no image matches, and a PNG edited
-    by hand later is traced. True when an outline was written."""
+    """A composed syllable's PNG and, where jamo of it could be moved as the font's own contours, their outline
+    beside it (U+XXXX.glif, a UFO glyph file, and traced/U+XXXX.png, the ink of the other jamo), which export takes
+    instead of tracing the whole PNG. The outline is written first and names the PNG's pixels, so a kill between
+    the two leaves an outline no image matches, and a PNG edited by hand later is traced. True when an outline
+    was written."""
     image = composer.compose(codepoint, sources)
     picture = _png_picture(image, size)
-    outline = composer.compose_outline(codepoint, sources)
-    if outline is None:
+    composed = composer.compose_outline(codepoint, sources)
+    if composed is None:
         outline_path(folder, codepoint).unlink(missing_ok=True)
     else:
         digest = image_digest(ink_to_png_pixels(np.asarray(picture)))
-        write_outline_glif(GlyphOutline(outline, composer.font.frame, composer.font.outline_format, digest),
-                           codepoint, outline_path(folder, codepoint))
+        write_outline_glif(GlyphOutline(composed.contours, composer.font.frame, composer.font.outline_format, digest,
+                                        composed.traced), codepoint, outline_path(folder, codepoint))
     save_glyph_png(image, glyph_path(folder, codepoint), size, picture)
-    return outline is not None
+    return composed is not None
 
 
 def partial_path(path: Path) -> Path:
@@ -220,7 +221,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
              "hypernetwork_strength": hypernetwork_strength, "scheduler": "ddim",
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
     if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
-        for stale in [*output.glob("U+*.png"), *output.glob("U+*.glif")]:
+        for stale in [*output.glob("U+*.png"), *output.glob("U+*.glif"), *output.glob(f"{TRACED_FOLDER}/U+*.png")]:
             stale.unlink()
         write_json_atomic(output / GLYPHS_STAMP, stamp)
     for leftover in output.glob(".*.partial"):  # a killed run's unfinished image

@@ -20,12 +20,13 @@ from fontTools.misc.bezierTools import segmentPointAtT
 from fontTools.pens.basePen import BasePen
 from fontTools.pens.boundsPen import BoundsPen
 from fontTools.pens.recordingPen import DecomposingRecordingPen, RecordingPen
+from fontTools.pens.pointPen import PointToSegmentPen, SegmentToPointPen
 from fontTools.pens.reverseContourPen import ReverseContourPen
 from fontTools.pens.roundingPen import RoundingPen
-from fontTools.pens.pointPen import PointToSegmentPen, SegmentToPointPen
 from fontTools.pens.transformPen import TransformPen
 from fontTools.ufoLib.errors import GlifLibError
 from fontTools.ufoLib.glifLib import readGlyphFromString, writeGlyphToString
+from PIL import Image, UnidentifiedImageError
 
 from fontgen.errors import FontgenError
 from fontgen.render import EmFrame
@@ -131,61 +132,79 @@ def image_digest(image: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).hexdigest()[:16]
 
 
+def fit_contours(contours: list[Contour], source: EmFrame, frame: EmFrame, source_format: str,
+                 outline_format: str) -> list[Contour]:
+    """Contours drawn in one em frame and outline format, where the same ink sits in another frame, wound as the
+    other format winds them."""
+    if (source.left, source.bottom, source.size) != (frame.left, frame.bottom, frame.size):
+        contours = transformed(contours, frame_matrix(source, frame))
+    if source_format != outline_format:  # the two formats wind their outer contours the other way round
+        contours = reversed_contours(contours)
+    return contours
+
+
 @dataclass
 class GlyphOutline:
-    """A glyph's contours in the em frame and outline format of the font they were drawn in, and the fingerprint
-    of the image they belong with."""
+    """A glyph's contours in the em frame and outline format of the font they were drawn in, the ink left to be
+    traced (uint8, square, in the same frame; None: none), and the fingerprint of the image they belong with."""
 
     contours: list[Contour]
     frame: EmFrame
     outline_format: str
     image_sha: str
+    traced: np.ndarray | None = None
 
     def fitted(self, frame: EmFrame, outline_format: str) -> list[Contour]:
         """The contours where the same ink sits in another em frame, wound as `outline_format` winds them."""
-        contours = self.contours
-        if (self.frame.left, self.frame.bottom, self.frame.size) != (frame.left, frame.bottom, frame.size):
-            contours = transformed(contours, frame_matrix(self.frame, frame))
-        if self.outline_format != outline_format:  # the two formats wind their outer contours the other way round
-            contours = reversed_contours(contours)
-        return contours
+        return fit_contours(self.contours, self.frame, frame, self.outline_format, outline_format)
 
 
 class _GlifGlyph:
     """What glifLib reads and writes besides the points: the advance and the lib."""
 
-    def __init__(self, width: float = 0, lib: dict | None = None, unicodes: list[int] | None = None):
-        self.width, self.lib, self.unicodes = width, lib or {}, unicodes or []
+    def __init__(self, width: float = 0, lib: dict | None = None, unicodes: list[int] | None = None,
+                 image: dict | None = None):
+        self.width, self.lib, self.unicodes, self.image = width, lib or {}, unicodes or [], image
 
 
 LIB_KEY = "org.fontgen.outline"  # the em frame, outline format and image fingerprint, in the glyph's lib
+TRACED_FOLDER = "traced"  # beside the .glif files: the ink of the jamo export traces, as a PNG per glyph
 
 
 def outline_glif(outline: GlyphOutline, codepoint: int) -> str:
     """The GLIF text of a character's outline (points as the font has them: quadratic or cubic, implied on-curve
-    points kept implied), with what `read_outline_glif` needs in its lib."""
+    points kept implied), with what `read_outline_glif` needs in its lib; the ink left to trace is named as the
+    glyph's image (`traced/U+XXXX.png`, as a UFO editor shows a background image)."""
     frame = outline.frame
     lib = {LIB_KEY: {"unitsPerEm": frame.units_per_em, "left": frame.left, "bottom": frame.bottom,
                      "size": frame.size, "advance": frame.advance, "format": outline.outline_format,
                      "imageSHA256": outline.image_sha}}
+    image = None if outline.traced is None else {"fileName": f"{TRACED_FOLDER}/U+{codepoint:04X}.png"}
 
     def draw_points(point_pen) -> None:  # to a hundredth of a unit: export rounds to whole units anyway
         draw_outline(outline.contours, RoundingPen(SegmentToPointPen(point_pen), roundFunc=_hundredths))
 
-    return writeGlyphToString(f"uni{codepoint:04X}", _GlifGlyph(frame.advance, lib, [codepoint]), draw_points,
-                              validate=True)
+    return writeGlyphToString(f"uni{codepoint:04X}", _GlifGlyph(frame.advance, lib, [codepoint], image),
+                              draw_points, validate=True)
 
 
 def write_outline_glif(outline: GlyphOutline, codepoint: int, path: Path) -> None:
-    """An outline's GLIF file, written under a hidden name first and renamed, so a killed run leaves none half
-    written."""
+    """An outline's GLIF file (and the PNG of its ink left to trace, first), each written under a hidden name and
+    renamed, so a killed run leaves none half written."""
+    if outline.traced is not None:
+        traced = path.parent / TRACED_FOLDER / f"U+{codepoint:04X}.png"
+        traced.parent.mkdir(exist_ok=True)
+        partial = traced.with_name(f".{traced.name}.partial")
+        Image.fromarray(255 - outline.traced).save(partial, format="PNG")
+        os.replace(partial, traced)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(outline_glif(outline, codepoint), encoding="utf-8")
     os.replace(partial, path)
 
 
 def read_outline_glif(path: Path) -> GlyphOutline:
-    """An outline written by `outline_glif`; a file that is not such an outline is refused in one line."""
+    """An outline written by `outline_glif`, with its ink left to trace; a file that is not such an outline is
+    refused in one line."""
     glyph, recording = _GlifGlyph(), RecordingPen()
     try:
         readGlyphFromString(path.read_bytes(), glyph, PointToSegmentPen(recording), validate=True)
@@ -202,9 +221,20 @@ def read_outline_glif(path: Path) -> GlyphOutline:
         if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for contour in contours for _, arguments in contour
                    for point in arguments if point is not None for v in point):
             raise ValueError("a coordinate is not a number a font can hold")
-    except (OSError, GlifLibError, KeyError, TypeError, ValueError) as error:
+        traced = None if not glyph.image else _read_traced(path.parent, glyph.image["fileName"])
+    except (OSError, GlifLibError, KeyError, TypeError, ValueError, UnidentifiedImageError) as error:
         raise FontgenError(f"{path}: not an outline fontgen wrote ({_first_line(error)})") from None
-    return GlyphOutline(contours, frame, outline_format, image_sha)
+    return GlyphOutline(contours, frame, outline_format, image_sha, traced)
+
+
+def _read_traced(folder: Path, name: str) -> np.ndarray:
+    """The ink of a glyph's jamo left to trace, from the PNG its .glif names (only in the traced folder)."""
+    if not re.fullmatch(rf"{TRACED_FOLDER}/U\+[0-9A-Fa-f]{{4,6}}\.png", name):
+        raise ValueError(f"image {name!r} is not in {TRACED_FOLDER}/")
+    with Image.open(folder / name) as image:
+        if image.size[0] != image.size[1] or not 16 <= image.size[0] <= 4096:
+            raise ValueError(f"{name}: not a square image of 16 to 4096 px")
+        return 255 - np.asarray(image.convert("L"), dtype=np.uint8)
 
 
 def _hundredths(value: float) -> float | int:

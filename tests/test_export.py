@@ -500,4 +500,4 @@ def test_a_damaged_outline_file_is_refused_in_one_line(tmp_path, nanum, images, 
         assert not (tmp_path / "out.ttf").exists()
     (folder / f"U+{NEW[0]:04X}.glif").write_text(text)
     assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out.ttf")]) == 0
-    assert "1 as the font's own moved contours" in capsys.readouterr().out
+    assert "1 with the font's own moved contours, 0 of them with some jamo traced" in capsys.readouterr().out
