@@ -145,7 +145,8 @@ def composed_drawings(subset_path: Path, known: list[int], held: list[int], work
                 outlines[codepoint] = GlyphOutline(outline.contours, composer.font.frame, composer.font.outline_format,
                                                    image_digest(images[i]), outline.traced)
     learned = {"seconds": round(seconds, 1), "jamo_inventory": read_manifest(style_dir)["jamo_inventory"],
-               "outlines": len(outlines)}
+               "outlines": len(outlines),
+               "outlines_partly_traced": sum(outline.traced is not None for outline in outlines.values())}
     return composed, learned, images, outlines
 
 
