@@ -23,6 +23,7 @@ import numpy as np
 from fontTools.pens.basePen import NullPen
 from fontTools.pens.recordingPen import RecordingPen
 from fontTools.ttLib import TTFont
+from fontTools.ttLib.tables._g_l_y_f import flagOverlapSimple
 from PIL import Image, UnidentifiedImageError
 
 import glyph_data
@@ -403,12 +404,15 @@ class GlyfWriter:
     def name(self, codepoint: int, taken: set[str]) -> str:
         return _unique_name(_glyph_base_name(codepoint), taken)
 
-    def add(self, name: str, draw, advance: int) -> tuple[int, int, int, int] | None:
-        """Store the glyph `draw(pen)` draws; its bounds (None: empty)."""
+    def add(self, name: str, draw, advance: int, may_overlap: bool = False) -> tuple[int, int, int, int] | None:
+        """Store the glyph `draw(pen)` draws; its bounds (None: empty). `may_overlap`: its contours may overlap
+        (jamo set against each other), which the first point's OVERLAP_SIMPLE flag tells rasterizers."""
         glyph = ttglyph_from_drawing(draw)
         self.glyf.glyphs[name] = glyph
         if glyph.numberOfContours == 0:
             return None
+        if may_overlap:
+            glyph.flags[0] |= flagOverlapSimple
         self.max_points = max(self.max_points, len(glyph.coordinates))
         self.max_contours = max(self.max_contours, glyph.numberOfContours)
         return glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax
@@ -444,8 +448,9 @@ class CffWriter:
             return f"cid{next(self.free_cids):05d}"
         return _unique_name(_glyph_base_name(codepoint), taken)
 
-    def add(self, name: str, draw, advance: int) -> tuple[int, int, int, int] | None:
-        """Store the glyph `draw(pen)` draws; its bounds (None: empty)."""
+    def add(self, name: str, draw, advance: int, may_overlap: bool = False) -> tuple[int, int, int, int] | None:
+        """Store the glyph `draw(pen)` draws; its bounds (None: empty). CFF has no flag for overlapping contours
+        (nonzero winding fills them)."""
         charstring = charstring_from_drawing(draw, self.private, self.global_subrs, advance)
         if self.char_strings.charStringsAreIndexed:
             self.char_strings.charStringsIndex.append(charstring)
@@ -609,25 +614,17 @@ def export_font(
         name = writer.name(codepoint, taken)
         taken.add(name)
         outline = outlines.get(codepoint)
-        if outline is not None and outline.contours and outline.image_sha == image_digest(glyphs[codepoint]):
-            contours = outline.fitted(frame, writer.curve_format)
-            if outline.traced is not None:  # the jamo that could not be moved as contours
-                partly_traced += 1
-                traced = RecordingPen()
-                draw_contours(trace_contours(outline.traced, outline.frame, params, writer.curve_format), traced)
-                contours += fit_contours(split_contours(traced.value), outline.frame, frame, writer.curve_format,
-                                         writer.curve_format)
-            bounds = outline_bounds(contours)
-            if bounds is None or max(abs(v) for v in bounds) > MAX_COORDINATE:
-                raise FontgenError(f"U+{codepoint:04X}: its outline does not fit the coordinates of {source}")
-            draw = partial(draw_outline, contours)
+        moved = outline is not None and bool(outline.contours) and outline.image_sha == image_digest(glyphs[codepoint])
+        if moved:
+            draw = partial(draw_outline, _outline_contours(outline, frame, params, writer.curve_format, codepoint, source))
             from_outlines += 1
+            partly_traced += outline.traced is not None
         else:
             contours = trace_contours(glyphs[codepoint], frame, params, writer.curve_format)
             if not contours:
                 empty.append(codepoint)
             draw = partial(draw_contours, contours)
-        metrics.add(name, writer.add(name, draw, frame.advance))
+        metrics.add(name, writer.add(name, draw, frame.advance, may_overlap=moved))
         new_names.append(name)
 
     new_order = order + new_names  # new glyphs at the end
@@ -651,6 +648,20 @@ def export_font(
         replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family, from_outlines=from_outlines,
         partly_traced=partly_traced,
     )
+
+
+def _outline_contours(outline: GlyphOutline, frame: EmFrame, params: TraceParams, curve_format: str,
+                      codepoint: int, source: Path) -> list:
+    """A glyph's moved contours in the font's frame and format, with the ink of its other jamo traced and added."""
+    contours = outline.fitted(frame, curve_format)
+    if outline.traced is not None:
+        traced = RecordingPen()
+        draw_contours(trace_contours(outline.traced, outline.frame, params, curve_format), traced)
+        contours += fit_contours(split_contours(traced.value), outline.frame, frame, curve_format, curve_format)
+    bounds = outline_bounds(contours)
+    if bounds is None or max(abs(v) for v in bounds) > MAX_COORDINATE:
+        raise FontgenError(f"U+{codepoint:04X}: its outline does not fit the coordinates of {source}")
+    return contours
 
 
 def _check_output(source: Path, out: Path) -> None:
