@@ -662,9 +662,11 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: Co
     return box_halves(box)[source.part - 1]
 
 
-def _map_box(box: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """`box` moved and scaled as its enclosing box `source` becomes `target`."""
-    scale = (target[2:] - target[:2]) / np.maximum(source[2:] - source[:2], 1e-6)
+def _map_box(box: np.ndarray, source: np.ndarray, target: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """`box` moved and scaled as its enclosing box `source` becomes `target` (by `scale` per axis, when given,
+    instead of the change of size)."""
+    if scale is None:
+        scale = (target[2:] - target[:2]) / np.maximum(source[2:] - source[:2], 1e-6)
     return np.concatenate([target[:2] + (box[:2] - source[:2]) * scale, target[:2] + (box[2:] - source[:2]) * scale])
 
 
@@ -746,13 +748,10 @@ def _box_between(own: np.ndarray, have: np.ndarray | None, want: np.ndarray | No
     context box is unknown)."""
     if have is None or want is None:
         return None
-    scale = np.ones(2)
-    for axis in (0, 1):
-        have_len, want_len = have[axis + 2] - have[axis], want[axis + 2] - want[axis]
-        if have_len > 8 and want_len > 8:
-            scale[axis] = np.clip(want_len / have_len, 0.6, 1.6)
-    # The jamo's own box keeps its place relative to the context box.
-    return np.concatenate([want[:2] + (own[:2] - have[:2]) * scale, want[:2] + (own[2:] - have[:2]) * scale])
+    have_len, want_len = have[2:] - have[:2], want[2:] - want[:2]
+    # A context box of a lone stroke says nothing of size; a big change of size is a context measured on too few.
+    scale = np.where((have_len > 8) & (want_len > 8), np.clip(want_len / np.maximum(have_len, 1e-6), 0.6, 1.6), 1.0)
+    return _map_box(own, have, want, scale)  # the jamo keeps its place relative to the context box
 
 
 def downsize(images: np.ndarray, size: int) -> np.ndarray:
