@@ -50,15 +50,15 @@ class StageResult:
 
 def evaluate(model: GlyphDiffusion, token: str, held: UserGlyphs, sample_glyphs: int,
              loss_glyphs: int | None = None) -> tuple[float, dict, np.ndarray]:
-    """Validation loss (fixed noise) on the first `loss_glyphs` held-back glyphs (None: all), and SSIM and IoU
-    of the first `sample_glyphs` drawn; also the drawings."""
+    """Validation loss (fixed noise) on the first `loss_glyphs` held-back glyphs (None: all; 0: no loss, NaN), and
+    SSIM and IoU of the first `sample_glyphs` drawn; also the drawings."""
     model.eval()
     with torch.no_grad():
         ids = model.tokenizer.encode(token, held.codepoints)
         generator = torch.Generator().manual_seed(held.noise_seed)
         rows = slice(0, loss_glyphs)
-        loss = diffusion_loss(model, model.training_scheduler(), held.targets[rows], held.content[rows], ids[rows],
-                              generator).item()
+        loss = float("nan") if loss_glyphs == 0 else diffusion_loss(
+            model, model.training_scheduler(), held.targets[rows], held.content[rows], ids[rows], generator).item()
         n = min(sample_glyphs, len(held.codepoints))
         drawn = sample(model, held.content[:n], ids[:n], steps=2, generator=torch.Generator().manual_seed(0))
     drawn_u8 = to_uint8(drawn[:, 0]).numpy()

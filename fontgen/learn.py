@@ -113,7 +113,7 @@ def user_glyphs(font: Path, face: int, chars: list[int], index: np.ndarray, targ
 def preview(model: GlyphDiffusion, token: str, held: UserGlyphs, path: Path, count: int = 16,
             ink_level: float = INK_LEVEL) -> None:
     """preview.png: held-back glyphs, real (top row) vs generated at the style's ink level (bottom row)."""
-    _, _, drawn = evaluate(model, token, held, count, loss_glyphs=count)
+    _, _, drawn = evaluate(model, token, held, count, loss_glyphs=0)  # the drawings alone
     real = to_uint8(held.targets[: len(drawn), 0]).numpy()
     grid = np.concatenate([np.concatenate(list(real), 1), np.concatenate(list(crisp(drawn, ink_level)), 1)], 0)
     Image.fromarray(255 - grid).save(path)
