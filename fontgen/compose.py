@@ -31,8 +31,7 @@ from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_S
                           warp_box, warp_transform)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
-from fontgen.outlines import (Contour, DecomposingRecordingPen, contour_points, glyph_outline, split_contours,
-                              transformed)
+from fontgen.outlines import Contour, component_outline, contour_points, glyph_outline, transformed
 from fontgen.render import EmFrame, GlyphRenderer
 
 SEGMENT_SIZE = 128  # jamo are labelled at this size
@@ -55,7 +54,7 @@ NEVER_MOVE = 2.0  # above any context distance
 MOVE_CHOICES = (MOVE_ABOVE, 0.7, 0.85, NEVER_MOVE)
 MOVE_CHECK_SYLLABLES = 48
 # The share of a contour's path that must run along one jamo's labelled ink for the contour to be moved as that
-# jamo's: below it the contour draws strokes of two jamo as one shape, and the syllable is traced instead.
+# jamo's: below it the contour draws strokes of two jamo as one shape, and those jamo are traced instead.
 OUTLINE_PURITY = 0.9
 
 # Vowels that leave the initial the same room: one bar, two bars, a stroke up, down, flat, and the
@@ -432,9 +431,7 @@ class FontJamo:
         if codepoint in self.composites:
             assigned = []
             for component, role in self.composites[codepoint]:
-                pen = DecomposingRecordingPen(self._glyph_set)
-                pen.addComponent(*component.getComponentInfo())
-                assigned += [(contour, role, {role: 1.0}) for contour in split_contours(pen.value)]
+                assigned += [(contour, role, {role: 1.0}) for contour in component_outline(self._glyph_set, component)]
             return assigned
         self.jamo_image(codepoint, INITIAL)  # the labels at COMPOSE_SIZE
         labels = self._large_labels[codepoint]

@@ -616,7 +616,8 @@ def export_font(
         outline = outlines.get(codepoint)
         moved = outline is not None and bool(outline.contours) and outline.image_sha == image_digest(glyphs[codepoint])
         if moved:
-            draw = partial(draw_outline, _outline_contours(outline, frame, params, writer.curve_format, codepoint, source))
+            contours = _outline_contours(outline, frame, params, writer.curve_format, codepoint, source)
+            draw = partial(draw_outline, contours)
             from_outlines += 1
             partly_traced += outline.traced is not None
         else:

@@ -62,7 +62,7 @@ def _png_picture(image: np.ndarray, size: int) -> Image.Image:
 
 def save_glyph_png(image: np.ndarray, path: Path, size: int, picture: Image.Image | None = None) -> None:
     """Ink-positive uint8 -> black-on-white PNG at `size` px, written atomically."""
-    picture = picture or _png_picture(image, size)
+    picture = picture if picture is not None else _png_picture(image, size)
     partial = partial_path(path)
     picture.save(partial, format="PNG")
     os.replace(partial, path)

@@ -32,14 +32,21 @@ from fontgen.errors import FontgenError
 from fontgen.render import EmFrame
 
 Contour = list  # [(operator, arguments), ...] as RecordingPen records them, one closed contour
-OUTLINE_FORMATS = ("ttf", "otf")
-MAX_COORDINATE = 32767  # a glyf coordinate is a 16-bit integer  # quadratic, outer contours clockwise / cubic, counter-clockwise
+OUTLINE_FORMATS = ("ttf", "otf")  # quadratic, outer contours clockwise / cubic, counter-clockwise
+MAX_COORDINATE = 32767  # a glyf coordinate is a 16-bit integer
 
 
 def glyph_outline(glyph_set, glyph_name: str) -> list[Contour]:
     """A glyph's contours, components decomposed, in font units."""
     pen = DecomposingRecordingPen(glyph_set)
     glyph_set[glyph_name].draw(pen)
+    return split_contours(pen.value)
+
+
+def component_outline(glyph_set, component) -> list[Contour]:
+    """A composite glyph's component (fontTools GlyphComponent) as contours, where it sits in the composite."""
+    pen = DecomposingRecordingPen(glyph_set)
+    pen.addComponent(*component.getComponentInfo())
     return split_contours(pen.value)
 
 
@@ -71,7 +78,7 @@ def transformed(contours: list[Contour], matrix: tuple) -> list[Contour]:
 
 
 def reversed_contours(contours: list[Contour]) -> list[Contour]:
-    """Each contour drawn the other way round (quadratic outlines to cubic order and back)."""
+    """Each contour drawn the other way round (TrueType and CFF wind their outer contours oppositely)."""
     pen = RecordingPen()
     draw_outline(contours, ReverseContourPen(pen))
     return split_contours(pen.value)
@@ -85,7 +92,7 @@ def outline_bounds(contours: list[Contour]) -> tuple[float, float, float, float]
 
 
 class _PointSampler(BasePen):
-    """Points along every segment, about one per `step` font units, with the contour they belong to."""
+    """Points along every segment drawn into it, about one per `step` font units."""
 
     def __init__(self, step: float):
         super().__init__(None)
