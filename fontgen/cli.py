@@ -105,9 +105,10 @@ def cmd_generate(args) -> None:
                       lora_scale=args.lora_scale, hypernetwork_strength=args.hypernetwork_strength, seed=args.seed,
                       batch_size=args.batch_size, device=args.device,
                       base=args.base, output_size=args.size, ink_level=args.ink_level)
-    print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo, {report.by_model} by the "
-          f"model; {report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) "
-          f"into {report.folder}; where each came from: {report.folder / 'sources.json'}")
+    print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo, {report.outlined} of them "
+          f"with its own contours in a .glif beside the PNG; {report.by_model} by the model; {report.kept} already "
+          f"there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}; where "
+          f"each came from: {report.folder / 'sources.json'}")
 
 
 def cmd_generate_reference(args) -> None:
@@ -140,8 +141,8 @@ def cmd_complete(args) -> None:
                       family_name=args.family_name, output_format=args.format, force=args.force, steps=args.steps,
                       seed=args.seed, device=args.device, base=args.base, face=args.face,
                       hypernetwork_strength=args.hypernetwork_strength)
-    print(f"added {report.added} syllables and {report.letters} compatibility letters in {report.seconds:.0f} s "
-          f"-> {report.output}")
+    print(f"added {report.added} syllables and {report.letters} compatibility letters ({report.from_outlines} with the "
+          f"font's own contours moved, the others traced) in {report.seconds:.0f} s -> {report.output}")
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
 
 

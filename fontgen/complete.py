@@ -26,6 +26,7 @@ class CompleteReport:
     reused_style: bool
     seconds: float
     letters: int = 0  # compatibility letters
+    from_outlines: int = 0  # glyphs with the font's own contours moved (some or all of their jamo), not traced
 
 
 def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool:
@@ -96,4 +97,4 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
                          outlines=read_glyph_outlines(glyph_dir), progress=progress)
     added_letters = len(set(glyphs) & letters)
     return CompleteReport(report.added - added_letters, report.output, style_dir, glyph_dir, reused,
-                          time.time() - started, added_letters)
+                          time.time() - started, added_letters, report.from_outlines)

@@ -146,6 +146,7 @@ class GenerateReport:
     folder: Path
     composed: int = 0  # of `drawn`, composed from the font's own jamo
     by_model: int = 0  # of `drawn`, drawn by the model
+    outlined: int = 0  # of `composed`, with the font's own contours (some or all of its jamo) in a .glif beside it
 
     @property
     def glyphs_per_second(self) -> float:
@@ -229,9 +230,9 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     todo = [c for c in wanted if not glyph_path(output, c).exists()]
     started = time.time()
     bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)
-    composed = [c for c in todo if plan[c] is not None]
+    composed, outlined = [c for c in todo if plan[c] is not None], 0
     for codepoint in composed:
-        save_composed_glyph(composer, codepoint, plan[codepoint], output, output_size)
+        outlined += save_composed_glyph(composer, codepoint, plan[codepoint], output, output_size)
         bar.update(1)
     by_model = [c for c in todo if plan[c] is None]
     if by_model:
@@ -247,7 +248,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters, model_reason))
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
-                          len(by_model))
+                          len(by_model), outlined)
 
 
 def _variants_if_needed(style_dir, wanted: list[int], known: list[int]):

@@ -427,12 +427,14 @@ def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_pa
     assert f"jamo taken from other syllables placed {placed}" in said
     chars = [c for c in glyph_data.all_syllables()[::211] if c not in known and inventory.can_compose(c)][:4]
     assert main(["generate", str(style), "-o", str(tmp_path / "glyphs"), "--chars", "".join(map(chr, chars))]) == 0
-    assert "4 composed from the font's own jamo, 0 by the model" in capsys.readouterr().out
+    said = capsys.readouterr().out
     # Jamo with contours of their own lie beside the image as an outline, the ink of the others as a PNG to trace;
     # export takes both.
     outlines = sorted((tmp_path / "glyphs").glob("U+*.glif"))
     partly = sorted((tmp_path / "glyphs" / "traced").glob("U+*.png"))
     assert len(outlines) >= 2 and len(partly) >= 1  # this pen font draws some jamo as one shape with another
+    assert f"4 composed from the font's own jamo, {len(outlines)} of them with its own contours" in said
+    assert "; 0 by the model" in said
     assert main(["export", str(small_font), str(tmp_path / "glyphs"), "-o", str(tmp_path / "out.ttf")]) == 0
     said = capsys.readouterr().out
     assert f"{len(outlines)} with the font's own moved contours, {len(partly)} of them with some jamo traced" in said
@@ -449,6 +451,7 @@ def test_complete_composes_alone_when_the_jamo_cover_everything(small_font, tmp_
     chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.can_compose(c)][:5]
     report = complete(small_font, tmp_path / "done.ttf", chars=chars, progress=False)
     assert report.added == len(chars) and report.letters >= 40  # and the compatibility letters it lacked
+    assert 1 <= report.from_outlines <= len(chars)  # syllables kept the pen's own contours; letters are traced
     assert json.loads((report.style_dir / "manifest.json").read_text())["method"] == "compose"
     validate_with_ots(report.output)
     renderer = GlyphRenderer(report.output, 128)
