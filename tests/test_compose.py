@@ -197,7 +197,7 @@ def test_drawn_syllables_give_each_jamo_the_contours_its_component_drew(twin_fon
     components draw, never another jamo's; a contour the labels leave in doubt gives no outline (it is traced)."""
     composite, drawn = (FontJamo(path) for path in twin_fonts)
     same = doubt = total = 0
-    for codepoint in NANUM_COMPOSITES:
+    for codepoint in NANUM_COMPOSITES[::2]:
         for role in roles_of(codepoint):
             exact, assigned = composite.jamo_outline(codepoint, role), drawn.jamo_outline(codepoint, role)
             total += 1
