@@ -24,9 +24,9 @@ def main() -> None:
     parser.add_argument("--lora", nargs="+", type=Path, required=True)
     args = parser.parse_args()
     lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}  # last wins
-    print("| font | known | composed | compose (default) | LoRA (model alone) | fitted reference | nearest font |"
-          " read as intended: compose / real |")
-    print("|---|---:|---:|---|---|---|---|---|")
+    print("| font | known | composed | own contours (in part) | compose (default) | LoRA (model alone) | fitted reference |"
+          " nearest font | read as intended: compose / real |")
+    print("|---|---:|---:|---:|---|---|---|---|---|")
     means: dict[tuple, list] = {}
     for path in args.compose:
         for r in json.loads(path.read_text()):
@@ -35,7 +35,10 @@ def main() -> None:
             theirs = other["scores"]["font file"]["all"] if other else None
             read = r["scores"]["compose"]["all"].get("read_as_intended")
             read_cell = f"{read:.3f} / {r['real_read_as_intended']:.3f}" if read is not None else "-"
-            print(f"| {r['font']} | {r['known']} | {r.get('composed', '-')}/{r['held_out']} | {cell(mine)} | "
+            learned = r.get("learned") or {}
+            contours = (f"{learned['outlines']} ({learned.get('outlines_partly_traced', '-')})" if "outlines" in learned
+                        else "-")
+            print(f"| {r['font']} | {r['known']} | {r.get('composed', '-')}/{r['held_out']} | {contours} | {cell(mine)} | "
                   f"{cell(theirs) if theirs else '-'} | {cell(r['scores']['reference']['all'])} | "
                   f"{cell(r['scores']['nearest']['all'])} | {read_cell} |")
             means.setdefault((r["known"], "compose"), []).append(mine["iou"])
