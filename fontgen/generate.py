@@ -225,7 +225,8 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         for stale in [*output.glob("U+*.png"), *output.glob("U+*.glif"), *output.glob(f"{TRACED_FOLDER}/U+*.png")]:
             stale.unlink()
         write_json_atomic(output / GLYPHS_STAMP, stamp)
-    for leftover in output.glob(".*.partial"):  # a killed run's unfinished image
+    # A killed run's unfinished files (images, outlines, the ink of jamo left to trace).
+    for leftover in [*output.glob(".*.partial"), *output.glob(f"{TRACED_FOLDER}/.*.partial")]:
         leftover.unlink()
     todo = [c for c in wanted if not glyph_path(output, c).exists()]
     started = time.time()
