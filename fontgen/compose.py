@@ -437,22 +437,20 @@ class FontJamo:
         labels = self._large_labels[codepoint]
         if not (labels > PAPER).any():
             return []
-        # Every pixel takes the label of the nearest labelled ink: a contour runs along its ink's edge.
-        nearest = ndimage.distance_transform_edt(labels == PAPER, return_distances=False, return_indices=True)
-        nearest_label = labels[nearest[0], nearest[1]]
         scale = self.frame.scale(COMPOSE_SIZE)
         assigned = []
         for contour in glyph_outline(self._glyph_set, self._glyph_names[codepoint]):
             points = contour_points(contour, 1 / scale)
-            if len(points) == 0:
-                continue
             columns = np.clip(((points[:, 0] - self.frame.left) * scale).astype(int), 0, COMPOSE_SIZE - 1)
             rows = np.clip(((self.frame.bottom + self.frame.size - points[:, 1]) * scale).astype(int), 0,
                            COMPOSE_SIZE - 1)
-            votes = np.bincount(nearest_label[rows, columns], minlength=FINAL + 1) / len(points)
-            share = {role: float(votes[role]) for role in (INITIAL, MEDIAL, FINAL) if votes[role] > 0}
-            owner = int(np.argmax(votes))
-            assigned.append((contour, owner if votes[owner] >= OUTLINE_PURITY else None, share))
+            votes = np.bincount(_nearest_labels(labels, rows, columns), minlength=FINAL + 1)[INITIAL:]
+            if votes.sum() == 0:
+                continue
+            votes = votes / votes.sum()
+            share = {role: float(votes[role - 1]) for role in (INITIAL, MEDIAL, FINAL) if votes[role - 1] > 0}
+            owner = int(np.argmax(votes)) + 1
+            assigned.append((contour, owner if votes[owner - 1] >= OUTLINE_PURITY else None, share))
         return assigned
 
     def role_box(self, codepoint: int, role: int) -> np.ndarray | None:
@@ -460,6 +458,23 @@ class FontJamo:
         k = COMPOSE_SIZE / SEGMENT_SIZE
         box = ink_box(np.where(self.labels(codepoint) == role, 255, 0))
         return None if box is None else box * k
+
+
+# Where to look for the labelled ink a point of a contour lies on: its own pixel, then outwards (a contour runs
+# along its ink's anti-aliased edge, so it is rarely more than a pixel from a labelled one).
+_NEAR = sorted(((dr, dc) for dr in range(-2, 3) for dc in range(-2, 3)), key=lambda d: d[0] ** 2 + d[1] ** 2)
+
+
+def _nearest_labels(labels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The label of the labelled pixel nearest each (row, column), within two pixels (PAPER beyond)."""
+    found = labels[rows, columns].copy()
+    last = labels.shape[0] - 1
+    for dr, dc in _NEAR[1:]:
+        missing = np.flatnonzero(found == PAPER)
+        if missing.size == 0:
+            break
+        found[missing] = labels[np.clip(rows[missing] + dr, 0, last), np.clip(columns[missing] + dc, 0, last)]
+    return found
 
 
 def upscale_labels(labels: np.ndarray, image: np.ndarray) -> np.ndarray:

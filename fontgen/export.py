@@ -655,9 +655,10 @@ def _outline_contours(outline: GlyphOutline, frame: EmFrame, params: TraceParams
                       codepoint: int, source: Path) -> list:
     """A glyph's moved contours in the font's frame and format, with the ink of its other jamo traced and added."""
     contours = outline.fitted(frame, curve_format)
-    if outline.traced is not None:
+    ink = outline.ink_to_trace()
+    if ink is not None:
         traced = RecordingPen()
-        draw_contours(trace_contours(outline.traced, outline.frame, params, curve_format), traced)
+        draw_contours(trace_contours(ink, outline.frame, params, curve_format), traced)
         contours += fit_contours(split_contours(traced.value), outline.frame, frame, curve_format, curve_format)
     bounds = outline_bounds(contours)
     if bounds is None or max(abs(v) for v in bounds) > MAX_COORDINATE:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from fontTools.misc.bezierTools import segmentPointAtT
 from fontTools.pens.basePen import BasePen
 from fontTools.pens.boundsPen import BoundsPen
 from fontTools.pens.recordingPen import DecomposingRecordingPen, RecordingPen
@@ -98,30 +97,37 @@ class _PointSampler(BasePen):
         super().__init__(None)
         self.step, self.points = step, []
 
-    def _sample(self, segment: tuple) -> None:
-        length = sum(math.dist(a, b) for a, b in zip(segment, segment[1:]))
-        count = max(2, int(length / self.step) + 1)
-        for i in range(count):
-            self.points.append(segmentPointAtT(segment, i / count))
+    def _sample(self, *segment) -> None:
+        nodes = np.array(segment, dtype=np.float64)
+        length = float(np.linalg.norm(np.diff(nodes, axis=0), axis=1).sum())
+        t = np.arange(max(2, int(length / self.step) + 1))[:, None] / max(2, int(length / self.step) + 1)
+        # Bernstein polynomials of the segment's degree (a line, a quadratic or a cubic curve).
+        degree = len(nodes) - 1
+        weights = [math.comb(degree, i) * t ** i * (1 - t) ** (degree - i) for i in range(degree + 1)]
+        self.points.append(sum(w * node for w, node in zip(weights, nodes)))
 
     def _moveTo(self, point):
-        pass
+        self.start = point
 
     def _lineTo(self, point):
-        self._sample((self._getCurrentPoint(), point))
+        self._sample(self._getCurrentPoint(), point)
+
+    def _closePath(self):  # the closing line a contour leaves implied
+        if self._getCurrentPoint() != self.start:
+            self._sample(self._getCurrentPoint(), self.start)
 
     def _curveToOne(self, a, b, c):
-        self._sample((self._getCurrentPoint(), a, b, c))
+        self._sample(self._getCurrentPoint(), a, b, c)
 
     def _qCurveToOne(self, a, b):
-        self._sample((self._getCurrentPoint(), a, b))
+        self._sample(self._getCurrentPoint(), a, b)
 
 
 def contour_points(contour: Contour, step: float) -> np.ndarray:
     """(n, 2) points along one contour's path, about `step` font units apart."""
     sampler = _PointSampler(step)
     draw_outline([contour], sampler)
-    return np.array(sampler.points, dtype=np.float64).reshape(-1, 2)
+    return np.concatenate(sampler.points) if sampler.points else np.zeros((0, 2))
 
 
 def frame_matrix(source: EmFrame, target: EmFrame) -> tuple:
@@ -159,7 +165,13 @@ class GlyphOutline:
     frame: EmFrame
     outline_format: str
     image_sha: str
-    traced: np.ndarray | None = None
+    traced: np.ndarray | Path | None = None  # a file is read when the ink is needed (thousands wait in export)
+
+    def ink_to_trace(self) -> np.ndarray | None:
+        """The ink of the jamo left to trace (None: none), read from its file if it is not in memory."""
+        if isinstance(self.traced, Path):
+            return _read_traced(self.traced)
+        return self.traced
 
     def fitted(self, frame: EmFrame, outline_format: str) -> list[Contour]:
         """The contours where the same ink sits in another em frame, wound as `outline_format` winds them."""
@@ -202,7 +214,7 @@ def write_outline_glif(outline: GlyphOutline, codepoint: int, path: Path) -> Non
         traced = path.parent / TRACED_FOLDER / f"U+{codepoint:04X}.png"
         traced.parent.mkdir(exist_ok=True)
         partial = traced.with_name(f".{traced.name}.partial")
-        Image.fromarray(255 - outline.traced).save(partial, format="PNG")
+        Image.fromarray(255 - outline.ink_to_trace()).save(partial, format="PNG")
         os.replace(partial, traced)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(outline_glif(outline, codepoint), encoding="utf-8")
@@ -228,20 +240,28 @@ def read_outline_glif(path: Path) -> GlyphOutline:
         if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for contour in contours for _, arguments in contour
                    for point in arguments if point is not None for v in point):
             raise ValueError("a coordinate is not a number a font can hold")
-        traced = None if not glyph.image else _read_traced(path.parent, glyph.image["fileName"])
-    except (OSError, GlifLibError, KeyError, TypeError, ValueError, UnidentifiedImageError) as error:
+        traced = None
+        if glyph.image:
+            name = glyph.image["fileName"]
+            if not re.fullmatch(rf"{TRACED_FOLDER}/U\+[0-9A-Fa-f]{{4,6}}\.png", name):
+                raise ValueError(f"image {name!r} is not in {TRACED_FOLDER}/")
+            traced = path.parent / name
+            if not traced.is_file():
+                raise ValueError(f"{name} is missing")
+    except (OSError, GlifLibError, KeyError, TypeError, ValueError) as error:
         raise FontgenError(f"{path}: not an outline fontgen wrote ({_first_line(error)})") from None
     return GlyphOutline(contours, frame, outline_format, image_sha, traced)
 
 
-def _read_traced(folder: Path, name: str) -> np.ndarray:
-    """The ink of a glyph's jamo left to trace, from the PNG its .glif names (only in the traced folder)."""
-    if not re.fullmatch(rf"{TRACED_FOLDER}/U\+[0-9A-Fa-f]{{4,6}}\.png", name):
-        raise ValueError(f"image {name!r} is not in {TRACED_FOLDER}/")
-    with Image.open(folder / name) as image:
-        if image.size[0] != image.size[1] or not 16 <= image.size[0] <= 4096:
-            raise ValueError(f"{name}: not a square image of 16 to 4096 px")
-        return 255 - np.asarray(image.convert("L"), dtype=np.uint8)
+def _read_traced(path: Path) -> np.ndarray:
+    """The ink of a glyph's jamo left to trace, from the PNG its .glif names; a damaged one is refused in a line."""
+    try:
+        with Image.open(path) as image:
+            if image.size[0] != image.size[1] or not 16 <= image.size[0] <= 4096:
+                raise ValueError("not a square image of 16 to 4096 px")
+            return 255 - np.asarray(image.convert("L"), dtype=np.uint8)
+    except (OSError, ValueError, UnidentifiedImageError) as error:
+        raise FontgenError(f"{path}: not the ink of a glyph's jamo left to trace ({_first_line(error)})") from None
 
 
 def _hundredths(value: float) -> float | int:

@@ -1,6 +1,7 @@
 """Adding traced glyphs to a user's font: TTF, CFF and CID-keyed CFF, naming, licensing, safe writes."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -506,3 +507,16 @@ def test_a_damaged_outline_file_is_refused_in_one_line(tmp_path, nanum, images, 
     (folder / f"U+{NEW[0]:04X}.glif").write_text(text)
     assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out.ttf")]) == 0
     assert "1 with the font's own moved contours, 0 of them with some jamo traced" in capsys.readouterr().out
+    # The ink of jamo left to trace lies in traced/: missing or damaged, it is refused in one line too.
+    half = np.where(np.arange(128)[None, :] < 64, images[NEW[0]], 0).astype(np.uint8)
+    write_outline_glif(dataclasses.replace(good, traced=half), NEW[0], folder / f"U+{NEW[0]:04X}.glif")
+    traced = folder / "traced" / f"U+{NEW[0]:04X}.png"
+    assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out2.ttf")]) == 0
+    assert "1 of them with some jamo traced" in capsys.readouterr().out
+    for damage, message in ((lambda: traced.write_bytes(b"not a png"), "not the ink of a glyph's jamo left to trace"),
+                            (traced.unlink, "not an outline fontgen wrote")):
+        damage()
+        assert main(["export", str(source), str(folder), "-o", str(tmp_path / "out3.ttf")]) == 1
+        said = capsys.readouterr().err.strip()
+        assert message in said and "\n" not in said
+        assert not (tmp_path / "out3.ttf").exists()
