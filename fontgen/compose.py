@@ -440,11 +440,11 @@ class FontJamo:
         scale = self.frame.scale(COMPOSE_SIZE)
         assigned = []
         for contour in glyph_outline(self._glyph_set, self._glyph_names[codepoint]):
-            points = contour_points(contour, 1 / scale)
+            points, lengths = contour_points(contour)
             columns = np.clip(((points[:, 0] - self.frame.left) * scale).astype(int), 0, COMPOSE_SIZE - 1)
             rows = np.clip(((self.frame.bottom + self.frame.size - points[:, 1]) * scale).astype(int), 0,
                            COMPOSE_SIZE - 1)
-            votes = np.bincount(_nearest_labels(labels, rows, columns), minlength=FINAL + 1)[INITIAL:]
+            votes = np.bincount(_nearest_labels(labels, rows, columns), weights=lengths, minlength=FINAL + 1)[INITIAL:]
             if votes.sum() == 0:
                 continue
             votes = votes / votes.sum()
@@ -600,10 +600,7 @@ def place_jamo(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes:
 def compose_syllable(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
                      move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None) -> np.ndarray:
     """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink), each jamo placed by `place_jamo`."""
-    canvas = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8)
-    for jamo in place_jamo(font, codepoint, sources, boxes, move_above, placement):
-        canvas = np.maximum(canvas, placed_ink(jamo))
-    return canvas
+    return compose_glyph(font, codepoint, sources, boxes, move_above, placement, outline=False)[0]
 
 
 def placed_ink(jamo: PlacedJamo) -> np.ndarray:
@@ -625,22 +622,26 @@ class ComposedOutline:
     traced: np.ndarray | None
 
 
-def compose_outline(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
-                    move_above: float = MOVE_ABOVE,
-                    placement: ReferencePlacement | None = None) -> ComposedOutline | None:
-    """The same syllable as `compose_syllable` draws, each jamo with contours of its own as those contours, moved
-    exactly as its ink is; None where no jamo has contours of its own (the whole syllable is traced)."""
-    contours, traced = [], None
+def compose_glyph(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
+                  move_above: float = MOVE_ABOVE, placement: ReferencePlacement | None = None,
+                  outline: bool = True) -> tuple[np.ndarray, ComposedOutline | None]:
+    """One syllable at COMPOSE_SIZE from its jamo sources (uint8 ink, each jamo placed by `place_jamo`) and, with
+    `outline`, the same syllable with each jamo that has contours of its own as those contours, moved exactly as
+    its ink is (None: no jamo has contours of its own, and the whole syllable is traced)."""
+    canvas, contours, traced = np.zeros((COMPOSE_SIZE, COMPOSE_SIZE), dtype=np.uint8), [], None
     for jamo in place_jamo(font, codepoint, sources, boxes, move_above, placement):
+        ink = placed_ink(jamo)
+        canvas = np.maximum(canvas, ink)
+        if not outline:
+            continue
         own = None if jamo.source.built else font.jamo_outline(jamo.source.donor, jamo.source.ink_role)
         if own is None:
-            ink = placed_ink(jamo)
             traced = ink if traced is None else np.maximum(traced, ink)
             continue
         if jamo.target is not None:
             own = transformed(own, _warp_matrix(font.frame, jamo.own, jamo.target))
         contours += own
-    return ComposedOutline(contours, traced) if contours else None
+    return canvas, ComposedOutline(contours, traced) if contours else None
 
 
 def _warp_matrix(frame: EmFrame, own: np.ndarray, target: np.ndarray) -> tuple:
@@ -807,11 +808,12 @@ class Composer:
         return compose_syllable(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
                                 self.placement)
 
-    def compose_outline(self, codepoint: int, sources: list[JamoSource] | None = None) -> ComposedOutline | None:
-        """The same syllable as the font's own contours, in font units, and the ink left to trace (None: all of
-        it must be traced; see `compose_outline`)."""
-        return compose_outline(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
-                               self.placement)
+    def compose_glyph(self, codepoint: int,
+                      sources: list[JamoSource] | None = None) -> tuple[np.ndarray, ComposedOutline | None]:
+        """One syllable at COMPOSE_SIZE and as the font's own contours where its jamo have them (see
+        `compose_glyph`)."""
+        return compose_glyph(self.font, codepoint, sources or self.sources(codepoint), self.boxes, self.move_above,
+                             self.placement)
 
     def composed_from_others(self, codepoints: list[int]) -> dict[int, np.ndarray]:
         """Known syllables composed as if the font lacked them, from its other syllables only (uint8 ink at

@@ -139,8 +139,7 @@ def composed_drawings(subset_path: Path, known: list[int], held: list[int], work
     for i, codepoint in enumerate(held):
         sources = composer.sources(codepoint)
         if sources is not None:
-            images[i], composed[i] = composer.compose(codepoint, sources), True
-            outline = composer.compose_outline(codepoint, sources)
+            (images[i], outline), composed[i] = composer.compose_glyph(codepoint, sources), True
             if outline is not None:
                 outlines[codepoint] = GlyphOutline(outline.contours, composer.font.frame, composer.font.outline_format,
                                                    image_digest(images[i]), outline.traced)

@@ -74,9 +74,8 @@ def save_composed_glyph(composer, codepoint: int, sources, folder: Path, size: i
     instead of tracing the whole PNG. The outline is written first and names the PNG's pixels, so a kill between
     the two leaves an outline no image matches, and a PNG edited by hand later is traced. True when an outline
     was written."""
-    image = composer.compose(codepoint, sources)
+    image, composed = composer.compose_glyph(codepoint, sources)
     picture = _png_picture(image, size)
-    composed = composer.compose_outline(codepoint, sources)
     if composed is None:
         outline_path(folder, codepoint).unlink(missing_ok=True)
     else:

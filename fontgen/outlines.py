@@ -90,44 +90,52 @@ def outline_bounds(contours: list[Contour]) -> tuple[float, float, float, float]
     return pen.bounds
 
 
-class _PointSampler(BasePen):
-    """Points along every segment drawn into it, about one per `step` font units."""
+SAMPLES_PER_SEGMENT = 8
 
-    def __init__(self, step: float):
+
+class _SegmentCollector(BasePen):
+    """The segments drawn into it (lines, quadratic and cubic curves), the implied closing line included."""
+
+    def __init__(self):
         super().__init__(None)
-        self.step, self.points = step, []
-
-    def _sample(self, *segment) -> None:
-        nodes = np.array(segment, dtype=np.float64)
-        length = float(np.linalg.norm(np.diff(nodes, axis=0), axis=1).sum())
-        t = np.arange(max(2, int(length / self.step) + 1))[:, None] / max(2, int(length / self.step) + 1)
-        # Bernstein polynomials of the segment's degree (a line, a quadratic or a cubic curve).
-        degree = len(nodes) - 1
-        weights = [math.comb(degree, i) * t ** i * (1 - t) ** (degree - i) for i in range(degree + 1)]
-        self.points.append(sum(w * node for w, node in zip(weights, nodes)))
+        self.segments = {1: [], 2: [], 3: []}  # by degree
 
     def _moveTo(self, point):
         self.start = point
 
     def _lineTo(self, point):
-        self._sample(self._getCurrentPoint(), point)
-
-    def _closePath(self):  # the closing line a contour leaves implied
-        if self._getCurrentPoint() != self.start:
-            self._sample(self._getCurrentPoint(), self.start)
+        self.segments[1].append((self._getCurrentPoint(), point))
 
     def _curveToOne(self, a, b, c):
-        self._sample(self._getCurrentPoint(), a, b, c)
+        self.segments[3].append((self._getCurrentPoint(), a, b, c))
 
     def _qCurveToOne(self, a, b):
-        self._sample(self._getCurrentPoint(), a, b)
+        self.segments[2].append((self._getCurrentPoint(), a, b))
+
+    def _closePath(self):
+        if self._getCurrentPoint() != self.start:
+            self.segments[1].append((self._getCurrentPoint(), self.start))
 
 
-def contour_points(contour: Contour, step: float) -> np.ndarray:
-    """(n, 2) points along one contour's path, about `step` font units apart."""
-    sampler = _PointSampler(step)
-    draw_outline([contour], sampler)
-    return np.concatenate(sampler.points) if sampler.points else np.zeros((0, 2))
+def contour_points(contour: Contour) -> tuple[np.ndarray, np.ndarray]:
+    """Points along one contour's path, SAMPLES_PER_SEGMENT on each segment ((n, 2) font units), and the length
+    of path each stands for (n,)."""
+    collector = _SegmentCollector()
+    draw_outline([contour], collector)
+    t = (np.arange(SAMPLES_PER_SEGMENT) + 0.5) / SAMPLES_PER_SEGMENT
+    points, lengths = [], []
+    for degree, segments in collector.segments.items():
+        if not segments:
+            continue
+        nodes = np.array(segments, dtype=np.float64)  # (segments, degree + 1, 2)
+        # Bernstein polynomials of the segment's degree, at the same t on every segment.
+        basis = np.stack([math.comb(degree, i) * t ** i * (1 - t) ** (degree - i) for i in range(degree + 1)], 1)
+        points.append(np.einsum("td,sdx->stx", basis, nodes).reshape(-1, 2))
+        polygon = np.linalg.norm(np.diff(nodes, axis=1), axis=2).sum(axis=1)  # the control polygon's length
+        lengths.append(np.repeat(polygon / SAMPLES_PER_SEGMENT, SAMPLES_PER_SEGMENT))
+    if not points:
+        return np.zeros((0, 2)), np.zeros(0)
+    return np.concatenate(points), np.concatenate(lengths)
 
 
 def frame_matrix(source: EmFrame, target: EmFrame) -> tuple:

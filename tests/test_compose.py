@@ -175,7 +175,8 @@ def test_composed_outlines_are_the_fonts_own_contours_moved(cut_undotum, tmp_pat
     outlines, moved = {}, 0
     for codepoint in syllables:
         sources = composer.sources(codepoint)
-        composed = composer.compose_outline(codepoint, sources)
+        image, composed = composer.compose_glyph(codepoint, sources)
+        assert np.array_equal(image, composer.compose(codepoint, sources))  # the same ink as composed alone
         assert composed.traced is None  # every jamo of a composite font has contours of its own
         outline = composed.contours
         donors = [contour for s in sources for contour in composer.font.jamo_outline(s.donor, s.ink_role)]
