@@ -2,9 +2,11 @@
 
 Everything the font had stays as it was: existing glyphs keep their glyf/CFF data byte for byte,
 and tables the export does not need to touch are copied through unparsed. New glyphs are traced
-with potrace (fontgen.vectorize) in the frame the font's own glyphs are rendered in, appended at
-the end of the glyph order as uniXXXX (cidNNNNN in CID-keyed CFF fonts) and mapped in the cmap.
-By default the family is renamed so the result installs beside the original.
+with potrace (fontgen.vectorize) in the frame the font's own glyphs are rendered in, or, where
+composition wrote the font's own moved contours beside an image (fontgen.outlines), take those
+(tracing only the ink of the jamo that had none); they are appended at the end of the glyph order as
+uniXXXX (cidNNNNN in CID-keyed CFF fonts) and mapped in the cmap. By default the family is renamed so
+the result installs beside the original.
 """
 from __future__ import annotations
 
