@@ -187,7 +187,7 @@ class GlyphOutline:
 
 
 class _GlifGlyph:
-    """What glifLib reads and writes besides the points: the advance and the lib."""
+    """What glifLib reads and writes besides the points: the advance, the character, the lib and the image."""
 
     def __init__(self, width: float = 0, lib: dict | None = None, unicodes: list[int] | None = None,
                  image: dict | None = None):
