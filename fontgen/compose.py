@@ -404,9 +404,13 @@ class FontJamo:
     def jamo_image(self, codepoint: int, role: int) -> np.ndarray:
         """The ink of one jamo of a known syllable at COMPOSE_SIZE, where it sits in the syllable."""
         image = self.image(codepoint)
+        return np.where(self.large_labels(codepoint) == role, image, 0).astype(np.uint8)
+
+    def large_labels(self, codepoint: int) -> np.ndarray:
+        """The syllable's jamo labels at COMPOSE_SIZE, on its ink pixels."""
         if codepoint not in self._large_labels:
-            self._large_labels[codepoint] = upscale_labels(self.labels(codepoint), image)
-        return np.where(self._large_labels[codepoint] == role, image, 0).astype(np.uint8)
+            self._large_labels[codepoint] = upscale_labels(self.labels(codepoint), self.image(codepoint))
+        return self._large_labels[codepoint]
 
     def jamo_outline(self, codepoint: int, role: int) -> list[Contour] | None:
         """The font's own contours of one jamo of a known syllable, in font units, where they sit in the syllable;
@@ -433,8 +437,7 @@ class FontJamo:
             for component, role in self.composites[codepoint]:
                 assigned += [(contour, role, {role: 1.0}) for contour in component_outline(self._glyph_set, component)]
             return assigned
-        self.jamo_image(codepoint, INITIAL)  # the labels at COMPOSE_SIZE
-        labels = self._large_labels[codepoint]
+        labels = self.large_labels(codepoint)
         if not (labels > PAPER).any():
             return []
         scale = self.frame.scale(COMPOSE_SIZE)

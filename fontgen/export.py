@@ -32,7 +32,7 @@ import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, frame_for_font
-from fontgen.outlines import (MAX_COORDINATE, GlyphOutline, draw_outline, fit_contours, image_digest, outline_bounds,
+from fontgen.outlines import (MAX_COORDINATE, GlyphOutline, draw_outline, fit_contours, image_digest,
                               read_outline_glif, split_contours)
 from fontgen.vectorize import (
     TraceParams,
@@ -662,7 +662,7 @@ def _outline_contours(outline: GlyphOutline, frame: EmFrame, params: TraceParams
         traced = RecordingPen()
         draw_contours(trace_contours(ink, outline.frame, params, curve_format), traced)
         contours += fit_contours(split_contours(traced.value), outline.frame, frame, curve_format, curve_format)
-    bounds = outline_bounds(contours)
+    bounds = drawing_bounds(partial(draw_outline, contours))
     if bounds is None or max(abs(v) for v in bounds) > MAX_COORDINATE:
         raise FontgenError(f"U+{codepoint:04X}: its outline does not fit the coordinates of {source}")
     return contours

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from fontTools.pens.basePen import BasePen
-from fontTools.pens.boundsPen import BoundsPen
 from fontTools.pens.recordingPen import DecomposingRecordingPen, RecordingPen
 from fontTools.pens.pointPen import PointToSegmentPen, SegmentToPointPen
 from fontTools.pens.reverseContourPen import ReverseContourPen
@@ -81,13 +80,6 @@ def reversed_contours(contours: list[Contour]) -> list[Contour]:
     pen = RecordingPen()
     draw_outline(contours, ReverseContourPen(pen))
     return split_contours(pen.value)
-
-
-def outline_bounds(contours: list[Contour]) -> tuple[float, float, float, float] | None:
-    """(xMin, yMin, xMax, yMax) of the contours, curve extrema included; None when empty."""
-    pen = BoundsPen(None)
-    draw_outline(contours, pen)
-    return pen.bounds
 
 
 SAMPLES_PER_SEGMENT = 8
