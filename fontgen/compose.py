@@ -26,9 +26,9 @@ from scipy import ndimage
 
 import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
-                          JamoSegmenter, VariantTable, available_references, composite_jamo, composite_labels,
-                          ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes, roles_of,
-                          warp_box, warp_transform)
+                          JamoSegmenter, VariantTable, apart_share, available_references, composite_jamo,
+                          composite_labels, ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes,
+                          roles_of, split_shared_strokes, warp_box, warp_transform)
 from fontgen.files import write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.outlines import Contour, component_outline, contour_points, glyph_outline, transformed
@@ -387,13 +387,18 @@ class FontJamo:
 
     def purity(self, codepoint: int, role: int) -> float:
         """The share of a jamo's ink in strokes that no other jamo of the syllable touches (1: cut cleanly)."""
-        labels = self.labels(codepoint)
-        strokes, _ = ndimage.label(labels > PAPER)
-        mine = labels == role
-        if not mine.any():
-            return 0.0
-        shared = np.unique(strokes[(labels > PAPER) & ~mine])
-        return float((mine & ~np.isin(strokes, shared)).sum() / mine.sum())
+        return apart_share(self.labels(codepoint), role)
+
+    def split_shared_strokes(self, codepoints: list[int]) -> int:
+        """Recut the strokes that the drawn ones of these syllables share between jamo where the font's own
+        drawings of those jamo (in the labelled syllables where they stand apart) end; returns how many changed."""
+        drawn = [c for c in codepoints if c not in self.composites]
+        changed = split_shared_strokes(self._labels, drawn, closeness=donor_penalty)
+        self._labels.update(changed)
+        for codepoint in changed:
+            self._large_labels.pop(codepoint, None)
+            self._contour_roles.pop(codepoint, None)
+        return len(changed)
 
     def image(self, codepoint: int) -> np.ndarray:
         """The syllable at COMPOSE_SIZE."""
@@ -991,6 +996,10 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         raise
     finally:
         bar.close()
+    if cached_labels is not None:  # the registration's labels: the recut below depends on which syllables were cut
+        cached_labels.parent.mkdir(parents=True, exist_ok=True)
+        _save_labels(dict(composer.font.segmented), cached_labels, source_sha256)
+    recut = composer.font.split_shared_strokes(work)
     moves = composer.choose_moves()
     contexts = sorted(set(contexts) | set(composer.boxes.measured))
     boxes = {_context_key(ctx): (None if (b := composer.boxes.box(ctx)) is None else [round(float(x), 2) for x in b])
@@ -1003,15 +1012,13 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     work = sorted(set(work) | set(composer.font.segmented))  # choose_moves labelled a few more
     _save_labels({c: composer.font.labels(c) for c in work}, labels_path, source_sha256)
     partial_labels.unlink(missing_ok=True)
-    if cached_labels is not None:
-        cached_labels.parent.mkdir(parents=True, exist_ok=True)
-        _save_labels(dict(composer.font.segmented), cached_labels, source_sha256)
     exact = sum(1 for c in work if c in composer.font.composites)
     letters = (glyph_data.INITIALS, glyph_data.MEDIALS, glyph_data.FINALS)
     summary = {
         "composable": len(plan), "model": len(uncovered), "labelled": len(work), "labels_resumed": len(resumed),
         "labels_reused": len(set(reused) - set(resumed)),
         "labels_from_composites": exact, "labels_registered": len(work) - exact,
+        "shared_strokes_recut": recut,
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
         "built_jamo": len({c for c, _ in built}),
         "moves": moves,

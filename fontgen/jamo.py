@@ -7,7 +7,8 @@ Two ways, exact first:
 - A drawn syllable is registered against the same syllable in composite fonts of the corpus: their jamo
   are moved and scaled onto the syllable's ink (first the whole syllable's ink box, then each jamo's own),
   every ink pixel takes the label of the nearest registered jamo (votes of several reference fonts), and a
-  stroke that one jamo owns almost whole goes to it whole.
+  stroke that one jamo owns almost whole goes to it whole. Where the font joins two jamo into one stroke, the
+  font's own drawings of each (in its syllables where that jamo stands apart) then recut the stroke.
 
 Labels are uint8 images: 0 paper, 1 initial, 2 medial, 3 final.
 """
@@ -387,6 +388,120 @@ class JamoSegmenter:
             if shares[owner] >= self.whole_stroke * shares.sum() and (others <= self.steal_at_most).all():
                 labels[pixels] = 1 + owner
         return label_soft_edges(image, labels)
+
+
+# Where a drawn font joins two jamo into one stroke (the ticks of ㅕ to the initial, ㅗ's stub to ㄹ), the
+# references' jamo say only roughly where one ends. The font's own drawings of the same jamo in syllables where
+# it stands apart say it exactly: the closest SPLIT_TRIES of them are shifted (up to SPLIT_REACH pixels) onto
+# the syllable, and up to SPLIT_DRAWINGS that land on its ink (SPLIT_FIT of the drawing) over the jamo's labelled
+# ink (SPLIT_RECALL of it) vote. Ink of a shared stroke labelled another jamo goes to this one where SPLIT_CLAIM
+# of its drawings cover it and at most SPLIT_KEEP of the other jamo's do. On the composite syllables of two fonts
+# whose jamo touch (NanumBarunGothicBold, NanumMyeongjoExtraBold; 442 each, registered as if drawn), per-jamo IoU
+# against their components 0.971 -> 0.981 and 0.957 -> 0.966.
+SPLIT_TRIES = 12
+SPLIT_DRAWINGS = 6
+SPLIT_REACH = 8
+SPLIT_FIT = 0.85
+SPLIT_RECALL = 0.75
+SPLIT_CLAIM = 0.75
+SPLIT_KEEP = 0.25
+
+
+def shared_strokes(labels: np.ndarray) -> np.ndarray:
+    """The ink of strokes (connected ink) that carry the labels of more than one jamo."""
+    strokes, count = ndimage.label(labels > PAPER)
+    shared = np.zeros(count + 1, dtype=bool)
+    for role in (INITIAL, MEDIAL):
+        for other in range(role + 1, FINAL + 1):
+            both = np.intersect1d(strokes[labels == role], strokes[labels == other])
+            shared[both] = True
+    shared[0] = False
+    return shared[strokes]
+
+
+def apart_share(labels: np.ndarray, role: int) -> float:
+    """The share of a jamo's ink in strokes that no other jamo of the syllable touches (1: drawn apart)."""
+    strokes, _ = ndimage.label(labels > PAPER)
+    mine = labels == role
+    if not mine.any():
+        return 0.0
+    touched = np.unique(strokes[(labels > PAPER) & ~mine])
+    return float((mine & ~np.isin(strokes, touched)).sum() / mine.sum())
+
+
+def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = mask[max(-dy, 0):h - max(dy, 0),
+                                                                     max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def fit_drawing(drawing: np.ndarray, ink: np.ndarray, labelled: np.ndarray) -> np.ndarray | None:
+    """A jamo's drawing (a mask) shifted to where it lands best on a syllable's ink over the ink labelled that
+    jamo, or None where no shift lands SPLIT_FIT of it on ink over SPLIT_RECALL of the labelled ink."""
+    from scipy.signal import fftconvolve
+
+    rows, columns = np.nonzero(drawing)
+    if rows.size == 0:
+        return None
+    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    crop = drawing[top:bottom, left:right].astype(np.float32)
+    reach = SPLIT_REACH
+    # Every shift of the drawing's box within `reach`, on the images padded by `reach`: index `reach` is no shift.
+    around = (slice(top, bottom + 2 * reach), slice(left, right + 2 * reach))
+    both = np.stack([np.pad(ink, reach)[around], np.pad(labelled, reach)[around]]).astype(np.float32)
+    fit, recall = fftconvolve(both, crop[None, ::-1, ::-1], mode="valid", axes=(1, 2))
+    fit, recall = fit / crop.sum(), recall / max(labelled.sum(), 1)
+    dy, dx = np.unravel_index(np.argmax(fit + recall), fit.shape)
+    if fit[dy, dx] < SPLIT_FIT or recall[dy, dx] < SPLIT_RECALL:
+        return None
+    return _shifted(drawing, int(dy) - reach, int(dx) - reach)
+
+
+def split_shared_strokes(labels: dict[int, np.ndarray], codepoints: list[int],
+                         closeness=lambda role, target, other: 0.0) -> dict[int, np.ndarray]:
+    """New labels for those of `codepoints` whose shared strokes the font's own drawings of their jamo (in
+    `labels`, wherever a jamo stands apart) cut differently; `closeness(role, target, other)` ranks the
+    syllables to take a jamo's drawings from (lower: drawn in a closer context)."""
+    apart: dict[tuple[int, int], list[int]] = {}
+    for codepoint in sorted(labels):
+        jamo = glyph_data.decompose(codepoint)
+        for role in roles_of(codepoint):
+            if apart_share(labels[codepoint], role) == 1.0:
+                apart.setdefault((role, jamo_value(role, jamo)), []).append(codepoint)
+    changed = {}
+    for codepoint in codepoints:
+        current = labels[codepoint]
+        shared = shared_strokes(current)
+        if not shared.any():
+            continue
+        target, ink = glyph_data.decompose(codepoint), current > PAPER
+        cover = {}
+        for role in roles_of(codepoint):
+            others = sorted((closeness(role, target, glyph_data.decompose(c)), c)
+                            for c in apart.get((role, jamo_value(role, target)), []) if c != codepoint)
+            votes, used = np.zeros(current.shape, np.float32), 0
+            for _, other in others[:SPLIT_TRIES]:
+                if used == SPLIT_DRAWINGS:
+                    break
+                fitted = fit_drawing(labels[other] == role, ink, current == role)
+                if fitted is not None:
+                    votes += fitted
+                    used += 1
+            cover[role] = votes / used if used else None
+        new = current.copy()
+        for role, mine in cover.items():
+            for other, theirs in cover.items():
+                if mine is None or other == role:
+                    continue
+                taken = shared & (current == other) & (mine >= SPLIT_CLAIM)
+                if theirs is not None:
+                    taken &= theirs <= SPLIT_KEEP
+                new[taken] = role
+        if (new != current).any():
+            changed[codepoint] = new
+    return changed
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
