@@ -790,7 +790,7 @@ def downsize(images: np.ndarray, size: int) -> np.ndarray:
 INVENTORY_FILE = "jamo_inventory.json"
 LABELS_FILE = "jamo_labels.safetensors"
 SOURCE_FILE = "jamo_source"  # + .ttf or .otf: the font's known syllables, so the folder composes on its own
-LABELS_SAVED_EVERY = 200  # syllables labelled between saves of an interrupted run's labels
+LABELS_SAVED_EVERY = 100  # syllables labelled between saves of an interrupted run's labels
 
 
 @dataclass
