@@ -15,6 +15,8 @@ Labels are uint8 images: 0 paper, 1 initial, 2 medial, 3 final.
 from __future__ import annotations
 
 import os
+import zipfile
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations
 from pathlib import Path
@@ -26,6 +28,7 @@ from scipy import ndimage
 import glyph_data
 from fontgen.errors import FontgenError
 from fontgen.fonts import open_font
+from fontgen.paths import default_cache_dir
 from fontgen.render import EmFrame, GlyphRenderer
 
 ROLES = ("initial", "medial", "final")
@@ -114,10 +117,21 @@ def jamo_value(role: int, jamo: glyph_data.Jamo) -> int:
 
 
 def _component_matrix(component) -> tuple[float, float, float, float]:
-    if hasattr(component, "transform"):
-        (a, b), (c, d) = component.transform
+    transform = getattr(component, "transform", None)  # fontTools sets it only on a scaled component
+    if transform is not None:
+        (a, b), (c, d) = transform
         return float(a), float(b), float(c), float(d)
     return 1.0, 0.0, 0.0, 1.0
+
+
+@dataclass(frozen=True)
+class Component:
+    """What rendering reads of a composite glyph's component: its glyph, offset and 2x2 transform (a fontTools
+    GlyphComponent has the same attributes)."""
+    glyphName: str
+    x: int
+    y: int
+    transform: tuple | None = None
 
 
 class ComponentRenderer(GlyphRenderer):
@@ -228,9 +242,62 @@ def _warp(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side: f
 @lru_cache(maxsize=None)
 def _reference_pair(name: str, size: int) -> tuple[ComponentRenderer, dict[int, list]]:
     font = glyph_data.corpus_font(name)
-    ttfont = open_font(font.path, font.face)
-    renderer = ComponentRenderer(font.path, size, face=font.face)
-    return renderer, composite_jamo(ttfont, glyph_data.all_syllables())
+    return ComponentRenderer(font.path, size, face=font.face), reference_composites(name)
+
+
+REFERENCE_PARTS_VERSION = 1
+
+
+@lru_cache(maxsize=None)
+def reference_composites(name: str) -> dict[int, list[tuple[Component, int]]]:
+    """`composite_jamo` of a reference font over all 11,172 syllables, kept in the cache folder: reading the
+    fourteen fonts' composites takes about 12 s, and every process that labels a drawn font needs them."""
+    font = glyph_data.corpus_font(name)
+    stat = Path(font.path).stat()
+    path = (default_cache_dir() / "reference-jamo" /
+            f"{name}-{font.face}-{stat.st_size}-{stat.st_mtime_ns}-v{REFERENCE_PARTS_VERSION}.npz")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return _composites_from_arrays({key: data[key] for key in data.files})
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass  # not cached yet, or a damaged cache file: read the font again
+    found = composite_jamo(open_font(font.path, font.face), glyph_data.all_syllables())
+    arrays = _composites_to_arrays(found)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as stream:
+        np.savez(stream, **arrays)
+    os.replace(partial, path)
+    return _composites_from_arrays(arrays)
+
+
+def _composites_to_arrays(found: dict[int, list[tuple[object, int]]]) -> dict[str, np.ndarray]:
+    codes = sorted(found)
+    names = sorted({component.glyphName for parts in found.values() for component, _ in parts})
+    index = {name: i for i, name in enumerate(names)}
+    glyphs = np.full((len(codes), 3), -1, dtype=np.int32)
+    offsets = np.zeros((len(codes), 3, 2), dtype=np.int32)
+    matrices = np.tile(np.array([1, 0, 0, 1], dtype=np.float32), (len(codes), 3, 1))
+    roles = np.zeros((len(codes), 3), dtype=np.uint8)
+    for row, codepoint in enumerate(codes):
+        for slot, (component, role) in enumerate(found[codepoint]):
+            glyphs[row, slot], offsets[row, slot], roles[row, slot] = index[component.glyphName], (component.x,
+                                                                                                  component.y), role
+            matrices[row, slot] = _component_matrix(component)
+    return {"codes": np.array(codes, dtype=np.int32), "names": np.array(names, dtype=str), "glyphs": glyphs,
+            "offsets": offsets, "matrices": matrices, "roles": roles}
+
+
+def _composites_from_arrays(arrays: dict[str, np.ndarray]) -> dict[int, list[tuple[Component, int]]]:
+    names = [str(name) for name in arrays["names"]]
+    identity = (1.0, 0.0, 0.0, 1.0)
+    found = {}
+    for codepoint, glyphs, offsets, matrices, roles in zip(arrays["codes"].tolist(), arrays["glyphs"].tolist(),
+                                                           arrays["offsets"].tolist(), arrays["matrices"].tolist(),
+                                                           arrays["roles"].tolist()):
+        found[codepoint] = [(Component(names[g], x, y, None if tuple(m) == identity else ((m[0], m[1]), (m[2], m[3]))),
+                             role) for g, (x, y), m, role in zip(glyphs, offsets, matrices, roles) if g >= 0]
+    return found
 
 
 SHIPPED_REFERENCE_BOXES = "jamo_reference_boxes.npz"

@@ -135,6 +135,30 @@ def test_components_met_once_take_the_role_the_font_gives_them_elsewhere():
     assert all(role == role_of[c.glyphName] for parts in cut.values() for c, role in parts)
 
 
+def test_reference_fonts_composites_are_read_once_and_kept(tmp_path, monkeypatch):
+    """Every process that labels a drawn font needs the reference fonts' composites (about a second a font to
+    read): they are kept in the cache folder, read back the same, and a damaged cache file is read again."""
+    from fontgen import jamo as jamo_module
+
+    monkeypatch.setenv("FONTGEN_CACHE", str(tmp_path))
+    jamo_module.reference_composites.cache_clear()
+    first = jamo_module.reference_composites("UnDotum")
+    [kept] = (tmp_path / "reference-jamo").iterdir()
+    jamo_module.reference_composites.cache_clear()
+    again = jamo_module.reference_composites("UnDotum")
+    fresh = composite_jamo(open_font(UN_DOTUM), glyph_data.all_syllables())
+    assert len(first) == len(again) == len(fresh) == 11172
+    renderer = ComponentRenderer(UN_DOTUM, 64)
+    for codepoint in glyph_data.all_syllables()[::701]:
+        assert [role for _, role in again[codepoint]] == [role for _, role in fresh[codepoint]]
+        for (component, _), (read, _) in zip(fresh[codepoint], again[codepoint]):
+            assert (renderer.render_component(component) == renderer.render_component(read)).all()
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short, as by a kill
+    jamo_module.reference_composites.cache_clear()
+    assert len(jamo_module.reference_composites("UnDotum")) == 11172
+    jamo_module.reference_composites.cache_clear()  # the other tests read the session's cache folder
+
+
 @pytest.fixture(scope="module")
 def registered_twin(twin_fonts):
     """The drawn twin's syllables labelled by registering reference fonts onto them (NanumGothic is not among
