@@ -19,6 +19,7 @@ draws those syllables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,26 @@ def donor_penalty(role: int, target: glyph_data.Jamo, donor: glyph_data.Jamo) ->
     return vowel_distance(target.medial, donor.medial) + 0.25 * (target.initial != donor.initial)
 
 
+@lru_cache(maxsize=None)
+def _distance_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`vowel_distance`, `initial_distance` and `final_distance` between every pair of jamo, as tables."""
+    def table(distance, count):
+        return np.array([[distance(a, b) for b in range(count)] for a in range(count)])
+
+    return (table(vowel_distance, len(glyph_data.MEDIALS)), table(initial_distance, len(glyph_data.INITIALS)),
+            table(final_distance, len(glyph_data.FINALS)))
+
+
+def donor_penalties(role: int, target: glyph_data.Jamo, donors: np.ndarray) -> np.ndarray:
+    """`donor_penalty` of many donors at once; `donors` holds their (initial, medial, final) rows."""
+    vowel, initial, final = _distance_tables()
+    if role == INITIAL:
+        return vowel[target.medial, donors[:, 1]] + final[target.final, donors[:, 2]]
+    if role == MEDIAL:
+        return initial[target.initial, donors[:, 0]] + final[target.final, donors[:, 2]]
+    return vowel[target.medial, donors[:, 1]] + 0.25 * (donors[:, 0] != target.initial)
+
+
 def box_context(role: int, jamo: glyph_data.Jamo) -> tuple:
     """What decides the box a role's jamo takes in a syllable: the vowel, and whether a final follows."""
     if role == FINAL:
@@ -188,6 +209,7 @@ class Inventory:
     known: list[int]
     variants: VariantTable | None = None
     by_jamo: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    _rows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_known(cls, known: list[int], variants: VariantTable | None = None) -> "Inventory":
@@ -239,18 +261,25 @@ class Inventory:
         donors = self.by_jamo.get((role, jamo_value(role, target)))
         if not donors:
             return None
-        roles = roles_of(codepoint)
-        jamo = [glyph_data.decompose(d) for d in donors]
-        shape = np.array([donor_penalty(role, target, j) for j in jamo])
+        jamo = self._jamo_rows(role, jamo_value(role, target))
+        shape = donor_penalties(role, target, jamo)
         # Among equals, the donor closest in every role, so that the jamo of one syllable come from
         # as few syllables as possible (their spacing agrees).
-        overall = np.array([sum(donor_penalty(r, target, j) for r in roles) for j in jamo])
+        overall = sum(donor_penalties(r, target, jamo) for r in roles_of(codepoint))
         if self.variants is not None:
             distance = self.variants.context_distance(role, codepoint, np.array(donors))
         else:
             distance = np.minimum(shape / FINAL_PRESENCE, 1.0)
         best = int(np.lexsort((overall, shape, np.round(distance, 3)))[0])
         return JamoSource(role, donors[best], float(distance[best]))
+
+    def _jamo_rows(self, role: int, value: int) -> np.ndarray:
+        """The (initial, medial, final) of the known syllables drawing jamo `value` in `role`, a row each."""
+        key = (role, value)
+        if key not in self._rows:
+            jamo = [glyph_data.decompose(d) for d in self.by_jamo[key]]
+            self._rows[key] = np.array([(j.initial, j.medial, j.final) for j in jamo], dtype=np.int64)
+        return self._rows[key]
 
     def _built_sources(self, role: int, codepoint: int) -> list[JamoSource]:
         """A consonant the font never draws in `role`, built as a type designer would: a pair (ㄳ, ㄲ) from
