@@ -587,46 +587,24 @@ def export_font(
     _check_output(source, out)
     font = open_font(source, face)
     is_cff = _check_source(font, source, force)
-    cmap = font.getBestCmap() or {}
-    skipped = [cp for cp in glyphs if cp in cmap and not replace_existing]
-    replaced = [cp for cp in glyphs if cp in cmap and replace_existing]
-    todo = [cp for cp in glyphs if cp not in cmap or replace_existing]
-    if not todo:
-        raise FontgenError(f"{source}: nothing to add, the font already has all {len(glyphs)} characters")
+    skipped, replaced, todo = _additions(font, list(glyphs), replace_existing, source)
     order = list(font.getGlyphOrder())
-    if len(order) + len(todo) > MAX_GLYPHS:
-        raise FontgenError(
-            f"{source}: the font has {len(order):,} glyphs; adding {len(todo):,} would pass the OpenType limit "
-            f"of {MAX_GLYPHS:,}"
-        )
-
     frame = frame_for_font(font)
     writer = (CffWriter if is_cff else GlyfWriter)(font, order, len(todo))
     metrics = NewGlyphMetrics(font, frame, is_cff)
     device_tables = DeviceTables(font)
     taken, new_names, empty = set(order), [], []
-    iterator = todo
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(todo, desc="vectorizing", unit="glyph", leave=False)
     outlines = outlines or {}
     from_outlines = partly_traced = 0
-    for codepoint in iterator:
+    for codepoint in _progress(todo, progress):
         name = writer.name(codepoint, taken)
         taken.add(name)
-        outline = outlines.get(codepoint)
-        moved = outline is not None and bool(outline.contours) and outline.image_sha == image_digest(glyphs[codepoint])
-        if moved:
-            contours = _outline_contours(outline, frame, params, writer.curve_format, codepoint, source)
-            draw = partial(draw_outline, contours)
-            from_outlines += 1
-            partly_traced += outline.traced is not None
-        else:
-            contours = trace_contours(glyphs[codepoint], frame, params, writer.curve_format)
-            if not contours:
-                empty.append(codepoint)
-            draw = partial(draw_contours, contours)
+        draw, moved, traced = _glyph_drawing(glyphs[codepoint], outlines.get(codepoint), frame, params,
+                                             writer.curve_format, codepoint, source)
+        if draw is None:
+            empty.append(codepoint)
+            draw = partial(draw_contours, [])
+        from_outlines, partly_traced = from_outlines + moved, partly_traced + (moved and traced)
         metrics.add(name, writer.add(name, draw, frame.advance, may_overlap=moved))
         new_names.append(name)
 
@@ -651,6 +629,42 @@ def export_font(
         replaced=replaced, empty=empty, dropped_tables=dropped, family_name=new_family, from_outlines=from_outlines,
         partly_traced=partly_traced,
     )
+
+
+def _additions(font: TTFont, codepoints: list[int], replace_existing: bool,
+               source: Path) -> tuple[list[int], list[int], list[int]]:
+    """The requested characters the font already maps and keeps (skipped) or remaps (replaced), and those to
+    add; refused when nothing is to be added or the glyphs would pass the OpenType limit."""
+    cmap = font.getBestCmap() or {}
+    skipped = [cp for cp in codepoints if cp in cmap and not replace_existing]
+    replaced = [cp for cp in codepoints if cp in cmap and replace_existing]
+    todo = [cp for cp in codepoints if cp not in cmap or replace_existing]
+    if not todo:
+        raise FontgenError(f"{source}: nothing to add, the font already has all {len(codepoints)} characters")
+    count = len(font.getGlyphOrder())
+    if count + len(todo) > MAX_GLYPHS:
+        raise FontgenError(f"{source}: the font has {count:,} glyphs; adding {len(todo):,} would pass the OpenType "
+                           f"limit of {MAX_GLYPHS:,}")
+    return skipped, replaced, todo
+
+
+def _progress(codepoints: list[int], shown: bool):
+    if not shown:
+        return codepoints
+    from tqdm import tqdm
+
+    return tqdm(codepoints, desc="vectorizing", unit="glyph", leave=False)
+
+
+def _glyph_drawing(image: np.ndarray, outline: GlyphOutline | None, frame: EmFrame, params: TraceParams,
+                   curve_format: str, codepoint: int, source: Path):
+    """How a new glyph is drawn, (draw callable or None for an empty tracing, moved, partly traced): the
+    outline made with this very image (its contours, the rest of its ink traced), else a tracing of the image."""
+    if outline is not None and outline.contours and outline.image_sha == image_digest(image):
+        contours = _outline_contours(outline, frame, params, curve_format, codepoint, source)
+        return partial(draw_outline, contours), True, outline.traced is not None
+    contours = trace_contours(image, frame, params, curve_format)
+    return (partial(draw_contours, contours) if contours else None), False, False
 
 
 def _outline_contours(outline: GlyphOutline, frame: EmFrame, params: TraceParams, curve_format: str,
