@@ -989,8 +989,6 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     into a style folder (jamo_inventory.json, jamo_labels.safetensors, the known syllables' font);
     returns its summary. Interrupted, it keeps the labels made so far for the next run; with `cache_dir`,
     the labels of the same font file learned before (into any folder) are reused and kept there."""
-    from tqdm import tqdm
-
     from fontgen.fonts import subset_font
 
     folder = Path(folder)
@@ -1013,18 +1011,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
                                        if s.layout is None})
     donors = {s.donor for sources in plan.values() for s in sources} | {s.layout for _, s in built if s.layout}
     work = sorted(donors.union(*(composer.boxes.samples(context) for context in contexts)))
-    bar = tqdm(total=len(work), desc="jamo", unit="syllable", disable=not progress)
-    try:
-        for i, codepoint in enumerate(work):
-            composer.font.labels(codepoint)
-            bar.update(1)
-            if i % LABELS_SAVED_EVERY == LABELS_SAVED_EVERY - 1:
-                _save_labels(composer.font.segmented, partial_labels, source_sha256)
-    except KeyboardInterrupt:
-        _save_labels(composer.font.segmented, partial_labels, source_sha256)
-        raise
-    finally:
-        bar.close()
+    _label(composer.font, work, partial_labels, source_sha256, progress)
     if cached_labels is not None:  # the registration's labels: the recut below depends on which syllables were cut
         cached_labels.parent.mkdir(parents=True, exist_ok=True)
         _save_labels(dict(composer.font.segmented), cached_labels, source_sha256)
@@ -1067,6 +1054,25 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     }
     write_json_atomic(folder / INVENTORY_FILE, inventory)
     return summary
+
+
+def _label(font: FontJamo, codepoints: list[int], partial_labels: Path, source_sha256: str, progress: bool) -> None:
+    """Label the jamo of these syllables, saving the labels made so far every LABELS_SAVED_EVERY syllables and
+    on Ctrl-C (a killed run loses at most that many)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(codepoints), desc="jamo", unit="syllable", disable=not progress)
+    try:
+        for i, codepoint in enumerate(codepoints):
+            font.labels(codepoint)
+            bar.update(1)
+            if i % LABELS_SAVED_EVERY == LABELS_SAVED_EVERY - 1:
+                _save_labels(font.segmented, partial_labels, source_sha256)
+    except KeyboardInterrupt:
+        _save_labels(font.segmented, partial_labels, source_sha256)
+        raise
+    finally:
+        bar.close()
 
 
 def has_inventory(folder: str | Path) -> bool:
