@@ -183,13 +183,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     manifest = read_manifest(style_dir)
     known = manifest["source"]["hangul"]
     wanted = resolve_chars(chars, known)
-    model_reason = "--method model" if method == "model" else None
-    if method == "auto":  # what learn measured to draw this font better; a style without a model composes
-        drawing = manifest.get("drawing", {})
-        method = drawing.get("chosen", "compose")
-        if method == "model":
-            model_reason = (f"learn measured the model closer to the font's held-back syllables (IoU "
-                            f"{drawing['iou']['model']:.3f} against {drawing['iou']['compose']:.3f} composed)")
+    method, model_reason = _resolve_method(method, manifest)
     composer = None
     if method == "compose" and not has_inventory(style_dir):
         raise FontgenError(f"{style_dir} has no jamo inventory (learned by an older fontgen); run `fontgen learn` "
@@ -220,13 +214,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed,
              "hypernetwork_strength": hypernetwork_strength, "scheduler": "ddim",
              "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
-    if _read_stamp(output) != stamp:  # glyphs of another style or settings: the folder holds one drawing
-        for stale in [*output.glob("U+*.png"), *output.glob("U+*.glif"), *output.glob(f"{TRACED_FOLDER}/U+*.png")]:
-            stale.unlink()
-        write_json_atomic(output / GLYPHS_STAMP, stamp)
-    # A killed run's unfinished files (images, outlines, the ink of jamo left to trace).
-    for leftover in [*output.glob(".*.partial"), *output.glob(f"{TRACED_FOLDER}/.*.partial")]:
-        leftover.unlink()
+    _keep_only_this_drawing(output, stamp)
     todo = [c for c in wanted if not glyph_path(output, c).exists()]
     started = time.time()
     bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)
@@ -249,6 +237,30 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
                           len(by_model), outlined)
+
+
+def _resolve_method(method: str, manifest: dict) -> tuple[str, str | None]:
+    """`compose` or `model` for `method` (auto: what learn measured to draw this font better; a style without a
+    model composes), and why the model draws, if it does."""
+    if method != "auto":
+        return method, "--method model" if method == "model" else None
+    drawing = manifest.get("drawing", {})
+    method = drawing.get("chosen", "compose")
+    if method != "model":
+        return method, None
+    return method, (f"learn measured the model closer to the font's held-back syllables (IoU "
+                    f"{drawing['iou']['model']:.3f} against {drawing['iou']['compose']:.3f} composed)")
+
+
+def _keep_only_this_drawing(output: Path, stamp: dict) -> None:
+    """A glyph folder holds one drawing: glyphs of another style or settings go, and so do a killed run's
+    unfinished files (images, outlines, the ink of jamo left to trace)."""
+    if _read_stamp(output) != stamp:
+        for stale in [*output.glob("U+*.png"), *output.glob("U+*.glif"), *output.glob(f"{TRACED_FOLDER}/U+*.png")]:
+            stale.unlink()
+        write_json_atomic(output / GLYPHS_STAMP, stamp)
+    for leftover in [*output.glob(".*.partial"), *output.glob(f"{TRACED_FOLDER}/.*.partial")]:
+        leftover.unlink()
 
 
 def _variants_if_needed(style_dir, wanted: list[int], known: list[int]):
