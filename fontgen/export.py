@@ -201,7 +201,8 @@ def _check_readable(path: Path, label: str, codepoints: list[int], glyph_ids: li
     except FontgenError:
         raise
     except Exception as error:
-        raise FontgenError(f"{label}: fontTools cannot read the written font back ({type(error).__name__}: {error})") from None
+        raise FontgenError(f"{label}: fontTools cannot read the written font back "
+                           f"({type(error).__name__}: {error})") from None
     try:
         face = freetype.Face(str(path))
         face.set_char_size(48 * 64)
@@ -246,7 +247,8 @@ def _rename(font: TTFont, family_name: str | None) -> tuple[str, str, str]:
     groups: dict[tuple, dict[int, str]] = {}
     for record in name_table.names:
         try:
-            groups.setdefault((record.platformID, record.platEncID, record.langID), {})[record.nameID] = record.toUnicode()
+            key = (record.platformID, record.platEncID, record.langID)
+            groups.setdefault(key, {})[record.nameID] = record.toUnicode()
         except UnicodeDecodeError:
             continue
     unique = f"fontgen;{ps_name}"

@@ -282,7 +282,8 @@ def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, gui
     with torch.inference_mode():
         for start in range(0, len(codepoints), batch_size):
             batch = codepoints[start:start + batch_size]
-            content = to_model_space(torch.from_numpy(fitted_reference_glyphs(batch, style.fit, size, renderer))[:, None])
+            fitted = fitted_reference_glyphs(batch, style.fit, size, renderer)
+            content = to_model_space(torch.from_numpy(fitted)[:, None])
             ids = style.model.tokenizer.encode(style.token, batch)
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
                            noise=glyph_noise(batch, size, seed))

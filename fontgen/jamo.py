@@ -281,8 +281,8 @@ def _composites_to_arrays(found: dict[int, list[tuple[object, int]]]) -> dict[st
     roles = np.zeros((len(codes), 3), dtype=np.uint8)
     for row, codepoint in enumerate(codes):
         for slot, (component, role) in enumerate(found[codepoint]):
-            glyphs[row, slot], offsets[row, slot], roles[row, slot] = index[component.glyphName], (component.x,
-                                                                                                  component.y), role
+            glyphs[row, slot], roles[row, slot] = index[component.glyphName], role
+            offsets[row, slot] = component.x, component.y
             matrices[row, slot] = _component_matrix(component)
     return {"codes": np.array(codes, dtype=np.int32), "names": np.array(names, dtype=str), "glyphs": glyphs,
             "offsets": offsets, "matrices": matrices, "roles": roles}
@@ -296,7 +296,8 @@ def _composites_from_arrays(arrays: dict[str, np.ndarray]) -> dict[int, list[tup
                                                            arrays["offsets"].tolist(), arrays["matrices"].tolist(),
                                                            arrays["roles"].tolist()):
         found[codepoint] = [(Component(names[g], x, y, None if tuple(m) == identity else ((m[0], m[1]), (m[2], m[3]))),
-                             role) for g, (x, y), m, role in zip(glyphs, offsets, matrices, roles) if g >= 0]
+                             role)
+                            for g, (x, y), m, role in zip(glyphs, offsets, matrices, roles) if g >= 0]
     return found
 
 

@@ -436,8 +436,8 @@ def test_generate_draws_at_the_styles_ink_level(learned, tiny_model, tmp_path):
     assert ink[0.7].sum() < ink[0.3].sum()
     assert not (ink[0.7] & ~ink[0.3]).any()
     # --ink-level overrides the style's, and the folder is redrawn at it.
-    report = generate(tmp_path / "at-0.3.fontgen", tmp_path / "glyphs-0.3", CHARS, base=tiny_model, progress=False, method="model",
-                      ink_level=0.7)
+    report = generate(tmp_path / "at-0.3.fontgen", tmp_path / "glyphs-0.3", CHARS, base=tiny_model, progress=False,
+                      method="model", ink_level=0.7)
     assert report.drawn == len(CHARS)
     redrawn = np.stack([np.asarray(Image.open(tmp_path / "glyphs-0.3" / f"U+{c:04X}.png")) < 128 for c in CHARS])
     assert np.array_equal(redrawn, ink[0.7])
@@ -520,8 +520,8 @@ def test_ink_level_chosen_on_known_glyphs_keeps_missing_ones_better_than_their_c
     model = load_model(DEFAULT_CHECKPOINT)
 
     def drawn_real_content(chars):
-        return (draw(model, "<BMYEONSUNG_ttf>", fit, chars, steps=2), GlyphRenderer(NANUM_BRUSH, 128).render_many(chars),
-                fitted_reference_glyphs(chars, fit, 128))
+        return (draw(model, "<BMYEONSUNG_ttf>", fit, chars, steps=2),
+                GlyphRenderer(NANUM_BRUSH, 128).render_many(chars), fitted_reference_glyphs(chars, fit, 128))
 
     drawn, real, content_glyphs = drawn_real_content(known)
     mean_level = choose_ink_level(drawn, real)[0]
