@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import glyph_data
-from fontgen.compose import REFERENCE_SAMPLES, REFERENCES_KEPT, SEGMENT_SIZE, donor_penalty
+from fontgen.compose import REFERENCE_SAMPLES, REFERENCES_KEPT, SEGMENT_SIZE, donor_penalties
 from fontgen.fonts import open_font
 from fontgen.jamo import (ROLES, ComponentRenderer, JamoSegmenter, composite_jamo, composite_labels, jamo_iou,
                           roles_of, split_shared_strokes)
@@ -46,7 +46,7 @@ def score_font(name: str, count: int, seed: int = 0) -> dict:
         registered[codepoint] = segmenter.segment(codepoint, image)
     seconds = time.time() - started
     started = time.time()
-    recut = {**registered, **split_shared_strokes(registered, chosen, closeness=donor_penalty)}
+    recut = {**registered, **split_shared_strokes(registered, chosen, closeness=donor_penalties)}
     recut_seconds = time.time() - started
     scores = {}
     for kind, labelled in (("registered", registered), ("recut", recut)):

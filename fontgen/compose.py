@@ -422,7 +422,7 @@ class FontJamo:
         """Recut the strokes that the drawn ones of these syllables share between jamo where the font's own
         drawings of those jamo (in the labelled syllables where they stand apart) end; returns how many changed."""
         drawn = [c for c in codepoints if c not in self.composites]
-        changed = split_shared_strokes(self._labels, drawn, closeness=donor_penalty)
+        changed = split_shared_strokes(self._labels, drawn, closeness=donor_penalties)
         self._labels.update(changed)
         for codepoint in changed:
             self._large_labels.pop(codepoint, None)

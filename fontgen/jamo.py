@@ -497,14 +497,6 @@ def apart_share(labels: np.ndarray, role: int) -> float:
     return float((mine & ~np.isin(strokes, touched)).sum() / mine.sum())
 
 
-def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    out = np.zeros_like(mask)
-    h, w = mask.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = mask[max(-dy, 0):h - max(dy, 0),
-                                                                     max(-dx, 0):w - max(dx, 0)]
-    return out
-
-
 def fit_drawing(drawing: np.ndarray, ink: np.ndarray, labelled: np.ndarray) -> np.ndarray | None:
     """A jamo's drawing (a mask) shifted to where it lands best on a syllable's ink over the ink labelled that
     jamo, or None where no shift lands SPLIT_FIT of it on ink over SPLIT_RECALL of the labelled ink."""
@@ -524,20 +516,22 @@ def fit_drawing(drawing: np.ndarray, ink: np.ndarray, labelled: np.ndarray) -> n
     dy, dx = np.unravel_index(np.argmax(fit + recall), fit.shape)
     if fit[dy, dx] < SPLIT_FIT or recall[dy, dx] < SPLIT_RECALL:
         return None
-    return _shifted(drawing, int(dy) - reach, int(dx) - reach)
+    return ndimage.shift(drawing, (int(dy) - reach, int(dx) - reach), order=0, cval=False)
 
 
-def split_shared_strokes(labels: dict[int, np.ndarray], codepoints: list[int],
-                         closeness=lambda role, target, other: 0.0) -> dict[int, np.ndarray]:
+def split_shared_strokes(labels: dict[int, np.ndarray], codepoints: list[int], closeness) -> dict[int, np.ndarray]:
     """New labels for those of `codepoints` whose shared strokes the font's own drawings of their jamo (in
-    `labels`, wherever a jamo stands apart) cut differently; `closeness(role, target, other)` ranks the
-    syllables to take a jamo's drawings from (lower: drawn in a closer context)."""
+    `labels`, wherever a jamo stands apart) cut differently. `closeness(role, target, rows)` ranks the syllables
+    to take a jamo's drawings from, given their (initial, medial, final) rows (lower: drawn in a closer context;
+    `compose.donor_penalties`)."""
     apart: dict[tuple[int, int], list[int]] = {}
     for codepoint in sorted(labels):
         jamo = glyph_data.decompose(codepoint)
         for role in roles_of(codepoint):
             if apart_share(labels[codepoint], role) == 1.0:
                 apart.setdefault((role, jamo_value(role, jamo)), []).append(codepoint)
+    rows = {key: np.array([(j.initial, j.medial, j.final) for j in map(glyph_data.decompose, found)])
+            for key, found in apart.items()}
     changed = {}
     for codepoint in codepoints:
         current = labels[codepoint]
@@ -547,10 +541,12 @@ def split_shared_strokes(labels: dict[int, np.ndarray], codepoints: list[int],
         target, ink = glyph_data.decompose(codepoint), current > PAPER
         cover = {}
         for role in roles_of(codepoint):
-            others = sorted((closeness(role, target, glyph_data.decompose(c)), c)
-                            for c in apart.get((role, jamo_value(role, target)), []) if c != codepoint)
+            key = (role, jamo_value(role, target))
+            found = np.array(apart.get(key, []))
+            order = np.lexsort((found, closeness(role, target, rows[key]))) if found.size else []
+            others = [int(c) for c in found[order] if c != codepoint]
             votes, used = np.zeros(current.shape, np.float32), 0
-            for _, other in others[:SPLIT_TRIES]:
+            for other in others[:SPLIT_TRIES]:
                 if used == SPLIT_DRAWINGS:
                     break
                 fitted = fit_drawing(labels[other] == role, ink, current == role)

@@ -16,7 +16,7 @@ from fontgen import compose as compose_module
 from fontgen.cli import main
 from fontgen.complete import complete
 from fontgen.compose import (COMPOSE_SIZE, FontJamo, Inventory, ReferencePlacement, composer_for_font,
-                             donor_penalty, downsize, load_composer, write_inventory)
+                             donor_penalties, downsize, load_composer, write_inventory)
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
@@ -194,7 +194,7 @@ def test_strokes_two_jamo_share_are_recut_where_the_fonts_own_drawings_of_them_e
     renderer, segmenter = ComponentRenderer(font.path, 128, face=font.face), JamoSegmenter(128)
     truth = {c: composite_labels(renderer, c, parts[c])[1] for c in sorted(parts)}
     registered = {c: segmenter.segment(c, renderer.render(c)) for c in truth}
-    recut = split_shared_strokes(registered, sorted(registered), closeness=donor_penalty)
+    recut = split_shared_strokes(registered, sorted(registered), closeness=donor_penalties)
     assert recut and all(shared_strokes(registered[c]).any() for c in recut)  # only shared strokes are recut
     before = {c: jamo_iou(registered[c], truth[c], roles_of(c)) for c in recut}
     after = {c: jamo_iou(labels, truth[c], roles_of(c)) for c, labels in recut.items()}
