@@ -601,11 +601,10 @@ def export_font(
     for codepoint in _progress(todo, progress):
         name = writer.name(codepoint, taken)
         taken.add(name)
-        draw, moved, traced = _glyph_drawing(glyphs[codepoint], outlines.get(codepoint), frame, params,
-                                             writer.curve_format, codepoint, source)
-        if draw is None:
+        draw, moved, traced, blank = _glyph_drawing(glyphs[codepoint], outlines.get(codepoint), frame, params,
+                                                    writer.curve_format, codepoint, source)
+        if blank:
             empty.append(codepoint)
-            draw = partial(draw_contours, [])
         from_outlines, partly_traced = from_outlines + moved, partly_traced + (moved and traced)
         metrics.add(name, writer.add(name, draw, frame.advance, may_overlap=moved))
         new_names.append(name)
@@ -660,13 +659,13 @@ def _progress(codepoints: list[int], shown: bool):
 
 def _glyph_drawing(image: np.ndarray, outline: GlyphOutline | None, frame: EmFrame, params: TraceParams,
                    curve_format: str, codepoint: int, source: Path):
-    """How a new glyph is drawn, (draw callable or None for an empty tracing, moved, partly traced): the
-    outline made with this very image (its contours, the rest of its ink traced), else a tracing of the image."""
+    """How a new glyph is drawn, (draw callable, moved, partly traced, empty): the outline made with this very
+    image (its contours, the rest of its ink traced), else a tracing of the image."""
     if outline is not None and outline.contours and outline.image_sha == image_digest(image):
         contours = _outline_contours(outline, frame, params, curve_format, codepoint, source)
-        return partial(draw_outline, contours), True, outline.traced is not None
+        return partial(draw_outline, contours), True, outline.traced is not None, False
     contours = trace_contours(image, frame, params, curve_format)
-    return (partial(draw_contours, contours) if contours else None), False, False
+    return partial(draw_contours, contours), False, False, not contours
 
 
 def _outline_contours(outline: GlyphOutline, frame: EmFrame, params: TraceParams, curve_format: str,
