@@ -4,7 +4,8 @@ For a val font cut to its known syllables: learn a LoRA style (or reuse one), co
 from the font's own jamo, and draw them four ways: composed alone, the model alone (from noise, as generate
 --method model), and composed then refined: the composition brought to the model's size, noised to a partial
 level and denoised by the style (SDEdit, as diffusers' img2img: the last `strength` share of a longer DDIM
-schedule), finished at the style's ink level. Scored at 128 px against the real glyphs (IoU / SSIM / RMSE).
+schedule; `generate --refine`), finished at the style's ink level. Scored at 128 px against the real glyphs
+(IoU / SSIM / RMSE).
 
     python benchmarks/refine_compose.py NanumSquareRoundR --known 256 --style runs/refine/SquareRound-256.fontgen
 """
@@ -20,7 +21,7 @@ from fontgen.compose import downsize, load_composer
 from fontgen.evaluate import SCORE_SIZE, draw, eval_case
 from fontgen.generate import glyph_noise
 from fontgen.learn import learn
-from fontgen.model import to_model_space, to_uint8
+from fontgen.model import sample, to_model_space, to_uint8
 from fontgen.reference import fitted_reference_glyphs
 from fontgen.render import finish_glyphs, similarity
 from fontgen.style import load_style
@@ -29,22 +30,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def refine(style, composed: np.ndarray, codepoints: list[int], strength: float, steps: int = 2) -> np.ndarray:
-    """Composed glyphs (uint8, any multiple of the model's size) noised to `strength` and denoised by the style."""
-    model, size = style.model, style.model.config.image_size
-    scheduler = model.sampling_scheduler()
-    scheduler.set_timesteps(max(steps, int(round(steps / strength))))
-    timesteps = scheduler.timesteps[-steps:]
+    """Composed glyphs (uint8, any multiple of the model's size) refined by the style as `generate --refine` does."""
+    size = style.model.config.image_size
     draft = to_model_space(torch.from_numpy(downsize(composed, size))[:, None])
     content = to_model_space(torch.from_numpy(fitted_reference_glyphs(codepoints, style.fit, size))[:, None])
-    ids = model.tokenizer.encode(style.token, codepoints)
-    noise = glyph_noise(codepoints, size, 0)
-    latents = scheduler.add_noise(draft, noise, timesteps[:1].repeat(len(codepoints)))
-    with torch.inference_mode():
-        prompt = model.encode_prompt(ids)
-        for t in timesteps:
-            predicted = model(latents, torch.full((len(codepoints),), int(t)), content, prompt=prompt)
-            latents = scheduler.step(predicted, t, latents).prev_sample
-    return to_uint8(latents.clamp(-1, 1)[:, 0]).numpy()
+    ids = style.model.tokenizer.encode(style.token, codepoints)
+    drawn = sample(style.model, content, ids, steps=steps, noise=glyph_noise(codepoints, size, 0), draft=draft,
+                   strength=strength)
+    return to_uint8(drawn[:, 0]).numpy()
 
 
 def main() -> None:

@@ -104,10 +104,11 @@ def cmd_generate(args) -> None:
                       steps=args.steps, guidance=args.guidance,
                       lora_scale=args.lora_scale, hypernetwork_strength=args.hypernetwork_strength, seed=args.seed,
                       batch_size=args.batch_size, device=args.device,
-                      base=args.base, output_size=args.size, ink_level=args.ink_level)
-    print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo, {report.outlined} of them "
-          f"with its own contours in a .glif beside the PNG; {report.by_model} by the model; {report.kept} already "
-          f"there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}; where "
+                      base=args.base, output_size=args.size, ink_level=args.ink_level, refine=args.refine)
+    refined = f", {report.refined} of them refined by the model" if report.refined else ""
+    print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo{refined}, "
+          f"{report.outlined} of them with its own contours in a .glif beside the PNG; {report.by_model} by the model; "
+          f"{report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}; where "
           f"each came from: {report.folder / 'sources.json'}")
 
 
@@ -140,7 +141,7 @@ def cmd_complete(args) -> None:
                       compat_jamo=not args.no_compat_jamo, recipe=args.recipe,
                       family_name=args.family_name, output_format=args.format, force=args.force, steps=args.steps,
                       seed=args.seed, device=args.device, base=args.base, face=args.face,
-                      hypernetwork_strength=args.hypernetwork_strength)
+                      hypernetwork_strength=args.hypernetwork_strength, refine=args.refine)
     print(f"added {report.added} syllables and {report.letters} compatibility letters ({report.from_outlines} with the "
           f"font's own contours moved, the others traced) in {report.seconds:.0f} s -> {report.output}")
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
@@ -233,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how much of a hypernetwork style applies, 0 (textual inversion alone) to 1 (default)")
     p.add_argument("--ink-level", type=float, help="gray taken as the ink edge, 0.05-0.95; higher draws thinner "
                                                    "(default: the style's, measured by learn)")
+    p.add_argument("--refine", type=float, help="redraw each composed syllable with the style's model from the "
+                   "composition noised to this share, 0 (the plain composition) to 1 (the model alone); default: "
+                   "what learn measured best with --method auto, else 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--size", type=int, help="PNG size in pixels (default: 256 composing, 128 with the model alone)")
@@ -274,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2, help="sampling steps")
     p.add_argument("--hypernetwork-strength", type=float, default=1.0,
                    help="with --method hypernetwork: how much of it applies, 0 (textual inversion alone) to 1")
+    p.add_argument("--refine", type=float, help="redraw each composed syllable with the style's model from the "
+                   "composition noised to this share, 0 (the plain composition) to 1 (the model alone); default: "
+                   "what learn measured best with --draw auto, else 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--face", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

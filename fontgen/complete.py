@@ -53,26 +53,30 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
              recipe: str | Path | None = None, style_dir: str | Path | None = None, glyph_dir: str | Path | None = None,
              family_name: str | None = None, output_format: str | None = None, force: bool = False,
              steps: int = 2, learn_steps: int | None = None, seed: int = 0, batch_size: int = 64, device: str = "auto",
-             hypernetwork_strength: float = 1.0,
+             hypernetwork_strength: float = 1.0, refine: float | None = None,
              base: str | Path = DEFAULT_CHECKPOINT, face: int = 0, progress: bool = True) -> CompleteReport:
     """Learn, generate and export in one go; the original glyphs stay untouched.
 
     `method` is how the style is learned (`auto`: see `learn_method_for`); `draw` how the glyphs are made
     (auto: whichever of the two learn measured closer to the font, compose for a style without a model;
-    compose: from the font's own jamo where it can, the model elsewhere; model: the model alone);
+    compose: from the font's own jamo where it can, the model elsewhere; model: the model alone); `refine`: see
+    `fontgen.generate.generate`;
     `compat_jamo` adds the compatibility letters U+3131-U+3163 the font lacks, composed from its jamo."""
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
     device = pick_device(device)  # refused now, not after the learning
     if not 0.0 <= hypernetwork_strength <= 1.0:
         raise FontgenError(f"--hypernetwork-strength {hypernetwork_strength}: choose 0 to 1")
+    if refine is not None and not 0.0 <= refine <= 1.0:  # refused now, not after the learning
+        raise FontgenError(f"--refine {refine}: choose 0 (the plain composition) to 1 (the model alone)")
     info = font_info(font, face)
     source_is_cff = info.format.endswith("OTF (CFF)")
     if output_format and output_format != ("otf" if source_is_cff else "ttf"):
         raise FontgenError(f"--format {output_format}: fontgen keeps the source's outline format "
                            f"({'otf' if source_is_cff else 'ttf'}); convert the font first")
     if info.fs_type & 0x0002 and not force:
-        raise FontgenError(f"{font}: its license bits (fsType) forbid modification; pass --force if you hold the rights")
+        raise FontgenError(f"{font}: its license bits (fsType) forbid modification; pass --force if you hold the "
+                           "rights")
     wanted = set(resolve_chars(chars, info.hangul)) - set(info.hangul)
     if not wanted:
         raise FontgenError(f"{font}: nothing to add (the font already has every requested syllable)")
@@ -83,12 +87,15 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     method = learn_method_for(info.hangul, wanted, method)
     if draw == "model" and method == "compose":
         raise FontgenError("--draw model needs a learned model: pass --method lora, dreambooth, hypernetwork or ti")
+    if refine and (method == "compose" or draw == "model"):
+        raise FontgenError(f"--refine {refine}: refinement redraws composed syllables with a learned model: pass "
+                           "--method lora, dreambooth, hypernetwork or ti, and --draw auto or compose")
     reused = matching_style(style_dir, font, method, base)
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
     generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo, steps=steps,
              seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
-             hypernetwork_strength=hypernetwork_strength)
+             hypernetwork_strength=hypernetwork_strength, refine=refine)
     letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.

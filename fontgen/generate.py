@@ -20,8 +20,8 @@ from PIL import Image
 from tqdm import tqdm
 
 import glyph_data
-from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, has_inventory,
-                             load_composer)
+from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, downsize,
+                             has_inventory, load_composer)
 from fontgen.errors import FontgenError
 from fontgen.files import write_json_atomic
 from fontgen.fonts import file_sha256, reference_source
@@ -146,6 +146,7 @@ class GenerateReport:
     composed: int = 0  # of `drawn`, composed from the font's own jamo
     by_model: int = 0  # of `drawn`, drawn by the model
     outlined: int = 0  # of `composed`, with the font's own contours (some or all of its jamo) in a .glif beside it
+    refined: int = 0  # of `composed`, refined by the model (`refine`)
 
     @property
     def glyphs_per_second(self) -> float:
@@ -160,7 +161,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
              compat_jamo: bool = False, steps: int = 2, guidance: float = 1.0, lora_scale: float = 1.0,
              hypernetwork_strength: float = 1.0, seed: int = 0, batch_size: int = 64, device: str = "auto",
              base: str | Path = DEFAULT_CHECKPOINT, output_size: int | None = None, ink_level: float | None = None,
-             progress: bool = True) -> GenerateReport:
+             refine: float | None = None, progress: bool = True) -> GenerateReport:
     """Draw the requested syllables in a style folder's style into `output`; returns counts and time.
 
     `method` "compose" composes every syllable whose jamo the font draws somewhere from the font's own jamo
@@ -171,6 +172,10 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     measured. `lora_scale` and `hypernetwork_strength` (0 to 1) say how much of a LoRA or a hypernetwork
     style applies (0: textual inversion alone). `compat_jamo` also composes the compatibility letters
     (U+3131-U+3163) the source font lacks.
+    `refine` (0 to 1) has the style's model redraw each composed syllable from the composition noised to that
+    share of the sampler's schedule (0: the plain composition; 1: the model alone); by default the strength learn
+    chose with `auto` (0 unless refining came closer to the font than both composition and the model), else 0.
+    A refined glyph is the model's drawing, so it is traced at export, never moved as the font's contours.
     The glyph folder gets sources.json: where each glyph came from and why.
     """
     if method not in METHODS:
@@ -183,7 +188,11 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     manifest = read_manifest(style_dir)
     known = manifest["source"]["hangul"]
     wanted = resolve_chars(chars, known)
+    refine = _refine_strength(refine, method, manifest)
     method, model_reason = _resolve_method(method, manifest)
+    if refine and method == "model":
+        raise FontgenError(f"--refine {refine}: refinement redraws composed syllables; it does not apply with "
+                           "--method model")
     composer = None
     if method == "compose" and not has_inventory(style_dir):
         raise FontgenError(f"{style_dir} has no jamo inventory (learned by an older fontgen); run `fontgen learn` "
@@ -206,22 +215,29 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         raise FontgenError(f"{len(for_model)} of the syllables cannot be composed ({why}, for one) and this style has "
                            "no model; learn with --method lora (or ti, dreambooth, hypernetwork) to draw them")
     style = load_style(style_dir, base, device=device, lora_scale=lora_scale,
-                       hypernetwork_strength=hypernetwork_strength) if for_model else None
+                       hypernetwork_strength=hypernetwork_strength) if for_model or refine else None
     if ink_level is None and manifest["method"] != "compose":
         # From the manifest, not the loaded style: the stamp must not depend on whether this run needs the model.
         ink_level = manifest.get("ink_level", INK_LEVEL)
     stamp = {"style_manifest_sha256": file_sha256(Path(style_dir) / MANIFEST_FILE), "method": method, "steps": steps,
              "guidance": guidance, "lora_scale": lora_scale, "seed": seed,
              "hypernetwork_strength": hypernetwork_strength, "scheduler": "ddim",
-             "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}"}
+             "output_size": output_size, "ink_level": ink_level, "edge": f"lanczos, contrast {EDGE_CONTRAST}",
+             **({"refine": refine} if refine else {})}  # glyphs drawn before refinement existed stay valid
     _keep_only_this_drawing(output, stamp)
     todo = [c for c in wanted if not glyph_path(output, c).exists()]
     started = time.time()
     bar = tqdm(total=len(todo), desc="generate", unit="glyph", disable=not progress)
     composed, outlined = [c for c in todo if plan[c] is not None], 0
-    for codepoint in composed:
-        outlined += save_composed_glyph(composer, codepoint, plan[codepoint], output, output_size)
-        bar.update(1)
+    if refine:
+        for codepoint in composed:
+            outline_path(output, codepoint).unlink(missing_ok=True)
+        _draw_with_model(style, composed, output, steps, guidance, seed, batch_size, device, output_size,
+                         ink_level, bar, draft=lambda c: composer.compose(c, plan[c]), strength=refine)
+    else:
+        for codepoint in composed:
+            outlined += save_composed_glyph(composer, codepoint, plan[codepoint], output, output_size)
+            bar.update(1)
     by_model = [c for c in todo if plan[c] is None]
     if by_model:
         _draw_with_model(style, by_model, output, steps, guidance, seed, batch_size, device, output_size,
@@ -233,10 +249,10 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         for codepoint, image in compat_jamo_images(composer, lacking).items():
             save_glyph_png(image, glyph_path(output, codepoint), output_size)
             letters[codepoint] = image
-    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters, model_reason))
+    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters, model_reason, refine))
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
-                          len(by_model), outlined)
+                          len(by_model), outlined, len(composed) if refine else 0)
 
 
 def _resolve_method(method: str, manifest: dict) -> tuple[str, str | None]:
@@ -247,9 +263,22 @@ def _resolve_method(method: str, manifest: dict) -> tuple[str, str | None]:
     drawing = manifest.get("drawing", {})
     method = drawing.get("chosen", "compose")
     if method != "model":
-        return method, None
+        return "compose", None  # composed, or composed and refined
     return method, (f"learn measured the model closer to the font's held-back syllables (IoU "
                     f"{drawing['iou']['model']:.3f} against {drawing['iou']['compose']:.3f} composed)")
+
+
+def _refine_strength(refine: float | None, method: str, manifest: dict) -> float:
+    """The refinement strength to draw with: `refine` when given (checked), else what learn chose for `auto`."""
+    if refine is None:
+        drawing = manifest.get("drawing", {})
+        return float(drawing.get("refine", 0.0)) if method == "auto" and drawing.get("chosen") == "refine" else 0.0
+    if not 0.0 <= refine <= 1.0:
+        raise FontgenError(f"--refine {refine}: choose 0 (the plain composition) to 1 (the model alone)")
+    if refine and manifest["method"] == "compose":
+        raise FontgenError(f"--refine {refine}: this style was learned with --method compose and has no model to "
+                           "refine with; learn with --method lora (or ti, dreambooth, hypernetwork)")
+    return float(refine)
 
 
 def _keep_only_this_drawing(output: Path, stamp: dict) -> None:
@@ -275,7 +304,10 @@ def _variants_if_needed(style_dir, wanted: list[int], known: list[int]):
 
 
 def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, guidance: float, seed: int,
-                     batch_size: int, device: str, output_size: int, ink_level: float, bar) -> None:
+                     batch_size: int, device: str, output_size: int, ink_level: float, bar, draft=None,
+                     strength: float = 1.0) -> None:
+    """The model's drawings of `codepoints`, finished and saved; with `draft` (codepoint -> composed image), each
+    composition refined at `strength` instead (`fontgen.model.denoise`)."""
     size = style.model.config.image_size
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)
@@ -285,18 +317,22 @@ def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, gui
             fitted = fitted_reference_glyphs(batch, style.fit, size, renderer)
             content = to_model_space(torch.from_numpy(fitted)[:, None])
             ids = style.model.tokenizer.encode(style.token, batch)
+            drafts = None if draft is None else to_model_space(
+                torch.from_numpy(downsize(np.stack([draft(c) for c in batch]), size))[:, None]).to(device)
             drawn = sample(style.model, content.to(device), ids.to(device), steps=steps, guidance=guidance,
-                           noise=glyph_noise(batch, size, seed))
+                           noise=glyph_noise(batch, size, seed), draft=drafts, strength=strength)
             for codepoint, image in zip(batch, finish_glyphs(to_uint8(drawn[:, 0]).cpu().numpy(), output_size,
                                                                  ink_level)):
                 save_glyph_png(image, glyph_path(output, codepoint), output_size)
             bar.update(len(batch))
 
 
-def sources_report(plan: dict, composer, compat_letters: dict | None = None, model_reason: str | None = None) -> dict:
+def sources_report(plan: dict, composer, compat_letters: dict | None = None, model_reason: str | None = None,
+                   refine: float = 0.0) -> dict:
     """Where each glyph came from: composed (from which known syllable each jamo was taken, and how far its
-    context is: the share of corpus fonts that draw that jamo differently there) or drawn by the model (why:
-    `model_reason` when the model drew them all, else the jamo the font lacks)."""
+    context is: the share of corpus fonts that draw that jamo differently there; refined by the model at
+    `refine`, if above 0) or drawn by the model (why: `model_reason` when the model drew them all, else the jamo
+    the font lacks)."""
     glyphs, reasons, compat_letters = {}, {}, compat_letters or {}
     for codepoint, sources in plan.items():
         if sources is not None:
@@ -309,6 +345,8 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None, mod
             if built:
                 entry["built"] = {role: "from letters the font draws elsewhere, the donors' syllables: "
                                   + entry["jamo"][role] for role in sorted(built)}
+            if refine:
+                entry["refined"] = refine
             glyphs[f"U+{codepoint:04X}"] = entry
         else:
             why = model_reason or (composer.inventory.missing_jamo(codepoint) if composer else "--method model")
@@ -318,7 +356,7 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None, mod
         glyphs[f"U+{codepoint:04X}"] = {"char": chr(codepoint), "from": "composed",
                                         "why": "a compatibility letter, from the font's own jamo"}
     composed = sum(1 for g in glyphs.values() if g["from"] == "composed")
-    return {"summary": {"composed": composed, "model": len(glyphs) - composed,
+    return {"summary": {"composed": composed, "model": len(glyphs) - composed, "refined_at": refine,
                         "model_because": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))},
             "glyphs": glyphs}
 

@@ -192,31 +192,48 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
 PROGRESS_FILE = "progress.json"  # what an interrupted run finished: stage 1, and how many stage-2 steps (saved)
 
 
+REFINE_STRENGTHS = (0.35, 0.5, 0.7)  # the shares of the sampler's schedule a composition is refined over
+
+
 def choose_drawing(model: GlyphDiffusion, token: str, held: UserGlyphs, composer: Composer,
                    ink_level: float, batch_size: int = 32) -> dict:
-    """How generate draws this style by default (`--method auto`): composed from the font's own jamo, or by
-    the learned model, whichever comes closer to `held`, syllables of the font the model never trained on and
-    early stopping never looked at (IoU at the finished size).
+    """How generate draws this style by default (`--method auto`): composed from the font's own jamo, drawn by
+    the learned model, or composed and then refined by the model at one of REFINE_STRENGTHS, whichever comes
+    closest to `held`, syllables of the font the model never trained on and early stopping never looked at
+    (IoU at the finished size).
 
     Each of them is composed from the font's other syllables and drawn by the model (finished at the style's
     ink level). Neither wins everywhere: composition keeps a printed font's own strokes, the
-    model places jamo that composition has to move between contexts better (BENCHMARKS.md)."""
+    model places jamo that composition has to move between contexts better (BENCHMARKS.md); refinement lies
+    between the two and is chosen only where it beats both."""
     composed = composer.composed_from_others(held.codepoints)
     rows = [i for i, c in enumerate(held.codepoints) if c in composed]
     if not rows:
-        return {"chosen": "model", "glyphs": 0, "iou": {}}
+        return {"chosen": "model", "refine": 0.0, "glyphs": 0, "iou": {}}
     codepoints = [held.codepoints[i] for i in rows]
     real = held.finished_targets[rows]
+    composed = np.stack([composed[c] for c in codepoints])
     model.eval()
     content, ids = held.content[rows], model.tokenizer.encode(token, codepoints)
     noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():  # in batches: 118 glyphs at once (2,350 known) would set learn's peak memory
-        drawn = torch.cat([denoise(model, content[i:i + batch_size], ids[i:i + batch_size], noise[i:i + batch_size],
-                                   steps=2) for i in range(0, len(rows), batch_size)])
-    scores = {"compose": similarity(real, downsize(np.stack([composed[c] for c in codepoints]), FINISH_SIZE))["iou"],
-              "model": similarity(real, finish_glyphs(to_uint8(drawn[:, 0]).numpy(), FINISH_SIZE, ink_level))["iou"]}
+    drafts = to_model_space(torch.from_numpy(downsize(composed, model.config.image_size))[:, None])
+
+    def model_iou(strength: float) -> float:
+        with torch.no_grad():  # in batches: 118 glyphs at once (2,350 known) would set learn's peak memory
+            drawn = torch.cat([denoise(model, content[i:i + batch_size], ids[i:i + batch_size],
+                                       noise[i:i + batch_size], steps=2, draft=drafts[i:i + batch_size],
+                                       strength=strength) for i in range(0, len(rows), batch_size)])
+        return similarity(real, finish_glyphs(to_uint8(drawn[:, 0]).numpy(), FINISH_SIZE, ink_level))["iou"]
+
+    scores = {"compose": similarity(real, downsize(composed, FINISH_SIZE))["iou"], "model": model_iou(1.0)}
+    refined = {strength: model_iou(strength) for strength in REFINE_STRENGTHS}
+    best_strength = max(refined, key=refined.get)
     chosen = "compose" if scores["compose"] >= scores["model"] else "model"  # a tie keeps the font's strokes
-    return {"chosen": chosen, "glyphs": len(rows), "iou": {k: round(v, 4) for k, v in scores.items()}}
+    if refined[best_strength] > scores[chosen]:
+        chosen = "refine"
+    scores.update({f"refine {strength}": iou for strength, iou in refined.items()})
+    return {"chosen": chosen, "refine": best_strength if chosen == "refine" else 0.0, "glyphs": len(rows),
+            "iou": {k: round(v, 4) for k, v in scores.items()}}
 
 
 def _learn_recipe(path: Path, method: str, base: str | Path) -> dict:
@@ -424,12 +441,23 @@ def learn_report(folder: str | Path) -> list[str]:
                      f"{start:.3f} -> {stage['held_back_score']:.3f} (best at step {stage['best_step']})")
     drawing = manifest.get("drawing")
     if drawing and drawing.get("iou"):
-        other = "model" if drawing["chosen"] == "compose" else "compose"
-        lines.append(f"generate draws with: {'the model' if drawing['chosen'] == 'model' else 'composition'} "
-                     f"(held-back IoU {drawing['iou'][drawing['chosen']]:.3f} against {drawing['iou'][other]:.3f} "
-                     f"{'composed' if other == 'compose' else 'by the model'}, {drawing['glyphs']} syllables)")
+        lines.append(drawing_report(drawing))
     lines.append(f"in all {manifest.get('seconds', 0):.0f} s")
     return lines
+
+
+def drawing_report(drawing: dict) -> str:
+    """One line: how generate draws by default, and the held-back IoU of each way learn tried."""
+    iou = drawing["iou"]
+    refined = {key: value for key, value in iou.items() if key.startswith("refine ")}
+    chosen = {"compose": "composition", "model": "the model",
+              "refine": f"composition refined by the model at strength {drawing.get('refine', 0.0)}"}
+    tried = [f"{iou['compose']:.3f} composed", f"{iou['model']:.3f} by the model"]
+    if refined:
+        best = max(refined, key=refined.get)
+        tried.append(f"{refined[best]:.3f} refined at {best.split()[1]}")
+    return (f"generate draws with: {chosen[drawing['chosen']]} (held-back IoU {', '.join(tried)}; "
+            f"{drawing['glyphs']} syllables)")
 
 
 def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, face: int,

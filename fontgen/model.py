@@ -230,7 +230,8 @@ def load_model(folder: str | Path = DEFAULT_CHECKPOINT, device: str | torch.devi
     meta = json.loads((folder / "model.json").read_text())
     model = GlyphDiffusion(ModelConfig(**meta["config"]))
     state = load_file(str(folder / "model.safetensors"))
-    model.prompt_encoder.load_state_dict({k[15:]: v.float() for k, v in state.items() if k.startswith("prompt_encoder.")})
+    model.prompt_encoder.load_state_dict({k[15:]: v.float() for k, v in state.items()
+                                          if k.startswith("prompt_encoder.")})
     model.unet.load_state_dict({k[5:]: v.float() for k, v in state.items() if k.startswith("unet.")})
     return model.to(device).eval()
 
@@ -251,34 +252,50 @@ def model_hash(folder: str | Path = DEFAULT_CHECKPOINT) -> str:
 @torch.no_grad()
 def sample(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, *, steps: int = 2,
            guidance: float = 1.0, generator: torch.Generator | None = None,
-           noise: torch.Tensor | None = None) -> torch.Tensor:
+           noise: torch.Tensor | None = None, draft: torch.Tensor | None = None,
+           strength: float = 1.0) -> torch.Tensor:
     """Draw glyphs (n, 1, s, s) in [-1, 1] from content glyphs and prompts with a few-step scheduler.
 
     With guidance > 1 the prompt is also run with its style (all its vectors) replaced by one null token,
-    and the two predictions are pushed apart (classifier-free guidance).
+    and the two predictions are pushed apart (classifier-free guidance). A `draft` is refined (`denoise`).
     """
     if noise is None:
         noise = torch.randn(content.shape, generator=generator, device="cpu")
-    return denoise(model, content, input_ids, noise, steps=steps, guidance=guidance)
+    return denoise(model, content, input_ids, noise, steps=steps, guidance=guidance, draft=draft, strength=strength)
 
 
 def denoise(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tensor, noise: torch.Tensor, *,
-            steps: int = 2, guidance: float = 1.0) -> torch.Tensor:
-    """The sampler's loop from given noise, with gradients if enabled (`sample` is this under no_grad)."""
+            steps: int = 2, guidance: float = 1.0, draft: torch.Tensor | None = None,
+            strength: float = 1.0) -> torch.Tensor:
+    """The sampler's loop from given noise, with gradients if enabled (`sample` is this under no_grad).
+
+    With a `draft` (glyphs in model space) and a `strength` below 1, the loop refines the draft instead (SDEdit,
+    as diffusers' img2img does): the draft noised to the `strength` share of a schedule `steps / strength` long,
+    then that schedule's last `steps` steps. Near 0 the draft comes back almost as it was; at 1 it is ignored.
+    """
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength {strength}: choose above 0, at most 1")
     noise_scheduler = model.sampling_scheduler()
-    noise_scheduler.set_timesteps(steps)
     device = content.device
-    latents = noise.to(device) * noise_scheduler.init_noise_sigma
+    if draft is not None and strength < 1.0:
+        noise_scheduler.set_timesteps(max(steps, round(steps / strength)))
+        timesteps = noise_scheduler.timesteps[-steps:]
+        start = timesteps[:1].repeat(content.shape[0])
+        latents = noise_scheduler.add_noise(draft.to(device), noise.to(device), start.to(device))
+    else:
+        noise_scheduler.set_timesteps(steps)
+        timesteps = noise_scheduler.timesteps
+        latents = noise.to(device) * noise_scheduler.init_noise_sigma
     prompt = model.encode_prompt(input_ids)
     if guidance != 1.0:
         null_style = torch.full((input_ids.shape[0], 1), model.tokenizer.ids[NULL_TOKEN], dtype=torch.long)
         null_ids = torch.cat([null_style.to(input_ids.device), input_ids[:, -JAMO_POSITIONS:]], dim=1)
         null_prompt = model.encode_prompt(null_ids)
-    for t in noise_scheduler.timesteps:
-        timesteps = torch.full((content.shape[0],), int(t), device=device, dtype=torch.long)
-        predicted = model(latents, timesteps, content, prompt=prompt)
+    for t in timesteps:
+        timestep = torch.full((content.shape[0],), int(t), device=device, dtype=torch.long)
+        predicted = model(latents, timestep, content, prompt=prompt)
         if guidance != 1.0:
-            unconditional = model(latents, timesteps, content, prompt=null_prompt)
+            unconditional = model(latents, timestep, content, prompt=null_prompt)
             predicted = unconditional + guidance * (predicted - unconditional)
         latents = noise_scheduler.step(predicted, t, latents).prev_sample
     return latents.clamp(-1, 1)

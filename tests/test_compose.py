@@ -506,6 +506,8 @@ def test_cli_learns_the_inventory_and_generates_with_a_report(small_font, tmp_pa
     assert similarity(drawn, 255 - composed)["iou"] >= 0.85
     assert main(["generate", str(tmp_path / "nowhere"), "-o", str(tmp_path / "g")]) == 1
     assert "not a style folder" in capsys.readouterr().err
+    assert main(["generate", str(style), "-o", str(tmp_path / "g"), "--chars", chr(chars[0]), "--refine", "0.5"]) == 1
+    assert "has no model to refine with" in capsys.readouterr().err and not list((tmp_path / "g").glob("U+*"))
 
 
 def test_complete_composes_alone_when_the_jamo_cover_everything(small_font, tmp_path):

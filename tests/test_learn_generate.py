@@ -66,11 +66,15 @@ def test_style_folder_holds_the_artifacts(learned):
     assert [line.split(":")[0] for line in stage_lines] == [s["name"] for s in manifest["stages"]]
     assert all(f"{s['held_back_score']:.3f} (best at step {s['best_step']})" in line
                for s, line in zip(manifest["stages"], stage_lines))
-    # Which way generate draws by default: composed or the model, whichever came closer on held-back syllables.
+    # Which way generate draws by default: composed, the model, or the composition refined by the model at one
+    # of three strengths, whichever came closest on syllables of their own (neither trained on nor held back:
+    # those the font's other syllables compose); a tie keeps composition, refinement must beat both others.
     drawing = manifest["drawing"]
-    # (on syllables of their own, neither trained on nor held back: those the font's other syllables compose)
-    assert 0 < drawing["glyphs"] <= len(manifest["choice_glyphs"]) and set(drawing["iou"]) == {"compose", "model"}
-    assert drawing["chosen"] == max(("compose", "model"), key=lambda way: (drawing["iou"][way], way == "compose"))
+    assert 0 < drawing["glyphs"] <= len(manifest["choice_glyphs"])
+    assert set(drawing["iou"]) == {"compose", "model", "refine 0.35", "refine 0.5", "refine 0.7"}
+    ways = sorted(drawing["iou"], key=lambda way: (drawing["iou"][way], way == "compose", way == "model"))
+    assert drawing["chosen"] == ways[-1].split()[0]
+    assert drawing["refine"] == (float(ways[-1].split()[1]) if drawing["chosen"] == "refine" else 0.0)
     assert report[-2].startswith("generate draws with: ")
     # The composed side is scored as generate composes: donors chosen with the corpus variant table.
     from fontgen.compose import downsize, load_composer
@@ -467,6 +471,48 @@ def test_generate_auto_draws_the_way_learn_measured_closer(learned, tiny_model, 
         assert sources["glyphs"]["U+3131"]["from"] == "composed"  # ㄱ, a compatibility letter
         size = 256 if chosen == "compose" else 128  # composed glyphs are written larger
         assert Image.open(out / f"U+{CHARS[0]:04X}.png").size == (size, size)
+
+
+@pytest.mark.parametrize("learned", ["lora"], indirect=True)
+def test_refine_redraws_the_composition_with_the_model(learned, tiny_model, tmp_path):
+    """`--refine S` has the model redraw each composed syllable from the composition noised to S: at 1 that is
+    the model's own drawing, below it the drawing stays closer to the composition than the model's; refined
+    glyphs are traced at export (no moved contours), sources.json says so, and auto refines as learn chose."""
+    _, folder = learned
+
+    def drawn(name, **options):
+        report = generate(folder, tmp_path / name, CHARS, base=tiny_model, progress=False, output_size=128, **options)
+        images = np.stack([np.asarray(Image.open(tmp_path / name / f"U+{c:04X}.png")) < 128 for c in CHARS])
+        return report, images
+
+    def iou(a, b):
+        return (a & b).sum() / (a | b).sum()
+
+    _, composed = drawn("composed", method="compose")
+    _, by_model = drawn("model", method="model")
+    report, all_the_way = drawn("refined-1", method="compose", refine=1.0)
+    assert np.array_equal(all_the_way, by_model) and report.refined == len(CHARS)
+    report, refined = drawn("refined", method="compose", refine=0.35)
+    assert (report.composed, report.refined, report.outlined) == (len(CHARS), len(CHARS), 0)
+    assert not list((tmp_path / "refined").glob("*.glif"))
+    assert not np.array_equal(refined, composed) and not np.array_equal(refined, by_model)
+    assert iou(refined, composed) > iou(by_model, composed)
+    sources = json.loads((tmp_path / "refined" / "sources.json").read_text())
+    assert sources["summary"]["refined_at"] == 0.35
+    assert {g["refined"] for g in sources["glyphs"].values()} == {0.35}
+    # auto refines only where learn chose it, at the strength it chose
+    manifest = json.loads((folder / "manifest.json").read_text())
+    style = tmp_path / "refining.fontgen"
+    shutil.copytree(folder, style)
+    drawing = {**manifest["drawing"], "chosen": "refine", "refine": 0.35}
+    (style / "manifest.json").write_text(json.dumps({**manifest, "drawing": drawing}))
+    report = generate(style, tmp_path / "auto", CHARS, base=tiny_model, progress=False, output_size=128)
+    auto = np.stack([np.asarray(Image.open(tmp_path / "auto" / f"U+{c:04X}.png")) < 128 for c in CHARS])
+    assert report.refined == len(CHARS) and np.array_equal(auto, refined)
+    assert generate(style, tmp_path / "plain", CHARS, base=tiny_model, progress=False, method="compose").refined == 0
+    for bad, message in ((1.5, "choose 0"), (0.5, "does not apply with --method model")):
+        with pytest.raises(FontgenError, match=message):
+            generate(folder, tmp_path / "never", CHARS, base=tiny_model, progress=False, method="model", refine=bad)
 
 
 def test_generate_redraws_glyphs_of_another_style_or_setting(learned, tiny_model, tmp_path):
