@@ -230,71 +230,16 @@ def _rename(font: TTFont, family_name: str | None) -> tuple[str, str, str]:
     original_family = name_table.getBestFamilyName() or "Untitled"
     original_ps = name_table.getDebugName(6) or _ps_clean(original_family)
     subfamily = name_table.getBestSubFamilyName() or "Regular"
-    new_family = family_name.strip() if family_name and family_name.strip() else f"{original_family} fontgen"
-
-    # PostScript name: the family without spaces, plus the original's style suffix.
-    if "-" in original_ps:
-        style = original_ps.rsplit("-", 1)[1]
-    else:
-        style = "" if subfamily.lower() in ("regular", "normal", "book") else _ps_clean(subfamily)
-    base = _ps_clean(new_family)
-    if not base:  # a family name with no ASCII letters
-        base = _ps_clean(original_ps.split("-")[0]) + "fontgen"
-    ps_name = (base + ("-" + style if style else ""))[:63]
+    chosen = family_name.strip() if family_name and family_name.strip() else None
+    new_family = chosen or f"{original_family} fontgen"
+    ps_name, style = _postscript_name(new_family, original_ps, subfamily)
     english_full = new_family if not style else f"{new_family} {subfamily}"
-
-    # Per (platform, encoding, language): the family strings as they were.
-    groups: dict[tuple, dict[int, str]] = {}
-    for record in name_table.names:
-        try:
-            key = (record.platformID, record.platEncID, record.langID)
-            groups.setdefault(key, {})[record.nameID] = record.toUnicode()
-        except UnicodeDecodeError:
-            continue
-    unique = f"fontgen;{ps_name}"
-    drop = []
-    for record in name_table.names:
-        key = (record.platformID, record.platEncID, record.langID)
-        strings = groups.get(key, {})
-        old_family = strings.get(16) or strings.get(21) or strings.get(1) or original_family
-        new_local = family_name.strip() if family_name and family_name.strip() else f"{old_family} fontgen"
-        nid = record.nameID
-        try:
-            text = record.toUnicode()
-        except UnicodeDecodeError:
-            text = ""
-        if nid in (16, 21):
-            value = new_local
-        elif nid == 1:
-            if old_family and text.startswith(old_family):
-                value = new_local + text[len(old_family):]
-            else:
-                value = new_local
-        elif nid in (4, 18):
-            if old_family and text.startswith(old_family):
-                value = new_local + text[len(old_family):]
-            else:
-                sub = strings.get(17) or strings.get(2) or ""
-                value = new_local if sub.lower() in ("", "regular") else f"{new_local} {sub}"
-        elif nid == 6:
-            value = ps_name
-        elif nid == 3:
-            value = unique
-        else:
-            continue
-        record.string = value
-        try:
-            record.toBytes()
-        except (UnicodeEncodeError, LookupError):
-            drop.append(record)  # a legacy Mac encoding that cannot spell the new name
-    for record in drop:
-        name_table.names.remove(record)
+    _rename_records(name_table, chosen, original_family, ps_name)
     # Fonts that lack some of the basic names get them (Windows, English).
     present = {record.nameID for record in name_table.names}
-    for nid, value in ((1, new_family), (3, unique), (4, english_full), (6, ps_name)):
+    for nid, value in ((1, new_family), (3, _unique_id(ps_name)), (4, english_full), (6, ps_name)):
         if nid not in present:
             name_table.setName(value, nid, 3, 1, 0x409)
-
     if "CFF " in font:
         cff = font["CFF "].cff
         cff.fontNames = [ps_name]
@@ -304,6 +249,71 @@ def _rename(font: TTFont, family_name: str | None) -> tuple[str, str, str]:
         if "FamilyName" in top.rawDict or hasattr(top, "FamilyName"):
             top.FamilyName = new_family
     return new_family, english_full, ps_name
+
+
+def _postscript_name(new_family: str, original_ps: str, subfamily: str) -> tuple[str, str]:
+    """The new PostScript name, the family without spaces plus the original's style suffix; and that suffix."""
+    if "-" in original_ps:
+        style = original_ps.rsplit("-", 1)[1]
+    else:
+        style = "" if subfamily.lower() in ("regular", "normal", "book") else _ps_clean(subfamily)
+    base = _ps_clean(new_family)
+    if not base:  # a family name with no ASCII letters
+        base = _ps_clean(original_ps.split("-")[0]) + "fontgen"
+    return (base + ("-" + style if style else ""))[:63], style
+
+
+def _unique_id(ps_name: str) -> str:
+    return f"fontgen;{ps_name}"
+
+
+def _rename_records(name_table, chosen: str | None, original_family: str, ps_name: str) -> None:
+    """Each record of the family, full name, PostScript name or unique ID renamed in its own language: the
+    family there (or `chosen`) plus " fontgen"; a record its legacy Mac encoding cannot spell is dropped."""
+    groups: dict[tuple, dict[int, str]] = {}  # per (platform, encoding, language): the names as they were
+    for record in name_table.names:
+        try:
+            groups.setdefault((record.platformID, record.platEncID, record.langID), {})[record.nameID] = (
+                record.toUnicode())
+        except UnicodeDecodeError:
+            continue
+    drop = []
+    for record in name_table.names:
+        strings = groups.get((record.platformID, record.platEncID, record.langID), {})
+        old_family = strings.get(16) or strings.get(21) or strings.get(1) or original_family
+        try:
+            text = record.toUnicode()
+        except UnicodeDecodeError:
+            text = ""
+        value = _renamed(record.nameID, text, strings, old_family, chosen or f"{old_family} fontgen", ps_name)
+        if value is None:
+            continue
+        record.string = value
+        try:
+            record.toBytes()
+        except (UnicodeEncodeError, LookupError):
+            drop.append(record)
+    for record in drop:
+        name_table.names.remove(record)
+
+
+def _renamed(name_id: int, text: str, strings: dict[int, str], old_family: str, new_family: str,
+             ps_name: str) -> str | None:
+    """A name record's new text (None: a name fontgen leaves alone); `strings`: its language's other names."""
+    if name_id in (16, 21):
+        return new_family
+    if name_id in (1, 4, 18) and old_family and text.startswith(old_family):
+        return new_family + text[len(old_family):]  # keeps what follows the family, e.g. " Bold"
+    if name_id == 1:
+        return new_family
+    if name_id in (4, 18):
+        sub = strings.get(17) or strings.get(2) or ""
+        return new_family if sub.lower() in ("", "regular") else f"{new_family} {sub}"
+    if name_id == 6:
+        return ps_name
+    if name_id == 3:
+        return _unique_id(ps_name)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
