@@ -175,18 +175,26 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
                    "family": info.family, "hangul": info.hangul, "compat_jamo": compat_jamo_in(font, face)},
         "base_model": str(Path(base)), "base_model_sha256": resumable["base_model_sha256"],
         "image_size": model.config.image_size, "recipe": recipe_all, "recipe_path": str(recipe_path),
-        "held_back": glyphs.held.codepoints, "choice_glyphs": glyphs.choice.codepoints,
-        "layout_fit": glyphs.fit.affines.tolist(), "artifacts": trained.artifacts,
-        "ink_level": ink_level, "ink_levels": trained.ink_levels, "ink_level_glyphs": trained.ink_level_glyphs,
-        "jamo_inventory": jamo_inventory, "drawing": drawing,
-        "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
-                    "held_back_loss": s.best_loss, "seconds": s.seconds, "history": s.history}
-                   for s in trained.stages],
+        "jamo_inventory": jamo_inventory, **_learned(glyphs, trained, ink_level, drawing),
         "seconds": round(time.time() - started, 1),
     }
     write_json_atomic(out / MANIFEST_FILE, manifest)
     (out / PROGRESS_FILE).unlink(missing_ok=True)
     return out
+
+
+def _learned(glyphs: TrainingGlyphs, trained: TrainedStages, ink_level: float, drawing: dict) -> dict:
+    """The manifest's record of what was learned and on which glyphs: the held-back and choice syllables, the
+    layout fit, the files, the ink levels, how generate draws, and each stage's history."""
+    return {
+        "held_back": glyphs.held.codepoints, "choice_glyphs": glyphs.choice.codepoints,
+        "layout_fit": glyphs.fit.affines.tolist(), "artifacts": trained.artifacts,
+        "ink_level": ink_level, "ink_levels": trained.ink_levels, "ink_level_glyphs": trained.ink_level_glyphs,
+        "drawing": drawing,
+        "stages": [{"name": s.name, "steps": s.steps, "best_step": s.best_step, "held_back_score": s.best_score,
+                    "held_back_loss": s.best_loss, "seconds": s.seconds, "history": s.history}
+                   for s in trained.stages],
+    }
 
 
 PROGRESS_FILE = "progress.json"  # what an interrupted run finished: stage 1, and how many stage-2 steps (saved)
