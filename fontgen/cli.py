@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chars", default="missing",
                    help="missing (default), ksx1001, all, characters, or a file of characters / U+XXXX")
     p.add_argument("--compat-jamo", action="store_true",
-                   help="also the compatibility letters U+3131-U+3163 the font lacks, from its own jamo")
+                   help="also the compatibility letters U+3131-U+318E the font lacks, from its own jamo")
     p.add_argument("--method", default="auto", choices=["auto", "compose", "model", "reference"],
                    help="auto (default): whichever of compose and model learn measured closer to the font (compose "
                         "for a style without a model); compose: from the font's own jamo where it draws them, the "
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): whichever of compose and model learn measured closer to the font; "
                         "compose: from the font's own jamo where it can, the model elsewhere; model: the model alone")
     p.add_argument("--no-compat-jamo", action="store_true",
-                   help="do not add the compatibility letters U+3131-U+3163 the font lacks")
+                   help="do not add the compatibility letters U+3131-U+318E the font lacks")
     p.add_argument("--recipe")
     p.add_argument("--format", choices=["ttf", "otf"], help="must match the source's outlines")
     p.add_argument("--family-name")

@@ -61,7 +61,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     (auto: whichever of the two learn measured closer to the font, compose for a style without a model;
     compose: from the font's own jamo where it can, the model elsewhere; model: the model alone); `refine`: see
     `fontgen.generate.generate`;
-    `compat_jamo` adds the compatibility letters U+3131-U+3163 the font lacks, composed from its jamo."""
+    `compat_jamo` adds the compatibility letters U+3131-U+318E the font lacks, composed from its jamo."""
     started = time.time()
     font, output, base = Path(font), Path(output), Path(base)
     device = pick_device(device)  # refused now, not after the learning

@@ -735,6 +735,14 @@ def box_halves(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array([top, left, bottom, middle - gap]), np.array([top, middle + gap, bottom, right])
 
 
+def box_parts(box: np.ndarray, count: int) -> list[np.ndarray]:
+    """A plain box split into `count` letters' boxes side by side, PAIR_GAP of its width apart."""
+    top, left, bottom, right = box
+    gap = PAIR_GAP * (right - left)
+    width = (right - left - (count - 1) * gap) / count
+    return [np.array([top, left + i * (width + gap), bottom, left + i * (width + gap) + width]) for i in range(count)]
+
+
 def pair_halves(ink: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The ink boxes of the left and right letter of a pair (ㄲ, ㄺ): split at the emptiest column of the
     middle of the pair's box."""
@@ -1112,9 +1120,18 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
 
 
 # ---------------------------------------------------------------------------------------------
-# Compatibility jamo (U+3131-U+3163): the letters an input method shows while a syllable is typed.
+# Compatibility jamo (U+3131-U+318E): the letters an input method shows while a syllable is typed, and the
+# archaic letters KS X 1001 adds.
 
-COMPAT_JAMO = [chr(c) for c in glyph_data.COMPAT_LETTERS]  # the 51 modern letters, consonants then vowels
+COMPAT_JAMO = [chr(c) for c in glyph_data.COMPAT_LETTERS]  # the 51 modern letters, then the 42 archaic ones
+# Archaic letters drawn as modern letters side by side, as the reference font draws them.
+ARCHAIC_CLUSTERS = {"ㅥ": "ㄴㄴ", "ㅦ": "ㄴㄷ", "ㅧ": "ㄴㅅ", "ㅩ": "ㄹㄱㅅ", "ㅪ": "ㄹㄷ", "ㅫ": "ㄹㅂㅅ", "ㅮ": "ㅁㅂ",
+                    "ㅯ": "ㅁㅅ", "ㅲ": "ㅂㄱ", "ㅳ": "ㅂㄷ", "ㅴ": "ㅂㅅㄱ", "ㅵ": "ㅂㅅㄷ", "ㅶ": "ㅂㅈ", "ㅷ": "ㅂㅌ",
+                    "ㅺ": "ㅅㄱ", "ㅻ": "ㅅㄴ", "ㅼ": "ㅅㄷ", "ㅽ": "ㅅㅂ", "ㅾ": "ㅅㅈ", "ㆀ": "ㅇㅇ", "ㆅ": "ㅎㅎ"}
+# The light (kapyeong) letters: a modern letter above a small ㅇ.
+LIGHT_LETTERS = {"ㅱ": "ㅁ", "ㅸ": "ㅂ", "ㅹ": "ㅃ", "ㆄ": "ㅍ"}
+# The rest (ㅿ, ㆁ, ㆆ and the clusters holding them, the vowel clusters, ㆍ and ㆎ) have shapes of their own that no
+# modern letter draws: they are left to the type designer.
 
 
 def compat_jamo_sources(known: list[int]) -> dict[str, tuple[int, int]]:
@@ -1138,56 +1155,128 @@ def compat_jamo_sources(known: list[int]) -> dict[str, tuple[int, int]]:
     return {letter: [(c, role) for _, c, role in sorted(found)] for letter, found in ranked.items()}
 
 
-def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Noto Sans CJK KR's compatibility letters' ink boxes and its syllables' median ink box."""
+def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, list[np.ndarray]]]:
+    """Noto Sans CJK KR's compatibility letters' ink boxes, its syllables' median ink box, and the boxes of the
+    parts of its archaic letters built from modern ones (None where the parts touch)."""
     from fontgen.fonts import reference_source
 
     source = reference_source()
     renderer = GlyphRenderer(source.path, size, face=source.face)
-    boxes = {letter: ink_box(renderer.render(ord(letter))) for letter in COMPAT_JAMO}
+    images = {letter: renderer.render(ord(letter)) for letter in COMPAT_JAMO}
+    boxes = {letter: ink_box(image) for letter, image in images.items()}
+    parts = {letter: _parts_apart(images[letter], len(ARCHAIC_CLUSTERS[letter]), axis=1) for letter in ARCHAIC_CLUSTERS}
+    parts.update({letter: _parts_apart(images[letter], 2, axis=0) for letter in LIGHT_LETTERS})
     syllables = [ink_box(renderer.render(c)) for c in glyph_data.ksx1001_syllables()[::47]]
-    return {k: v for k, v in boxes.items() if v is not None}, np.median([b for b in syllables if b is not None], 0)
+    return ({k: v for k, v in boxes.items() if v is not None},
+            np.median([b for b in syllables if b is not None], 0), parts)
+
+
+def _parts_apart(image: np.ndarray, count: int, axis: int) -> list[np.ndarray] | None:
+    """The ink boxes of `count` parts of a letter set apart along `axis` (1: side by side, 0: one above the
+    other), cut at the widest blank gaps between them; None when the letter has fewer gaps."""
+    profile = (image >= 128).sum(axis=1 - axis) > 0
+    runs, start = [], None  # blank runs inside the ink: (length, first, last)
+    inked = np.flatnonzero(profile)
+    if len(inked) == 0:
+        return None
+    for i in range(int(inked[0]), int(inked[-1]) + 1):
+        if not profile[i] and start is None:
+            start = i
+        elif profile[i] and start is not None:
+            runs.append((i - start, start, i))
+            start = None
+    if len(runs) < count - 1:
+        return None
+    cuts = sorted((first + last) // 2 for _, first, last in sorted(runs, reverse=True)[:count - 1])
+    edges = [0, *cuts, image.shape[axis]]
+    boxes = []
+    for lo, hi in zip(edges, edges[1:]):
+        part = np.zeros_like(image)
+        index = [slice(None), slice(None)]
+        index[axis] = slice(lo, hi)
+        part[tuple(index)] = image[tuple(index)]
+        boxes.append(ink_box(part))
+    return None if any(box is None for box in boxes) else boxes
+
+
+LETTER_CANDIDATES = 6  # a compatibility letter's drawings compared, from the syllables where it is cut cleanest
 
 
 def compat_jamo_images(composer: Composer, letters: list[str]) -> dict[int, np.ndarray]:
-    """The compatibility letters the font's known syllables draw, at COMPOSE_SIZE: each letter's largest
-    drawing among its candidates (`compat_jamo_sources`), scaled (keeping its proportions) into the box the
+    """The compatibility letters the font's known syllables draw, at COMPOSE_SIZE: each letter's drawing most
+    like the others among its first LETTER_CANDIDATES candidates (`compat_jamo_sources`), scaled (keeping its proportions) into the box the
     reference font gives that letter relative to its syllables, mapped onto this font's syllables' box. A
-    pair no known syllable draws (ㄳ) is built from its two letters side by side."""
+    pair no known syllable draws (ㄳ) is built from its two letters side by side; so are the archaic clusters
+    (ㅥ, ㅴ), each letter in the box the reference font gives that part, and a light letter (ㅸ) is its letter
+    above a small ㅇ. The archaic letters of shapes of their own (ㅿ, ㆁ, ㆍ, ...) are not drawn."""
     known = composer.inventory.known
     candidates = compat_jamo_sources(known)
-    reference_boxes, reference_syllable = _reference_compat_boxes(COMPOSE_SIZE)
+    reference_boxes, reference_syllable, reference_parts = _reference_compat_boxes(COMPOSE_SIZE)
     own = [ink_box(composer.font.image(c)) for c in known[:: max(1, len(known) // 32)]]
     syllable_box = np.median([b for b in own if b is not None], axis=0)
     scale = (syllable_box[2:] - syllable_box[:2]) / (reference_syllable[2:] - reference_syllable[:2])
 
-    def target_box(letter: str) -> np.ndarray:
-        return np.concatenate([syllable_box[:2] + (reference_boxes[letter][:2] - reference_syllable[:2]) * scale,
-                               syllable_box[:2] + (reference_boxes[letter][2:] - reference_syllable[:2]) * scale])
+    def target_box(letter: str, box: np.ndarray | None = None) -> np.ndarray:
+        box = reference_boxes[letter] if box is None else box
+        return np.concatenate([syllable_box[:2] + (box[:2] - reference_syllable[:2]) * scale,
+                               syllable_box[:2] + (box[2:] - reference_syllable[:2]) * scale])
 
     def drawn_letter(letter: str) -> np.ndarray | None:
-        chosen = candidates.get(letter, [])[:6]
-        inks = [composer.font.jamo_image(c, role) for c, role in chosen]
-        boxes = [ink_box(i) for i in inks]
-        # Alone, a letter shows any stroke its neighbour lent it: the cleanest cut first, then the largest.
-        best = max((i for i in range(len(inks)) if boxes[i] is not None),
-                   key=lambda i: (round(composer.font.purity(*chosen[i]), 1), np.prod(boxes[i][2:] - boxes[i][:2])),
-                   default=None)
-        return None if best is None else _fit_into(inks[best], boxes[best], target_box(letter))
-
-    def built_pair(letter: str) -> np.ndarray | None:
-        parts = [drawn_letter(p) for p in LETTER_PAIRS.get(letter, "")]
-        if not parts or any(p is None for p in parts):
+        chosen = candidates.get(letter, [])[:LETTER_CANDIDATES]
+        inks = [without_specks(composer.font.jamo_image(c, role)) for c, role in chosen]
+        fitted = [_fit_into(ink, box, target_box(letter)) for ink in inks if (box := ink_box(ink)) is not None]
+        if not fitted:
             return None
-        return np.maximum(*(fit_strokes(p, ink_box(p), h) for p, h in zip(parts, box_halves(target_box(letter)))))
+        # Alone, a letter shows any stroke its neighbour lent it, and each drawing lends another: the drawing
+        # most like the others (at 64 px) is the letter without them.
+        small = downsize(np.stack(fitted), 64) >= 128
+        overlap = np.array([[(a & b).sum() / max((a | b).sum(), 1) for b in small] for a in small])
+        return fitted[int(np.argmax(overlap.sum(axis=1)))]
+
+    def built(letter: str) -> np.ndarray | None:
+        if letter in LETTER_PAIRS:
+            names, boxes = LETTER_PAIRS[letter], box_halves(target_box(letter))
+        elif letter in ARCHAIC_CLUSTERS or letter in LIGHT_LETTERS:
+            names = ARCHAIC_CLUSTERS.get(letter) or LIGHT_LETTERS[letter] + "ㅇ"
+            if reference_parts[letter] is not None:
+                boxes = [target_box(letter, box) for box in reference_parts[letter]]
+            elif letter in ARCHAIC_CLUSTERS:  # the reference's letters touch (ㅅ's legs): equal parts
+                boxes = box_parts(target_box(letter), len(names))
+            else:
+                return None
+        else:
+            return None
+        parts = [letter_image(name) for name in names]
+        if any(p is None for p in parts):
+            return None
+        placed = []
+        for part, box in zip(parts, boxes):
+            own = ink_box(part)
+            kept = fit_strokes(part, own, box)
+            # A small letter that kept the font's weight may fill its counters (the ㅇ of ㅸ, the two of ㆀ in a
+            # heavy pen): then it is drawn smaller, strokes and all.
+            if letter not in LETTER_PAIRS and _counters(kept) < _counters(part):
+                kept = warp_box(part, own, box, min_side=2)
+            placed.append(kept)
+        return np.max(placed, axis=0)
+
+    def letter_image(letter: str) -> np.ndarray | None:
+        return drawn_letter(letter) if letter in candidates else built(letter)
 
     out = {}
     for letter in letters:
         if letter in reference_boxes:
-            image = drawn_letter(letter) if letter in candidates else built_pair(letter)
+            image = letter_image(letter)
             if image is not None:
                 out[ord(letter)] = image
     return out
+
+
+def _counters(ink: np.ndarray) -> int:
+    """How many closed counters (paper enclosed by ink, as in ㅇ or ㅁ) a letter has."""
+    paper, count = ndimage.label(ink < 128)
+    border = set(np.unique(np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]])))
+    return count - len(border - {0})
 
 
 def _fit_into(ink: np.ndarray, own: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -206,7 +206,7 @@ def hangul_syllables_in(font: TTFont) -> list[int]:
 
 
 def compat_jamo_in(path: str | Path, face: int = 0) -> list[int]:
-    """The modern compatibility letters (U+3131-U+3163) the font draws."""
+    """The compatibility letters (U+3131-U+318E, the filler U+3164 aside) the font draws."""
     cmap = open_font(path, face, lazy=True).getBestCmap() or {}
     return drawn_codepoints(path, [c for c in glyph_data.COMPAT_LETTERS if c in cmap], face)
 

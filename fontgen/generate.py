@@ -171,7 +171,7 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     `ink_level` (the gray taken as the model's ink edge; higher draws thinner) defaults to the one learn
     measured. `lora_scale` and `hypernetwork_strength` (0 to 1) say how much of a LoRA or a hypernetwork
     style applies (0: textual inversion alone). `compat_jamo` also composes the compatibility letters
-    (U+3131-U+3163) the source font lacks.
+    (U+3131-U+318E) the source font lacks.
     `refine` (0 to 1) has the style's model redraw each composed syllable from the composition noised to that
     share of the sampler's schedule (0: the plain composition; 1: the model alone); by default the strength learn
     chose with `auto` (0 unless refining came closer to the font than both composition and the model), else 0.

@@ -20,8 +20,10 @@ INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 MEDIALS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 FINALS = ["", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"]
 
-# The modern compatibility letters (consonants, then vowels): what an input method shows while a syllable is typed.
-COMPAT_LETTERS = range(0x3131, 0x3164)
+# The compatibility letters of KS X 1001: the 51 modern ones (consonants, then vowels), what an input method shows
+# while a syllable is typed, then the 42 archaic ones (U+3164 between them is the blank filler).
+MODERN_COMPAT_LETTERS = range(0x3131, 0x3164)
+COMPAT_LETTERS = (*MODERN_COMPAT_LETTERS, *range(0x3165, 0x318F))
 
 # Medial vowels by the way they sit beside the initial consonant.
 VERTICAL_MEDIALS = set("ㅏㅐㅑㅒㅓㅔㅕㅖㅣ")

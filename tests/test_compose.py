@@ -373,6 +373,25 @@ def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(t
         columns = (letters[ord(pair)] >= 128).sum(axis=0)[int(box[1]):int(box[3])]
         assert columns[: len(columns) // 3].sum() > 0 and columns[-len(columns) // 3:].sum() > 0
         assert box[3] - box[1] > 1.3 * (box[2] - box[0])  # wider than tall, as the pair is
+    # The archaic letters of KS X 1001 built from modern ones (side by side; a light letter above a small ㅇ)
+    # come out closer to the foundry's own drawing of the same letter than to its drawings of the others; those
+    # of shapes of their own are left out.
+    built = "ㅥㅦㅪㅮㅲㅳㅴㅵㅶㅷㅸㅹㅺㅻㅼㅽㅾㆀㅱㆄㆅ"
+    archaic = compose_module.compat_jamo_images(composer, list(built + "ㅿㆁㆆㆍㆎㆇ"))
+    assert sorted(archaic) == sorted(map(ord, built))
+    foundry = GlyphRenderer(UN_DOTUM, 128, frame=composer.font.frame).render_many(list(map(ord, built)))
+    mine = downsize(np.stack([archaic[ord(letter)] for letter in built]), 128)
+
+    def shape(image):  # the letter cropped to its ink and brought to one size: its shape, not its place
+        top, left, bottom, right = ink_box(image).astype(int)
+        crop = Image.fromarray(image[top:bottom + 1, left:right + 1]).resize((48, 48), Image.Resampling.BILINEAR)
+        return np.asarray(crop) >= 128
+
+    iou = np.array([[(a & b).sum() / (a | b).sum() for b in map(shape, foundry)] for a in map(shape, mine)])
+    others = iou[~np.eye(len(built), dtype=bool)].reshape(len(built), -1)
+    margin = np.diag(iou) - others.mean(axis=1)  # closer to its own letter than to the others, by this much
+    assert (margin > 0).all() and (margin > 0.1).sum() >= len(built) - 2, margin
+    assert np.diag(iou).mean() >= 0.5 and np.diag(iou).mean() > others.mean() + 0.2
 
 
 @pytest.fixture(scope="module")
