@@ -278,7 +278,7 @@ def denoise(model: GlyphDiffusion, content: torch.Tensor, input_ids: torch.Tenso
     noise_scheduler = model.sampling_scheduler()
     device = content.device
     if draft is not None and strength < 1.0:
-        noise_scheduler.set_timesteps(max(steps, round(steps / strength)))
+        noise_scheduler.set_timesteps(min(max(steps, round(steps / strength)), model.config.num_train_timesteps))
         timesteps = noise_scheduler.timesteps[-steps:]
         start = timesteps[:1].repeat(content.shape[0])
         latents = noise_scheduler.add_noise(draft.to(device), noise.to(device), start.to(device))
