@@ -209,16 +209,21 @@ class Inventory:
     known: list[int]
     variants: VariantTable | None = None
     by_jamo: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    damaged: frozenset[tuple[int, int]] = frozenset()
     _rows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_known(cls, known: list[int], variants: VariantTable | None = None) -> "Inventory":
-        """Index the known syllables by each of their jamo."""
-        inventory = cls(sorted(known), variants)
+    def from_known(cls, known: list[int], variants: VariantTable | None = None,
+                   damaged: frozenset[tuple[int, int]] = frozenset()) -> "Inventory":
+        """Index the known syllables by each of their jamo; a `damaged` (syllable, role) drawing is no donor of
+        its jamo while the font draws that jamo elsewhere (`damaged_drawings`)."""
+        inventory = cls(sorted(known), variants, damaged=frozenset(damaged))
         for codepoint in inventory.known:
             jamo = glyph_data.decompose(codepoint)
             for role in roles_of(codepoint):
                 inventory.by_jamo.setdefault((role, jamo_value(role, jamo)), []).append(codepoint)
+        for (role, value), donors in inventory.by_jamo.items():
+            inventory.by_jamo[role, value] = [c for c in donors if (c, role) not in damaged] or donors
         return inventory
 
     def can_compose(self, codepoint: int) -> bool:
@@ -864,7 +869,8 @@ class Composer:
         """Known syllables composed as if the font lacked them, from its other syllables only (uint8 ink at
         COMPOSE_SIZE): what composition would draw, to be scored against the font's own drawing. Syllables
         the others cannot compose are left out."""
-        rest = Inventory.from_known(sorted(set(self.inventory.known) - set(codepoints)), self.inventory.variants)
+        rest = Inventory.from_known(sorted(set(self.inventory.known) - set(codepoints)), self.inventory.variants,
+                                    self.inventory.damaged)
         composed = {}
         for codepoint in codepoints:
             sources = rest.sources(codepoint)
@@ -890,7 +896,7 @@ class Composer:
         for codepoint in known[:: max(1, len(known) // count)][:count]:
             target = glyph_data.decompose(codepoint)
             rest = Inventory.from_known([k for k in known if _shared_jamo(target, glyph_data.decompose(k)) < 2],
-                                        self.inventory.variants)
+                                        self.inventory.variants, self.inventory.damaged)
             sources = rest.sources(codepoint)
             if sources is not None:
                 held.append(codepoint)
@@ -1010,20 +1016,22 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     composer.font.segmented.update(resumed)
     have = set(known)
     missing = [c for c in glyph_data.all_syllables() if c not in have]
-    plan = composer.inventory.coverage(missing)
-    uncovered = {c: composer.inventory.missing_jamo(c) for c in missing if c not in plan}
-    # The box of a moved jamo's contexts is measured on the font's own syllables.
-    contexts = sorted({ctx for c, sources in plan.items() for pair in contexts_to_move(c, sources) for ctx in pair})
-    built = [(c, s) for c, sources in plan.items() for s in sources if s.built]
-    contexts = sorted(set(contexts) | {box_context(s.role, glyph_data.decompose(c)) for c, s in built
-                                       if s.layout is None})
-    donors = {s.donor for sources in plan.values() for s in sources} | {s.layout for _, s in built if s.layout}
-    work = sorted(donors.union(*(composer.boxes.samples(context) for context in contexts)))
+    plan, uncovered, contexts, built, work = _plan(composer, missing)
     _label(composer.font, work, partial_labels, source_sha256, progress)
     if cached_labels is not None:  # the registration's labels: the recut below depends on which syllables were cut
         cached_labels.parent.mkdir(parents=True, exist_ok=True)
         _save_labels(dict(composer.font.segmented), cached_labels, source_sha256)
     recut = composer.font.split_shared_strokes(work)
+    for _ in range(DAMAGE_ROUNDS):  # drawings whose cut lost a stroke give way to other donors, labelled in turn
+        damaged = composer.inventory.damaged | damaged_drawings(composer.font, work)
+        if damaged == composer.inventory.damaged:
+            break
+        composer.inventory = Inventory.from_known(known, composer.inventory.variants, damaged)
+        plan, uncovered, contexts, built, replanned = _plan(composer, missing)
+        new = sorted(set(replanned) - set(work))
+        _label(composer.font, new, partial_labels, source_sha256, progress)
+        recut += composer.font.split_shared_strokes(new)
+        work = sorted(set(work) | set(new))
     moves = composer.choose_moves()
     contexts = sorted(set(contexts) | set(composer.boxes.measured))
     boxes = {_context_key(ctx): (None if (b := composer.boxes.box(ctx)) is None else [round(float(x), 2) for x in b])
@@ -1042,7 +1050,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         "composable": len(plan), "model": len(uncovered), "labelled": len(work), "labels_resumed": len(resumed),
         "labels_reused": len(set(reused) - set(resumed)),
         "labels_from_composites": exact, "labels_registered": len(work) - exact,
-        "shared_strokes_recut": recut,
+        "shared_strokes_recut": recut, "damaged_drawings": len(composer.inventory.damaged),
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
         "built_jamo": len({c for c, _ in built}),
         "moves": moves,
@@ -1055,6 +1063,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
                                     sorted(composer.inventory.by_jamo.items()) if r == role}
                  for role in (INITIAL, MEDIAL, FINAL)},
         "boxes": boxes, "move_above": composer.move_above,
+        "damaged_drawings": sorted([c, role] for c, role in composer.inventory.damaged),
         "placement_references": None if composer.placement is None else composer.placement.references,
         "plan": {f"U+{c:04X}": [s.to_list() for s in sources]
                  for c, sources in plan.items()},
@@ -1062,6 +1071,54 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     }
     write_json_atomic(folder / INVENTORY_FILE, inventory)
     return summary
+
+
+def _plan(composer: Composer, missing: list[int]) -> tuple[dict, dict, list, list, list[int]]:
+    """The donors of each missing syllable the font's jamo compose (and why the others cannot be), the contexts
+    whose boxes a moved or built jamo needs, the built jamo, and the syllables to label: the donors and the
+    samples of those contexts."""
+    plan = composer.inventory.coverage(missing)
+    uncovered = {c: composer.inventory.missing_jamo(c) for c in missing if c not in plan}
+    # The box of a moved jamo's contexts is measured on the font's own syllables.
+    contexts = sorted({ctx for c, sources in plan.items() for pair in contexts_to_move(c, sources) for ctx in pair})
+    built = [(c, s) for c, sources in plan.items() for s in sources if s.built]
+    contexts = sorted(set(contexts) | {box_context(s.role, glyph_data.decompose(c)) for c, s in built
+                                       if s.layout is None})
+    donors = {s.donor for sources in plan.values() for s in sources} | {s.layout for _, s in built if s.layout}
+    work = sorted(donors.union(*(composer.boxes.samples(context) for context in contexts)))
+    return plan, uncovered, contexts, built, work
+
+
+# A drawn jamo whose labelled ink is under DAMAGED_AREA of the font's usual drawing of it (the median over its
+# labelled syllables, DAMAGE_MIN_DRAWINGS at least), or a side of whose box is under DAMAGED_SIDE of the usual,
+# lost a stroke to another jamo in the cut (a brush font's 값: ㅏ's stem went to ㄱ, leaving ㅏ its tick alone).
+DAMAGED_AREA = 0.4
+DAMAGED_SIDE = 0.5
+DAMAGE_MIN_DRAWINGS = 5
+DAMAGE_ROUNDS = 3  # re-plans after the damaged drawings are set aside (a new donor may be damaged too)
+
+
+def damaged_drawings(font: FontJamo, codepoints: list[int]) -> set[tuple[int, int]]:
+    """(syllable, role) of the drawn (not composite) syllables among `codepoints` whose jamo in that role lost
+    a stroke in the cut, by the size of its labelled ink against the font's usual drawing of that jamo there."""
+    sizes: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+    for codepoint in codepoints:
+        labels, jamo = font.labels(codepoint), glyph_data.decompose(codepoint)
+        for role in roles_of(codepoint):
+            mask = labels == role
+            rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            size = (mask.sum(), np.ptp(rows) + 1, np.ptp(columns) + 1) if len(rows) else (0, 0, 0)
+            sizes.setdefault((role, jamo_value(role, jamo)), []).append((codepoint, np.array(size, dtype=float)))
+    damaged = set()
+    for (role, _), drawings in sizes.items():
+        if len(drawings) < DAMAGE_MIN_DRAWINGS:
+            continue
+        usual = np.maximum(np.median([size for _, size in drawings], axis=0), 1)
+        for codepoint, size in drawings:
+            share = size / usual
+            if codepoint not in font.composites and (share[0] < DAMAGED_AREA or share[1:].min() < DAMAGED_SIDE):
+                damaged.add((codepoint, role))
+    return damaged
 
 
 def _label(font: FontJamo, codepoints: list[int], partial_labels: Path, source_sha256: str, progress: bool) -> None:
@@ -1104,6 +1161,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         boxes = {_context_from_key(k): (None if v is None else np.array(v)) for k, v in inventory["boxes"].items()}
         plan = {int(k[2:], 16): [JamoSource.from_list(values) for values in v]
                 for k, v in inventory["plan"].items()}
+        damaged = frozenset((int(c), int(role)) for c, role in inventory.get("damaged_drawings", []))
         references = inventory.get("placement_references") or []
         if not isinstance(references, list) or not all(isinstance(name, str) for name in references):
             raise ValueError(f"placement_references is {references!r}, not a list of font names")
@@ -1113,7 +1171,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
     if references and (absent := sorted(set(references) - set(available_references()))):
         raise FontgenError(f"{folder}: the style places jamo as the reference fonts {', '.join(absent)} do, and "
                            "they are not installed here; run scripts/setup.sh")
-    return Composer(font, Inventory.from_known(known, fitted_variants(variants, font)),
+    return Composer(font, Inventory.from_known(known, fitted_variants(variants, font), damaged),
                     ContextBoxes(font, sorted(known), measured=boxes), plan,
                     float(inventory.get("move_above", MOVE_ABOVE)),
                     ReferencePlacement(references) if references else None)

@@ -425,9 +425,11 @@ def learn_report(folder: str | Path) -> list[str]:
     manifest = json.loads((Path(folder) / MANIFEST_FILE).read_text())
     inventory = manifest.get("jamo_inventory", {})
     missing = inventory.get("composable", 0) + inventory.get("model", 0)
-    recut = inventory.get("shared_strokes_recut", 0)
+    recut, damaged = inventory.get("shared_strokes_recut", 0), inventory.get("damaged_drawings", 0)
+    notes = ([f"{recut} recut where two jamo share a stroke"] if recut else []) + (
+        [f"{damaged} jamo drawings set aside, their cut lost a stroke"] if damaged else [])
     lines = [f"jamo inventory: {inventory.get('labelled', 0)} syllables labelled"
-             + (f" ({recut} recut where two jamo share a stroke)" if recut else "")
+             + (f" ({'; '.join(notes)})" if notes else "")
              + f", {inventory.get('composable', 0):,} "
              f"of the {missing:,} missing composable ({inventory.get('built_jamo', 0):,} with a consonant built from "
              f"letters the font draws), {inventory.get('model', 0):,} left to the model; "
