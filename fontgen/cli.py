@@ -108,8 +108,8 @@ def cmd_generate(args) -> None:
     refined = f", {report.refined} of them refined by the model" if report.refined else ""
     print(f"drew {report.drawn} glyphs ({report.composed} composed from the font's own jamo{refined}, "
           f"{report.outlined} of them with its own contours in a .glif beside the PNG; {report.by_model} by the model; "
-          f"{report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) into {report.folder}; where "
-          f"each came from: {report.folder / 'sources.json'}")
+          f"{report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) into "
+          f"{report.folder}; where each came from: {report.folder / 'sources.json'}")
 
 
 def cmd_generate_reference(args) -> None:

@@ -1222,7 +1222,7 @@ def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarra
     renderer = GlyphRenderer(source.path, size, face=source.face)
     images = {letter: renderer.render(ord(letter)) for letter in COMPAT_JAMO}
     boxes = {letter: ink_box(image) for letter, image in images.items()}
-    parts = {letter: _parts_apart(images[letter], len(ARCHAIC_CLUSTERS[letter]), axis=1) for letter in ARCHAIC_CLUSTERS}
+    parts = {letter: _parts_apart(images[letter], len(names), axis=1) for letter, names in ARCHAIC_CLUSTERS.items()}
     parts.update({letter: _parts_apart(images[letter], 2, axis=0) for letter in LIGHT_LETTERS})
     syllables = [ink_box(renderer.render(c)) for c in glyph_data.ksx1001_syllables()[::47]]
     return ({k: v for k, v in boxes.items() if v is not None},
@@ -1262,8 +1262,9 @@ LETTER_CANDIDATES = 6  # a compatibility letter's drawings compared, from the sy
 
 def compat_jamo_images(composer: Composer, letters: list[str]) -> dict[int, np.ndarray]:
     """The compatibility letters the font's known syllables draw, at COMPOSE_SIZE: each letter's drawing most
-    like the others among its first LETTER_CANDIDATES candidates (`compat_jamo_sources`), scaled (keeping its proportions) into the box the
-    reference font gives that letter relative to its syllables, mapped onto this font's syllables' box. A
+    like the others among its first LETTER_CANDIDATES candidates (`compat_jamo_sources`), scaled (keeping its
+    proportions) into the box the reference font gives that letter relative to its syllables, mapped onto this
+    font's syllables' box. A
     pair no known syllable draws (ㄳ) is built from its two letters side by side; so are the archaic clusters
     (ㅥ, ㅴ), each letter in the box the reference font gives that part, and a light letter (ㅸ) is its letter
     above a small ㅇ. The archaic letters of shapes of their own (ㅿ, ㆁ, ㆍ, ...) are not drawn."""
@@ -1285,8 +1286,8 @@ def compat_jamo_images(composer: Composer, letters: list[str]) -> dict[int, np.n
         fitted = [_fit_into(ink, box, target_box(letter)) for ink in inks if (box := ink_box(ink)) is not None]
         if not fitted:
             return None
-        # Alone, a letter shows any stroke its neighbour lent it, and each drawing lends another: the drawing
-        # most like the others (at 64 px) is the letter without them.
+        # Alone, a letter shows any stroke a neighbour lent it, and each drawing had other neighbours: the one
+        # most like the others (at 64 px) has the least of theirs.
         small = downsize(np.stack(fitted), 64) >= 128
         overlap = np.array([[(a & b).sum() / max((a | b).sum(), 1) for b in small] for a in small])
         return fitted[int(np.argmax(overlap.sum(axis=1)))]
