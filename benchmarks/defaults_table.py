@@ -6,8 +6,9 @@ baselines, per val font, from `fontgen eval` result files; every score read back
         --lora benchmarks/results/eval-lora-ksx-ink.json benchmarks/results/eval-lora-ksx-edge.json \\
                benchmarks/results/eval-lora-256-level.json benchmarks/results/eval-lora-256-level-brush-recipe.json
 
-A font's LoRA row is taken from the last file that has it: the LoRA runs were made font by font as the
-finish and the ink level changed, and the last run of each font is the current code's.
+A font's row (composed or LoRA) is taken from the last file that has it: runs were made font by font as the
+code changed (e.g. composition re-run on the drawn fonts only, the fonts that store composites being
+unchanged), and the last run of each font is the current code's.
 """
 import argparse
 import json
@@ -28,22 +29,22 @@ def main() -> None:
           " nearest font | read as intended: compose / real |")
     print("|---|---:|---:|---:|---|---|---|---|---|")
     means: dict[tuple, list] = {}
-    for path in args.compose:
-        for r in json.loads(path.read_text()):
-            mine = r["scores"]["font file"]["all"]
-            other = lora.get((r["font"], r["known"]))
-            theirs = other["scores"]["font file"]["all"] if other else None
-            read = r["scores"]["compose"]["all"].get("read_as_intended")
-            read_cell = f"{read:.3f} / {r['real_read_as_intended']:.3f}" if read is not None else "-"
-            learned = r.get("learned") or {}
-            contours = (f"{learned['outlines']} ({learned.get('outlines_partly_traced', '-')})" if "outlines" in learned
-                        else "-")
-            print(f"| {r['font']} | {r['known']} | {r.get('composed', '-')}/{r['held_out']} | {contours} | {cell(mine)} | "
-                  f"{cell(theirs) if theirs else '-'} | {cell(r['scores']['reference']['all'])} | "
-                  f"{cell(r['scores']['nearest']['all'])} | {read_cell} |")
-            means.setdefault((r["known"], "compose"), []).append(mine["iou"])
-            if theirs:
-                means.setdefault((r["known"], "lora"), []).append(theirs["iou"])
+    compose = {(r["font"], r["known"]): r for path in args.compose for r in json.loads(path.read_text())}  # last wins
+    for r in compose.values():
+        mine = r["scores"]["font file"]["all"]
+        other = lora.get((r["font"], r["known"]))
+        theirs = other["scores"]["font file"]["all"] if other else None
+        read = r["scores"]["compose"]["all"].get("read_as_intended")
+        read_cell = f"{read:.3f} / {r['real_read_as_intended']:.3f}" if read is not None else "-"
+        learned = r.get("learned") or {}
+        contours = (f"{learned['outlines']} ({learned.get('outlines_partly_traced', '-')})" if "outlines" in learned
+                    else "-")
+        print(f"| {r['font']} | {r['known']} | {r.get('composed', '-')}/{r['held_out']} | {contours} | {cell(mine)} | "
+              f"{cell(theirs) if theirs else '-'} | {cell(r['scores']['reference']['all'])} | "
+              f"{cell(r['scores']['nearest']['all'])} | {read_cell} |")
+        means.setdefault((r["known"], "compose"), []).append(mine["iou"])
+        if theirs:
+            means.setdefault((r["known"], "lora"), []).append(theirs["iou"])
     print()
     for (known, label), values in sorted(means.items()):
         print(f"- mean IoU, {known} known, {label}: {sum(values) / len(values):.3f} over {len(values)} fonts")
