@@ -451,12 +451,12 @@ def learn_report(folder: str | Path) -> list[str]:
                      f"{start:.3f} -> {stage['held_back_score']:.3f} (best at step {stage['best_step']})")
     drawing = manifest.get("drawing")
     if drawing and drawing.get("iou"):
-        lines.append(drawing_report(drawing))
+        lines.append(_drawing_report(drawing))
     lines.append(f"in all {manifest.get('seconds', 0):.0f} s")
     return lines
 
 
-def drawing_report(drawing: dict) -> str:
+def _drawing_report(drawing: dict) -> str:
     """One line: how generate draws by default, and the held-back IoU of each way learn tried."""
     iou = drawing["iou"]
     refined = {key: value for key, value in iou.items() if key.startswith("refine ")}
