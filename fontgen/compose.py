@@ -1016,7 +1016,9 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     composer.font.segmented.update(resumed)
     have = set(known)
     missing = [c for c in glyph_data.all_syllables() if c not in have]
-    plan, uncovered, contexts, built, work = _plan(composer, missing)
+    plan = composer.inventory.coverage(missing)
+    uncovered = {c: composer.inventory.missing_jamo(c) for c in missing if c not in plan}
+    contexts, built, work = _labelling_work(composer, plan)
     _label(composer.font, work, partial_labels, source_sha256, progress)
     if cached_labels is not None:  # the registration's labels: the recut below depends on which syllables were cut
         cached_labels.parent.mkdir(parents=True, exist_ok=True)
@@ -1027,7 +1029,10 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         if damaged == composer.inventory.damaged:
             break
         composer.inventory = Inventory.from_known(known, composer.inventory.variants, damaged)
-        plan, uncovered, contexts, built, replanned = _plan(composer, missing)
+        # Only a syllable that took a damaged drawing (as a donor or as a built jamo's layout) can change.
+        plan.update(composer.inventory.coverage([c for c, sources in plan.items() if any(
+            (s.donor, s.ink_role) in damaged or (s.layout, s.role) in damaged for s in sources)]))
+        contexts, built, replanned = _labelling_work(composer, plan)
         new = sorted(set(replanned) - set(work))
         _label(composer.font, new, partial_labels, source_sha256, progress)
         recut += composer.font.split_shared_strokes(new)
@@ -1073,12 +1078,9 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     return summary
 
 
-def _plan(composer: Composer, missing: list[int]) -> tuple[dict, dict, list, list, list[int]]:
-    """The donors of each missing syllable the font's jamo compose (and why the others cannot be), the contexts
-    whose boxes a moved or built jamo needs, the built jamo, and the syllables to label: the donors and the
-    samples of those contexts."""
-    plan = composer.inventory.coverage(missing)
-    uncovered = {c: composer.inventory.missing_jamo(c) for c in missing if c not in plan}
+def _labelling_work(composer: Composer, plan: dict) -> tuple[list, list, list[int]]:
+    """For a plan of the missing syllables: the contexts whose boxes a moved or built jamo needs, the built jamo,
+    and the syllables to label (the donors and the samples of those contexts)."""
     # The box of a moved jamo's contexts is measured on the font's own syllables.
     contexts = sorted({ctx for c, sources in plan.items() for pair in contexts_to_move(c, sources) for ctx in pair})
     built = [(c, s) for c, sources in plan.items() for s in sources if s.built]
@@ -1086,7 +1088,7 @@ def _plan(composer: Composer, missing: list[int]) -> tuple[dict, dict, list, lis
                                        if s.layout is None})
     donors = {s.donor for sources in plan.values() for s in sources} | {s.layout for _, s in built if s.layout}
     work = sorted(donors.union(*(composer.boxes.samples(context) for context in contexts)))
-    return plan, uncovered, contexts, built, work
+    return contexts, built, work
 
 
 # A drawn jamo whose labelled ink is under DAMAGED_AREA of the font's usual drawing of it (the median over its
