@@ -25,8 +25,8 @@ def main() -> None:
     parser.add_argument("--lora", nargs="+", type=Path, required=True)
     args = parser.parse_args()
     lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}  # last wins
-    print("| font | known | composed | own contours (in part) | compose (default) | LoRA (model alone) | fitted reference |"
-          " nearest font | read as intended: compose / real |")
+    print("| font | known | composed | own contours (in part) | compose (default) | LoRA (model alone) |"
+          " fitted reference | nearest font | read as intended: compose / real |")
     print("|---|---:|---:|---:|---|---|---|---|---|")
     means: dict[tuple, list] = {}
     compose = {(r["font"], r["known"]): r for path in args.compose for r in json.loads(path.read_text())}  # last wins
