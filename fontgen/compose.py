@@ -1233,28 +1233,22 @@ def _reference_compat_boxes(size: int) -> tuple[dict[str, np.ndarray], np.ndarra
 
 def _parts_apart(image: np.ndarray, count: int, axis: int) -> list[np.ndarray] | None:
     """The ink boxes of `count` parts of a letter set apart along `axis` (1: side by side, 0: one above the
-    other), cut at the widest blank gaps between them; None when the letter has fewer gaps."""
-    profile = (image >= 128).sum(axis=1 - axis) > 0
-    runs, start = [], None  # blank runs inside the ink: (length, first, last)
+    other), cut in the middle of the widest blank gaps between them; None when the letter has fewer gaps."""
+    profile = (image >= 128).any(axis=1 - axis)
     inked = np.flatnonzero(profile)
     if len(inked) == 0:
         return None
-    for i in range(int(inked[0]), int(inked[-1]) + 1):
-        if not profile[i] and start is None:
-            start = i
-        elif profile[i] and start is not None:
-            runs.append((i - start, start, i))
-            start = None
-    if len(runs) < count - 1:
+    gaps, found = ndimage.label(~profile[inked[0]:inked[-1] + 1])
+    if found < count - 1:
         return None
-    cuts = sorted((first + last) // 2 for _, first, last in sorted(runs, reverse=True)[:count - 1])
-    edges = [0, *cuts, image.shape[axis]]
+    widest = sorted(ndimage.find_objects(gaps), key=lambda gap: (gap[0].stop - gap[0].start, gap[0].start),
+                    reverse=True)  # of equal gaps, the later first
+    cuts = sorted(int(inked[0]) + (gap[0].start + gap[0].stop) // 2 for gap in widest[:count - 1])
     boxes = []
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in zip([0, *cuts], [*cuts, image.shape[axis]]):
         part = np.zeros_like(image)
-        index = [slice(None), slice(None)]
-        index[axis] = slice(lo, hi)
-        part[tuple(index)] = image[tuple(index)]
+        index = (slice(None), slice(lo, hi)) if axis == 1 else (slice(lo, hi), slice(None))
+        part[index] = image[index]
         boxes.append(ink_box(part))
     return None if any(box is None for box in boxes) else boxes
 
