@@ -28,7 +28,8 @@ from fontgen.learn import learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.outlines import GlyphOutline, image_digest
 from fontgen.paths import default_cache_dir
-from fontgen.readability import load_recognizer, read_as_intended
+from fontgen.readability import (RECOGNIZER_SIZE, JamoRecognizer, adapt_recognizer, load_recognizer,
+                                 read_as_intended)
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
 from fontgen.render import FINISH_SIZE, INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
@@ -228,8 +229,9 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
               "held_codepoints": held, "scores": {}}
     if composed is not None:
         result["composed"] = int(composed.sum())
-    recognizer = load_recognizer()
+    recognizer = font_recognizer(subset_path, known, frame)
     if recognizer is not None:
+        result["recognizer_adapted_on"] = len(known)
         result["real_read_as_intended"] = float(read_as_intended(recognizer, real, held).mean())
     for label, drawn_images in images.items():
         result["scores"][label] = {"all": scores(real, drawn_images)}
@@ -246,6 +248,16 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     if composed is not None:
         raw["composed"] = images["compose"]
     return result, picture, raw
+
+
+def font_recognizer(subset_path: Path, known: list[int], frame: EmFrame) -> JamoRecognizer | None:
+    """The shipped jamo recognizer adapted to a font's style on its known glyphs (never the held-out ones;
+    None without a shipped recognizer)."""
+    recognizer = load_recognizer()
+    if recognizer is None:
+        return None
+    images = GlyphRenderer(subset_path, RECOGNIZER_SIZE, frame=frame).render_many(known)
+    return adapt_recognizer(recognizer, images, known)
 
 
 METRICS = {"ssim": "SSIM (higher is better)", "rmse": "RMSE", "iou": "IoU (higher is better)",

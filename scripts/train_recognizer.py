@@ -19,19 +19,8 @@ from safetensors.torch import load_file, save_file
 import glyph_data
 from fontgen.dataset import build_cache, corpus_sources
 from fontgen.paths import default_cache_dir
-from fontgen.readability import HEADS, RECOGNIZER_DIR, RECOGNIZER_SIZE, JamoRecognizer, jamo_targets, read_as_intended
-
-
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A random shift (up to 4 px) and scale (0.88-1.12) per glyph."""
-    n = len(x)
-    scale = 1 + (torch.rand(n, generator=generator) - 0.5) * 0.24
-    shift = (torch.rand(n, 2, generator=generator) - 0.5) * (8 / RECOGNIZER_SIZE) * 2
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 1, 1] = 1 / scale, 1 / scale
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta, x.shape, align_corners=False)
-    return F.grid_sample(x, grid, align_corners=False)
+from fontgen.readability import (HEADS, RECOGNIZER_DIR, RECOGNIZER_SIZE, JamoRecognizer, augment, jamo_targets,
+                                 read_as_intended)
 
 
 def val_share(model: JamoRecognizer, per_font: int = 300) -> dict[str, float]:

@@ -54,10 +54,10 @@ def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_mo
         assert rescored["ssim"] == pytest.approx(result["scores"][label]["all"]["ssim"])
     reference = scores(drawings["real"], drawings["reference"])
     assert reference == pytest.approx({k: result["scores"]["reference"]["all"][k] for k in reference})
-    # With the shipped recognizer, each way of drawing is also read, beside the real glyphs.
-    if "real_read_as_intended" in result:
-        assert 0.0 <= result["real_read_as_intended"] <= 1.0
-        assert all(0.0 <= parts["all"]["read_as_intended"] <= 1.0 for parts in result["scores"].values())
+    # Each way of drawing is also read, beside the real glyphs, by the shipped recognizer adapted on the known ones.
+    assert result["recognizer_adapted_on"] == 48
+    assert 0.0 <= result["real_read_as_intended"] <= 1.0
+    assert all(0.0 <= parts["all"]["read_as_intended"] <= 1.0 for parts in result["scores"].values())
 
 
 @requires_corpus
