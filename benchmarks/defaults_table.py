@@ -4,11 +4,14 @@ baselines, per val font, from `fontgen eval` result files; every score read back
     python benchmarks/defaults_table.py \\
         --compose benchmarks/results/eval-compose-ksx.json benchmarks/results/eval-compose-256.json \\
         --lora benchmarks/results/eval-lora-ksx-ink.json benchmarks/results/eval-lora-ksx-edge.json \\
-               benchmarks/results/eval-lora-256-level.json benchmarks/results/eval-lora-256-level-brush-recipe.json
+               benchmarks/results/eval-lora-256-level.json benchmarks/results/eval-lora-256-level-brush-recipe.json \\
+        [--readability benchmarks/results/readability-eval-compose-ksx.json ...]
 
 A font's row (composed or LoRA) is taken from the last file that has it: runs were made font by font as the
 code changed (e.g. composition re-run on the drawn fonts only, the fonts that store composites being
-unchanged), and the last run of each font is the current code's.
+unchanged), and the last run of each font is the current code's. `--readability` files
+(`benchmarks/readability_rescore.py`) give the "read as intended" cells instead of the eval files, for runs made
+before eval read with the recognizer adapted to each font.
 """
 import argparse
 import json
@@ -23,7 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compose", nargs="+", type=Path, required=True)
     parser.add_argument("--lora", nargs="+", type=Path, required=True)
+    parser.add_argument("--readability", nargs="*", type=Path, default=[])
     args = parser.parse_args()
+    readable = {(r["font"], r["known"]): r for path in args.readability for r in json.loads(path.read_text())}
     lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}  # last wins
     print("| font | known | composed | own contours (in part) | compose (default) | LoRA (model alone) |"
           " fitted reference | nearest font | read as intended: compose / real |")
@@ -34,8 +39,10 @@ def main() -> None:
         mine = r["scores"]["font file"]["all"]
         other = lora.get((r["font"], r["known"]))
         theirs = other["scores"]["font file"]["all"] if other else None
-        read = r["scores"]["compose"]["all"].get("read_as_intended")
-        read_cell = f"{read:.3f} / {r['real_read_as_intended']:.3f}" if read is not None else "-"
+        read, real = r["scores"]["compose"]["all"].get("read_as_intended"), r.get("real_read_as_intended")
+        if (r["font"], r["known"]) in readable:
+            read, real = readable[r["font"], r["known"]]["compose"], readable[r["font"], r["known"]]["real"]
+        read_cell = f"{read:.3f} / {real:.3f}" if read is not None else "-"
         learned = r.get("learned") or {}
         contours = (f"{learned['outlines']} ({learned.get('outlines_partly_traced', '-')})" if "outlines" in learned
                     else "-")

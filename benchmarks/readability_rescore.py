@@ -60,10 +60,10 @@ def main() -> None:
                     finished = finish_glyphs(glyphs[key], FINISH_SIZE, levels.get(label, 0.5))
                     row[label] = read_as_intended(model, finished, codepoints)
             misread = [chr(c) for c, ok in zip(codepoints, row.get("compose", row["real"])) if not ok]
-            rows.append({"font": row["font"], **{k: round(float(np.mean(v)), 4) for k, v in row.items()
+            rows.append({"font": row["font"], "known": known_counts[row["font"]], **{k: round(float(np.mean(v)), 4) for k, v in row.items()
                                                  if k != "font"}, "misread_composed": "".join(misread)})
         print(f"\n{run}\n")
-        labels = [k for k in rows[0] if k not in ("font", "misread_composed")]
+        labels = [k for k in rows[0] if k not in ("font", "known", "misread_composed")]
         print("| font | " + " | ".join(labels) + " | composed and misread |")
         print("|---|" + "---|" * (len(labels) + 1))
         for r in rows:
