@@ -246,27 +246,33 @@ class Inventory:
                        for part in LETTER_PAIRS[letter])
         return self._has_letter(_other(role), letter)
 
-    def sources(self, codepoint: int) -> list[JamoSource] | None:
+    def sources(self, codepoint: int, avoid: frozenset[tuple[int, int]] = frozenset()) -> list[JamoSource] | None:
         """The donor of each jamo of a syllable (two for a jamo built from two letters), or None when the
         font draws one of its jamo nowhere in that role and it cannot be built (the model draws that
-        syllable)."""
+        syllable). No (syllable, role) drawing in `avoid` is taken while the font draws that jamo elsewhere."""
         roles = roles_of(codepoint)
         chosen = []
         for role in roles:
-            source = self._drawn_source(role, codepoint)
+            source = self._drawn_source(role, codepoint, avoid)
             found = [source] if source is not None else self._built_sources(role, codepoint)
             if not found:
                 return None
             chosen.extend(found)
         return chosen
 
-    def _drawn_source(self, role: int, codepoint: int) -> JamoSource | None:
-        """The known syllable whose drawing of the jamo in `role` has the closest context (None: none)."""
+    def _drawn_source(self, role: int, codepoint: int,
+                      avoid: frozenset[tuple[int, int]] = frozenset()) -> JamoSource | None:
+        """The known syllable whose drawing of the jamo in `role` has the closest context, leaving out the
+        drawings in `avoid` unless they are all there is (None: none)."""
         target = glyph_data.decompose(codepoint)
         donors = self.by_jamo.get((role, jamo_value(role, target)))
         if not donors:
             return None
         jamo = self._jamo_rows(role, jamo_value(role, target))
+        if avoid:
+            kept = np.array([(donor, role) not in avoid for donor in donors])
+            if kept.any():
+                donors, jamo = [d for d, keep in zip(donors, kept) if keep], jamo[kept]
         shape = donor_penalties(role, target, jamo)
         # Among equals, the donor closest in every role, so that the jamo of one syllable come from
         # as few syllables as possible (their spacing agrees).
@@ -998,11 +1004,14 @@ def _context_from_key(key: str) -> tuple:
 
 
 def write_inventory(font: str | Path, face: int, folder: str | Path, known: list[int], source_sha256: str,
-                    variants: VariantTable | None, progress: bool = True, cache_dir: Path | None = None) -> dict:
+                    variants: VariantTable | None, progress: bool = True, cache_dir: Path | None = None,
+                    check_reading: bool = True) -> dict:
     """Label the jamo of the known syllables the missing ones are composed from and write the inventory
     into a style folder (jamo_inventory.json, jamo_labels.safetensors, the known syllables' font);
     returns its summary. Interrupted, it keeps the labels made so far for the next run; with `cache_dir`,
-    the labels of the same font file learned before (into any folder) are reused and kept there."""
+    the labels of the same font file learned before (into any folder) are reused and kept there. With
+    `check_reading`, every planned syllable is composed and read, and planned again where it misreads
+    (`replan_misread`; a minute or two with 2,350 known)."""
     from fontgen.fonts import subset_font
 
     folder = Path(folder)
@@ -1038,6 +1047,10 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         recut += composer.font.split_shared_strokes(new)
         work = sorted(set(work) | set(new))
     moves = composer.choose_moves()
+    reader = font_reader(composer.font, known) if check_reading else None
+    readability = {"checked": 0} if reader is None else replan_misread(composer, plan, reader, partial_labels,
+                                                                        source_sha256, progress)
+    recut += readability.pop("recut", 0)
     contexts = sorted(set(contexts) | set(composer.boxes.measured))
     boxes = {_context_key(ctx): (None if (b := composer.boxes.box(ctx)) is None else [round(float(x), 2) for x in b])
              for ctx in contexts}
@@ -1058,7 +1071,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
         "shared_strokes_recut": recut, "damaged_drawings": len(composer.inventory.damaged),
         "same_context": sum(1 for sources in plan.values() if all(s.distance == 0 for s in sources)),
         "built_jamo": len({c for c, _ in built}),
-        "moves": moves,
+        "moves": moves, "readability": readability,
     }
     inventory = {
         "fontgen_inventory": 1, "source_sha256": source_sha256, "source_file": source.name,
@@ -1140,6 +1153,75 @@ def _label(font: FontJamo, codepoints: list[int], partial_labels: Path, source_s
         raise
     finally:
         bar.close()
+
+
+# A font that joins two jamo into one stroke (the ticks of ㅕ and ㅖ to the initial) can lose a tick to the initial
+# in the cut, and a syllable composed from that drawing reads as another (쎳 as 썻, 녢 with ㅔ). The shipped jamo
+# recognizer, adapted to the font on its known syllables, reads every composed syllable; one it misreads is
+# composed again with the donor of each of its roles set aside in turn, and the first that reads as intended
+# is kept. With fewer known syllables than this the adapted recognizer does not read the style well enough.
+READ_CHECK_MIN_KNOWN = 200
+READ_BATCH = 256
+
+
+def font_reader(font: FontJamo, known: list[int]):
+    """The shipped jamo recognizer adapted to the font on its known syllables (None: none shipped, or fewer
+    than READ_CHECK_MIN_KNOWN known)."""
+    from fontgen.readability import adapt_recognizer, load_recognizer
+
+    recognizer = load_recognizer()
+    if recognizer is None or len(known) < READ_CHECK_MIN_KNOWN:
+        return None
+    return adapt_recognizer(recognizer, font.small.render_many(known), known)
+
+
+def misread_syllables(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
+                      progress: bool = False) -> list[int]:
+    """The planned syllables whose composition the recognizer does not read as intended."""
+    from tqdm import tqdm
+
+    from fontgen.readability import RECOGNIZER_SIZE, read_as_intended
+
+    codepoints, misread = sorted(plan), []
+    for start in tqdm(range(0, len(codepoints), READ_BATCH), desc="reading composed syllables", unit="batch",
+                      disable=not progress):
+        batch = codepoints[start:start + READ_BATCH]
+        images = downsize(np.stack([composer.compose(c, plan[c]) for c in batch]), RECOGNIZER_SIZE)
+        misread += [c for c, ok in zip(batch, read_as_intended(recognizer, images, batch)) if not ok]
+    return misread
+
+
+def alternative_plans(inventory: Inventory, codepoint: int, sources: list[JamoSource]) -> list[list[JamoSource]]:
+    """Other ways to compose a syllable: with the donor of each of its drawn jamo set aside in turn."""
+    plans = []
+    for role in roles_of(codepoint):
+        avoid = frozenset((s.donor, s.ink_role) for s in sources if s.role == role and not s.built)
+        alternative = inventory.sources(codepoint, avoid) if avoid else None
+        if alternative is not None and alternative != sources and alternative not in plans:
+            plans.append(alternative)
+    return plans
+
+
+def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recognizer, partial_labels: Path,
+                   source_sha256: str, progress: bool = False) -> dict:
+    """Compose the planned syllables again from other donors where `recognizer` misreads them (`plan` is
+    changed in place; new donors are labelled); returns what was done (`recut`: strokes recut in new donors)."""
+    from fontgen.readability import RECOGNIZER_SIZE, read_as_intended
+
+    misread = misread_syllables(composer, plan, recognizer, progress)
+    alternatives = {c: alternative_plans(composer.inventory, c, plan[c]) for c in misread}
+    new = sorted({s.donor for plans in alternatives.values() for p in plans for s in p} - set(composer.font.segmented))
+    _label(composer.font, new, partial_labels, source_sha256, progress)
+    recut = composer.font.split_shared_strokes(new)
+    replanned = {}
+    for codepoint, plans in alternatives.items():
+        for sources in plans:
+            image = downsize(composer.compose(codepoint, sources)[None], RECOGNIZER_SIZE)
+            if read_as_intended(recognizer, image, [codepoint])[0]:
+                replanned[codepoint] = sources
+                break
+    plan.update(replanned)
+    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned), "recut": recut}
 
 
 def has_inventory(folder: str | Path) -> bool:

@@ -426,8 +426,11 @@ def learn_report(folder: str | Path) -> list[str]:
     inventory = manifest.get("jamo_inventory", {})
     missing = inventory.get("composable", 0) + inventory.get("model", 0)
     recut, damaged = inventory.get("shared_strokes_recut", 0), inventory.get("damaged_drawings", 0)
+    read = inventory.get("readability") or {}
     notes = ([f"{recut} recut where two jamo share a stroke"] if recut else []) + (
-        [f"{damaged} jamo drawings set aside, their cut lost a stroke"] if damaged else [])
+        [f"{damaged} jamo drawings set aside, their cut lost a stroke"] if damaged else []) + (
+        [f"{read['misread']:,} composed syllables misread by the recognizer adapted to the font, "
+         f"{read['replanned']:,} of them composed again from other donors"] if read.get("checked") else [])
     lines = [f"jamo inventory: {inventory.get('labelled', 0)} syllables labelled"
              + (f" ({'; '.join(notes)})" if notes else "")
              + f", {inventory.get('composable', 0):,} "

@@ -62,8 +62,9 @@ def test_eval_scores_base_ti_lora_font_file_and_both_baselines(tmp_path, tiny_mo
 
 @requires_corpus
 def test_eval_of_composition_scores_it_through_the_font_file(tmp_path, tiny_model):
-    """UnBatang cut down to 300 syllables: held-out syllables composed from their jamo, read back from the font."""
-    evaluate_fonts(["UnBatang"], known=300, held_out=6, method="compose", base=tiny_model, output=tmp_path / "eval")
+    """UnBatang cut down to 190 syllables (too few for learn to read every composed syllable, which takes a
+    minute): held-out syllables composed from their jamo, read back from the font."""
+    evaluate_fonts(["UnBatang"], known=190, held_out=6, method="compose", base=tiny_model, output=tmp_path / "eval")
     [result] = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert {"base", "compose", "font file", "reference", "nearest"} == set(result["scores"])
     assert 0 < result["composed"] <= 6 and result["learned"]["jamo_inventory"]["composable"] > 1000
