@@ -1221,7 +1221,10 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
                 replanned[codepoint] = sources
                 break
     plan.update(replanned)
-    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned), "recut": recut}
+    # The rest are the first a designer should look at (or the recognizer misreads the style there).
+    kept = "".join(chr(c) for c in misread if c not in replanned)
+    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned), "misread_kept": kept,
+            "recut": recut}
 
 
 def has_inventory(folder: str | Path) -> bool:

@@ -647,7 +647,7 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
     misread = misread_syllables(composer, plan, recognizer)
     assert len(misread) >= 2 and set(misread) <= set(targets)  # (the recognizer guessed 꼅 without its ㅕ)
     done = replan_misread(composer, plan, recognizer, tmp_path / "labels.partial", "0" * 64)
-    assert done["misread"] == len(misread) and done["replanned"] == len(misread)
+    assert done["misread"] == len(misread) and done["replanned"] == len(misread) and done["misread_kept"] == ""
     for c in misread:
         assert next(s.donor for s in plan[c] if s.role == MEDIAL) not in damaged
     assert misread_syllables(composer, plan, recognizer) == []
