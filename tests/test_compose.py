@@ -625,9 +625,9 @@ def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):
 @requires_corpus
 def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_donors(tmp_path):
     """NanumBarunGothicBold (a printed face the shipped recognizer reads) with a quarter of its KS X 1001
-    syllables: the vowel donor of three missing syllables is damaged (its vowel's ink erased, as a cut that gives
-    the vowel's strokes to no jamo would); those that then read as another syllable are planned again from
-    donors they read right with."""
+    syllables: of a dozen missing syllables it reads composed, three get their vowel donor damaged (its vowel's
+    ink erased, as a cut that gives the vowel's strokes to no jamo would); those that then read as another
+    syllable are planned again from donors they read right with."""
     from fontgen.compose import misread_syllables, replan_misread
     from fontgen.readability import load_recognizer
 
@@ -636,9 +636,10 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
     composer = composer_for_font(font.path, font.face, known, VariantTable.shipped())
     missing = [c for c in glyph_data.all_syllables() if c not in set(known)]
     targets = [c for c in missing if glyph_data.decompose(c).medial == glyph_data.MEDIALS.index("ㅕ")][40:43]
-    plan = composer.inventory.coverage(targets)
+    plan = composer.inventory.coverage(targets + missing[::800])
     recognizer = load_recognizer()
-    assert misread_syllables(composer, plan, recognizer) == []  # composed from good cuts, they read as intended
+    plan = {c: sources for c, sources in plan.items() if c not in misread_syllables(composer, plan, recognizer)}
+    assert set(targets) <= set(plan) and len(plan) >= 10  # composed from good cuts, these read as intended
     damaged = {next(s.donor for s in plan[c] if s.role == MEDIAL) for c in targets}
     for donor in damaged:  # its vowel's ink lost to every jamo of it
         image = composer.font.image(donor).copy()
