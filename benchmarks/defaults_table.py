@@ -40,7 +40,7 @@ def main() -> None:
         other = lora.get((r["font"], r["known"]))
         theirs = other["scores"]["font file"]["all"] if other else None
         read, real = r["scores"]["compose"]["all"].get("read_as_intended"), r.get("real_read_as_intended")
-        if (r["font"], r["known"]) in readable:
+        if "recognizer_adapted_on" not in r and (r["font"], r["known"]) in readable:
             read, real = readable[r["font"], r["known"]]["compose"], readable[r["font"], r["known"]]["real"]
         read_cell = f"{read:.3f} / {real:.3f}" if read is not None else "-"
         learned = r.get("learned") or {}
