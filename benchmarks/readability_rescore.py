@@ -60,15 +60,17 @@ def main() -> None:
                     finished = finish_glyphs(glyphs[key], FINISH_SIZE, levels.get(label, 0.5))
                     row[label] = read_as_intended(model, finished, codepoints)
             misread = [chr(c) for c, ok in zip(codepoints, row.get("compose", row["real"])) if not ok]
-            rows.append({"font": row["font"], "known": known_counts[row["font"]], **{k: round(float(np.mean(v)), 4) for k, v in row.items()
-                                                 if k != "font"}, "misread_composed": "".join(misread)})
+            shares = {k: round(float(np.mean(v)), 4) for k, v in row.items() if k != "font"}
+            rows.append({"font": row["font"], "known": known_counts[row["font"]], **shares,
+                         "misread_composed": "".join(misread)})
         print(f"\n{run}\n")
         labels = [k for k in rows[0] if k not in ("font", "known", "misread_composed")]
         print("| font | " + " | ".join(labels) + " | composed and misread |")
         print("|---|" + "---|" * (len(labels) + 1))
         for r in rows:
             print(f"| {r['font']} | " + " | ".join(f"{r[k]:.3f}" for k in labels) + f" | {r['misread_composed']} |")
-        (RESULTS / f"readability-{run.name}{'-shipped' if args.shipped else ''}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+        name = f"readability-{run.name}{'-shipped' if args.shipped else ''}.json"
+        (RESULTS / name).write_text(json.dumps(rows, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
