@@ -13,22 +13,20 @@ from pathlib import Path
 import numpy as np
 from safetensors import safe_open
 
-import glyph_data
 from fontgen.evaluate import eval_case, font_recognizer
-from fontgen.fonts import font_info
 from fontgen.readability import JamoRecognizer, load_recognizer, read_as_intended
 from fontgen.render import FINISH_SIZE, finish_glyphs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def adapted(shipped: JamoRecognizer, font: str, known_count: int) -> JamoRecognizer:
+def adapted(font: str, known_count: int) -> JamoRecognizer:
     """The recognizer adapted to a val font on the known syllables its eval run had (the run's count of
     them: its KS X 1001 syllables, or as many chosen as eval chooses them)."""
     with tempfile.TemporaryDirectory() as work:
-        ksx = sum(1 for c in font_info(glyph_data.corpus_font(font).path, glyph_data.corpus_font(font).face).hangul
-                  if c in set(glyph_data.ksx1001_syllables()))
-        case = eval_case(font, "ksx1001" if known_count == ksx else known_count, 1, Path(work))
+        case = eval_case(font, "ksx1001", 1, Path(work))
+        if len(case.known) != known_count:
+            case = eval_case(font, known_count, 1, Path(work))
         if len(case.known) != known_count:
             raise SystemExit(f"{font}: cannot find the {known_count} known syllables of the run")
         return font_recognizer(case.subset_path, case.known, case.frame)
@@ -49,7 +47,7 @@ def main() -> None:
             with safe_open(str(path), framework="numpy") as handle:
                 glyphs = {k: handle.get_tensor(k) for k in handle.keys()}
                 levels = json.loads(handle.metadata()["ink_levels"])
-            model = shipped if args.shipped else adapted(shipped, path.stem, known_counts[path.stem])
+            model = shipped if args.shipped else adapted(path.stem, known_counts[path.stem])
             codepoints = [int(c) for c in glyphs["codepoints"]]
             row = {"font": path.stem, "real": read_as_intended(model, glyphs["real"], codepoints)}
             if "composed" in glyphs:

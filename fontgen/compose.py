@@ -1171,12 +1171,11 @@ READ_TRUSTED_MISREAD = 0.5
 def font_reader(font: FontJamo, known: list[int]):
     """The shipped jamo recognizer adapted to the font on its known syllables (None: none shipped, or fewer
     than READ_CHECK_MIN_KNOWN known)."""
-    from fontgen.readability import adapt_recognizer, load_recognizer
+    from fontgen.readability import recognizer_for_font
 
-    recognizer = load_recognizer()
-    if recognizer is None or len(known) < READ_CHECK_MIN_KNOWN:
+    if len(known) < READ_CHECK_MIN_KNOWN:
         return None
-    return adapt_recognizer(recognizer, font.small.render_many(known), known)
+    return recognizer_for_font(font.small.render_many(known), known)
 
 
 def misread_syllables(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,

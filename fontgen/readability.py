@@ -10,6 +10,7 @@ glyphs' own share.
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -111,8 +112,6 @@ def adapt_recognizer(model: JamoRecognizer, images: np.ndarray, codepoints: list
     """A copy of the recognizer fine-tuned on a font's own known glyphs (uint8, any multiple of 64 px, in the
     font's em frame), each batch moved and scaled at random: it then reads the font's style. The original is
     left as it is."""
-    import copy
-
     adapted = copy.deepcopy(model).train()
     inputs, targets = to_input(images), jamo_targets(codepoints)
     optimizer = torch.optim.AdamW(adapted.parameters(), lr=ADAPT_LR, weight_decay=1e-4)
@@ -125,3 +124,10 @@ def adapt_recognizer(model: JamoRecognizer, images: np.ndarray, codepoints: list
         loss.backward()
         optimizer.step()
     return adapted.eval()
+
+
+def recognizer_for_font(images: np.ndarray, codepoints: list[int], seed: int = 0) -> JamoRecognizer | None:
+    """The shipped recognizer adapted to a font on its known glyphs (see `adapt_recognizer`; None when no
+    recognizer is shipped)."""
+    shipped = load_recognizer()
+    return None if shipped is None else adapt_recognizer(shipped, images, codepoints, seed=seed)
