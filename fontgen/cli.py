@@ -5,10 +5,12 @@ Every user-facing failure is a FontgenError, printed as one line with a non-zero
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
 
+from fontgen import __version__
 from fontgen.errors import FontgenError
 from fontgen.paths import DEFAULT_CHECKPOINT
 
@@ -168,6 +170,7 @@ def cmd_eval(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fontgen", description="Complete Korean fonts in their own style.")
+    parser.add_argument("--version", action="version", version=f"fontgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="family, format and Hangul coverage of a font")
@@ -335,10 +338,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fontgen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `fontgen info FONT | head`: the reader stopped reading, nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except Exception:  # damaged input is refused where it is found (FontgenError): this is fontgen's own bug
         traceback.print_exc()
-        print("fontgen: internal error: a bug in fontgen, not a problem with your input; please report it to "
-              "fontgen's issue tracker with the lines above", file=sys.stderr)
+        print(f"fontgen: internal error: a bug in fontgen {__version__}, not a problem with your input; please "
+              "report it to fontgen's issue tracker with the command and the lines above (README.md, "
+              "\"Reporting a bug\")", file=sys.stderr)
         return 2
     return 0
 

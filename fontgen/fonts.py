@@ -21,7 +21,10 @@ def _read_font_bytes(path: Path) -> bytes:
         raise FontgenError(f"{path}: no such file")
     if path.is_dir():
         raise FontgenError(f"{path}: is a folder, not a font file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:  # permissions, a file that vanished, a device error
+        raise FontgenError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
     if data[:4] not in SFNT_MAGICS:
         raise FontgenError(f"{path}: not a font file (expected TTF, OTF, TTC, WOFF or WOFF2)")
     return data
@@ -224,7 +227,11 @@ def drawn_codepoints(path: str | Path, codepoints: list[int], face: int = 0) -> 
         glyph_index = ft_face.get_char_index(codepoint)
         if glyph_index == 0:  # unmapped: FreeType would load .notdef, which has an outline
             continue
-        ft_face.load_glyph(glyph_index, freetype.FT_LOAD_NO_SCALE | freetype.FT_LOAD_NO_BITMAP)
+        try:
+            ft_face.load_glyph(glyph_index, freetype.FT_LOAD_NO_SCALE | freetype.FT_LOAD_NO_BITMAP)
+        except freetype.FT_Exception as error:
+            raise FontgenError(f"{path}: glyph {glyph_index} (U+{codepoint:04X}) cannot be read by FreeType "
+                               f"({error})") from None
         if ft_face.glyph.outline.n_points > 0:
             drawn.append(codepoint)
     return drawn

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 import glyph_data
@@ -45,10 +46,10 @@ from fontgen.paths import RECIPES, default_cache_dir
 from fontgen.recipe import learn_sections, read_recipe
 from fontgen.reference import LayoutFit, fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, finish_glyphs, ink_iou, similarity
-from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, UNET_FILE, add_style_token,
-                           load_embedding, save_embedding)
+from fontgen.style import (ADAPTER_NAME, EMBEDDINGS_FILE, LORA_FILE, MANIFEST_FILE, STYLE_METHODS, UNET_FILE,
+                           add_style_token, load_embedding, save_embedding)
 
-METHODS = ("compose", "ti", "lora", "dreambooth", "hypernetwork")
+METHODS = STYLE_METHODS
 STAGE2_FILES = {"lora": LORA_FILE, "dreambooth": UNET_FILE, "hypernetwork": HYPERNETWORK_FILE}
 
 
@@ -328,6 +329,10 @@ def _train_stages(model: GlyphDiffusion, method: str, glyphs: TrainingGlyphs, ou
     if saved is None or any(saved.get(key) != value for key, value in resumable.items()):
         saved = None
     stage2_done = saved.get("stage2_steps", 0) if saved and saved.get("stage2_method") == method else 0
+    if type(stage2_done) is not int or stage2_done < 0:
+        saved, stage2_done = None, 0  # an edited progress file: nothing of it is trusted
+    if saved:
+        _check_saved_files(out, [EMBEDDINGS_FILE] + ([STAGE2_FILES[method]] if stage2_done else []))
     try:
         if saved:
             load_embedding(model, out / EMBEDDINGS_FILE)
@@ -500,9 +505,20 @@ def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, fa
 
 def _read_json(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _check_saved_files(out: Path, names: list[str]) -> None:
+    """The files a resumed run goes on from read whole: a truncated one is named, not a traceback mid-stage."""
+    for name in names:
+        try:
+            load_file(str(out / name))
+        except (OSError, SafetensorError) as error:
+            raise FontgenError(f"{out / name}: the saved progress is damaged ({str(error).splitlines()[0][:120]}); "
+                               "learn again without --resume") from None
 
 
 def _textual_inversion(model, token, initial_tokens, pairs, held, settings, ti, steps, progress) -> StageResult:

@@ -92,13 +92,13 @@ class GlyphRenderer:
         self.frame = frame or frame_for_font(font)
         self.cmap = font.getBestCmap() or {}
         data = sfnt_bytes(self.path, face)
-        try:
-            self.face = freetype.Face(io.BytesIO(data), index=face)
-        except freetype.FT_Exception as error:
-            raise FontgenError(f"{self.path}: FreeType cannot read this font ({error})") from None
         scale = self.frame.scale(self.size_px)
         ppem = self.frame.units_per_em * scale
-        self.face.set_char_size(int(round(ppem * 64)))
+        try:
+            self.face = freetype.Face(io.BytesIO(data), index=face)
+            self.face.set_char_size(int(round(ppem * 64)))
+        except freetype.FT_Exception as error:
+            raise FontgenError(f"{self.path}: FreeType cannot read this font ({error})") from None
         # Freetype places the pen origin; we split it into whole pixels and a 26.6 sub-pixel shift.
         origin_x, origin_y = self.frame.to_pixels(0.0, 0.0, self.size_px)
         self._ix, self._iy = int(np.floor(origin_x)), int(np.floor(origin_y))
@@ -118,7 +118,11 @@ class GlyphRenderer:
     def _render_index(self, glyph_index: int) -> np.ndarray:
         """One glyph, by its index in the font, as a (size_px, size_px) uint8 image."""
         canvas = np.zeros((self.size_px, self.size_px), dtype=np.uint8)
-        self.face.load_glyph(glyph_index, _LOAD_FLAGS)
+        try:
+            self.face.load_glyph(glyph_index, _LOAD_FLAGS)
+        except freetype.FT_Exception as error:  # the font check drew it at another size: damage shows per size
+            raise FontgenError(f"{self.path}: glyph {glyph_index} cannot be drawn by FreeType at "
+                               f"{self.size_px} px ({error})") from None
         slot = self.face.glyph
         bitmap = slot.bitmap._FT_Bitmap
         rows, width, pitch = bitmap.rows, bitmap.width, bitmap.pitch

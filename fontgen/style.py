@@ -95,9 +95,56 @@ def read_manifest(folder: str | Path) -> dict:
     if not path.exists():
         raise FontgenError(f"{folder}: not a style folder (no {MANIFEST_FILE}; make one with `fontgen learn`)")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise FontgenError(f"{path}: damaged manifest") from None
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise FontgenError(f"{path}: damaged manifest (not JSON); run `fontgen learn` again") from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise FontgenError(f"{path}: damaged manifest ({problem}); run `fontgen learn` again")
+    return manifest
+
+
+STYLE_METHODS = ("compose", "ti", "lora", "dreambooth", "hypernetwork")  # what a style folder can hold
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with a manifest's fields that generate and complete read (an edited or foreign file),
+    or None."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    if manifest.get("method") not in STYLE_METHODS:
+        return f"'method' is {manifest.get('method')!r}, not one of {', '.join(STYLE_METHODS)}"
+    source = manifest.get("source")
+    if not isinstance(source, dict):
+        return "no 'source'"
+    for key in ("hangul", "compat_jamo"):
+        values = source.get(key, [])
+        if not isinstance(values, list) or not all(type(c) is int and 0 <= c <= 0x10FFFF for c in values):
+            return f"'source.{key}' is not a list of characters"
+    if not all(0xAC00 <= c <= 0xD7A3 for c in source.get("hangul", [])):
+        return "'source.hangul' holds a character that is not a Hangul syllable"
+    ink_level = manifest.get("ink_level", INK_LEVEL)
+    if type(ink_level) not in (int, float) or not 0.0 < ink_level < 1.0:
+        return f"'ink_level' is {ink_level!r}"
+    drawing = manifest.get("drawing", {})
+    if not isinstance(drawing, dict) or drawing.get("chosen", "compose") not in ("compose", "model", "refine"):
+        return "'drawing' is not what learn writes"
+    if drawing.get("chosen") == "model" and not all(
+            type(drawing.get("iou", {}).get(way)) in (int, float) for way in ("model", "compose")):
+        return "'drawing.iou' lacks the scores of the two ways"
+    if drawing.get("chosen") == "refine" and (type(drawing.get("refine")) not in (int, float)
+                                              or not 0.0 <= drawing["refine"] <= 1.0):
+        return "'drawing.refine' is not a strength from 0 to 1"
+    if manifest["method"] != "compose":
+        if not isinstance(manifest.get("token"), str):
+            return "no 'token'"
+        try:
+            fit = np.array(manifest.get("layout_fit"), dtype=np.float64)
+        except (TypeError, ValueError):
+            fit = None
+        if fit is None or fit.shape != LayoutFit.identity().affines.shape or not np.isfinite(fit).all():
+            return "'layout_fit' is not a table of numbers"
+    return None
 
 
 def load_style(folder: str | Path, base: str | Path = DEFAULT_CHECKPOINT, device: str = "cpu",

@@ -28,6 +28,7 @@ from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, REFERENCE_BOX_SIZE, SH
 from fontgen.learn import learn
 from fontgen.outlines import GlyphOutline, image_digest
 from fontgen.render import GlyphRenderer, ink_iou, similarity
+from fontgen.specimen import write_specimen
 from tests.conftest import NANUM_GOTHIC, finish_built_font, requires_corpus
 
 pytestmark = requires_corpus
@@ -583,9 +584,10 @@ def test_auto_learns_a_model_only_when_a_jamo_is_missing():
     assert method_for_font(sorted(rng.choice(glyph_data.ksx1001_syllables(), 256, replace=False))) == "compose"
 
 
-def test_names_users_really_have_work_end_to_end(small_font, tmp_path):
-    """A Korean file name with spaces, and a very long one, through learn, generate and complete; tokens
-    that never collide with the base model's or with each other."""
+def test_names_users_really_have_work_end_to_end(small_font, tiny_model, learn_recipes, tmp_path):
+    """A Korean file name with spaces, and a very long one, through learn, generate, complete (with a Korean
+    family name) and the specimen; a learned token on such a name draws; tokens that never collide with the
+    base model's or with each other."""
     import shutil
 
     from fontgen.learn import token_for_font
@@ -599,11 +601,23 @@ def test_names_users_really_have_work_end_to_end(small_font, tmp_path):
     known = sorted(c for c in open_font(small_font).getBestCmap() if glyph_data.is_syllable(c))
     inventory = Inventory.from_known(known)
     chars = [c for c in glyph_data.all_syllables()[::389] if c not in known and inventory.can_compose(c)][:3]
+    family = "나눔손글씨 펜 내 수정본 " + "아주 긴 이름 " * 8
     for font in (korean, long_name):
-        report = complete(font, tmp_path / f"{font.stem} 완성.ttf", chars=chars, progress=False)
+        report = complete(font, tmp_path / f"{font.stem} 완성.ttf", chars=chars, family_name=family,
+                          progress=False)
         assert report.added == len(chars) and report.output.exists()
         validate_with_ots(report.output)
+        names = open_font(report.output)["name"]
+        assert names.getDebugName(1) == family.strip() and family.strip() in names.getDebugName(4)
+        specimen = write_specimen(report.output, tmp_path / f"{font.stem} 견본.html", original_font=font)
+        assert family.strip() in specimen.read_text(encoding="utf-8")
     assert main(["info", str(korean)]) == 0
+    style = learn(korean, tmp_path / "내 글꼴.fontgen", method="ti", recipe=learn_recipes["ti"], base=tiny_model,
+                  progress=False)
+    token = json.loads((style / "manifest.json").read_text())["token"]
+    assert token == token_for_font(korean) and "~" in token
+    drawn = generate(style, tmp_path / "그림", chars[:1], method="model", base=tiny_model, progress=False)
+    assert drawn.drawn == 1 and (tmp_path / "그림" / f"U+{chars[0]:04X}.png").exists()
 
 
 def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import glyph_data
-from fontgen.compose import Inventory
+from fontgen.compose import INVENTORY_FILE, Inventory
 from fontgen.fonts import open_font, subset_font
 from fontgen.recipe import write_recipe
 from tests.conftest import NANUM_PEN, requires_corpus
@@ -79,7 +79,7 @@ def slow_recipes(learn_recipes, tmp_path):
             for method, path in learn_recipes.items()}
 
 
-@pytest.mark.parametrize("method", ["lora", "dreambooth"])
+@pytest.mark.parametrize("method", ["lora", "dreambooth", "hypernetwork"])
 def test_a_killed_second_stage_resumes_from_its_last_checkpoint(method, small_font, tiny_model, slow_recipes,
                                                                 tmp_path):
     style = tmp_path / "small.fontgen"
@@ -103,16 +103,24 @@ def test_a_killed_second_stage_resumes_from_its_last_checkpoint(method, small_fo
     assert [s["steps"] for s in manifest["stages"]] == [STEPS - done]  # nor the steps saved before the kill
 
 
-def test_a_relearn_killed_before_its_first_stage_ends_leaves_no_style_and_starts_again(small_font, tiny_model,
-                                                                                       slow_recipes, tmp_path):
-    """Killed in the inventory or in textual inversion (nothing of the model saved yet): the folder's earlier
-    style is gone, not mixed with the new run's files, and `--resume` learns from the start."""
+def test_a_relearn_killed_in_textual_inversion_leaves_no_style_and_starts_again(small_font, tiny_model,
+                                                                                slow_recipes, tmp_path):
+    """Killed after the jamo inventory, in textual inversion's stage (nothing of the model saved yet): the folder's
+    earlier style is gone, not mixed with the new run's files, and `--resume` learns from the start."""
     style = tmp_path / "small.fontgen"
     args = ("learn", small_font, "--method", "ti", "--recipe", slow_recipes["ti"], "--base", tiny_model, "-o", style)
     style.mkdir()
     (style / "manifest.json").write_text(json.dumps({"fontgen": 1, "method": "compose"}))  # an earlier style
+    (style / INVENTORY_FILE).write_text("{}")  # the earlier style's inventory, replaced by the new run's
     process = start(*args)
-    kill_when(process, lambda: not (style / "manifest.json").exists())  # the new run has begun
+
+    def new_inventory_written() -> bool:
+        try:
+            return json.loads((style / INVENTORY_FILE).read_text()) != {}
+        except (OSError, ValueError):
+            return False
+
+    kill_when(process, new_inventory_written)
     assert not (style / "progress.json").exists()  # textual inversion had not finished
     assert_not_a_style(style, tmp_path)
     result = run(*args, "--resume")

@@ -1,5 +1,7 @@
 """learn (ti, lora, dreambooth, hypernetwork) on a small font, artifacts reloaded into a fresh model, generate
 resumes."""
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -11,16 +13,15 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import glyph_data
-from fontgen.baselines import fit_to_font
+from fontgen.cli import main
 from fontgen.errors import FontgenError
 from fontgen.evaluate import draw
 from fontgen.generate import generate
-from fontgen.ink_level import choose_ink_level, ink_level_score, worst_margin
+from fontgen.ink_level import choose_ink_level, ink_level_score
 from fontgen.learn import learn, learn_report, token_for_font
-from fontgen.model import DEFAULT_CHECKPOINT, load_model
-from fontgen.reference import fitted_reference_glyphs
+from fontgen.model import load_model
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, similarity
-from fontgen.style import load_style
+from fontgen.style import EMBEDDINGS_FILE, load_style
 from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
 
 pytestmark = requires_corpus
@@ -172,6 +173,40 @@ def test_hypernetwork_reloads_and_strength_zero_is_textual_inversion(learned, ti
     (damaged / "hypernetwork.safetensors").write_bytes((folder / "hypernetwork.safetensors").read_bytes()[:500])
     with pytest.raises(FontgenError, match="hypernetwork.safetensors: not a fontgen hypernetwork"):
         load_style(damaged, tiny_model)
+
+
+def test_a_damaged_style_folder_is_refused_in_one_line(learned, tiny_model, tmp_path):
+    """Each style file cut short, and manifests edited by hand, end `fontgen generate` in one line and exit 1:
+    no traceback, and no glyph drawn from half a style."""
+    method, folder = learned
+    glyphs = tmp_path / "glyphs"
+
+    def generate_through_cli(style: Path) -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(["generate", str(style), "-o", str(glyphs), "--chars", chr(CHARS[0]), "--method", "model",
+                         "--base", str(tiny_model)])
+        return code, err.getvalue()
+
+    model_files = sorted(p.name for p in folder.glob("*.safetensors") if p.name != "jamo_labels.safetensors")
+    assert EMBEDDINGS_FILE in model_files and len(model_files) == (1 if method == "ti" else 2)
+    for name in model_files:
+        damaged = shutil.copytree(folder, tmp_path / f"cut {name}")
+        data = (folder / name).read_bytes()
+        (damaged / name).write_bytes(data[:len(data) // 2])
+        code, err = generate_through_cli(damaged)
+        assert code == 1 and err.startswith("fontgen: error:") and len(err.splitlines()) == 1, (name, err)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    edits = {"method": "gan", "source": {"hangul": "가각"}, "layout_fit": [[1, 2]], "token": None,
+             "drawing": {"chosen": "model"}, "ink_level": "heavy"}
+    for key, value in edits.items():
+        edited = shutil.copytree(folder, tmp_path / f"edited {key}")
+        (edited / "manifest.json").write_text(json.dumps({**manifest, key: value}))
+        code, err = generate_through_cli(edited)
+        assert code == 1 and "damaged manifest" in err and len(err.splitlines()) == 1, (key, err)
+    (edited / "manifest.json").write_text("[]")
+    assert "damaged manifest (not a JSON object)" in generate_through_cli(edited)[1]
+    assert not list(glyphs.glob("U+*.png"))
 
 
 def test_generate_resumes_and_draws_only_missing(learned, tiny_model, tmp_path):
@@ -553,29 +588,6 @@ def test_ink_level_gives_drawings_the_real_stroke_weight():
         assert ink_level_score(level_scores[level]) > ink_level_score(level_scores[0.5]) + 0.01
         assert similarity(real, finish_glyphs(drawn, 128, level)) == pytest.approx(level_scores[level])
     assert choose_ink_level(small, real)[0] == pytest.approx(0.5, abs=0.1)
-
-
-def test_ink_level_chosen_on_known_glyphs_keeps_missing_ones_better_than_their_content_glyphs():
-    """The shipped base model draws the brush font with a bold print token (as textual inversion's token does).
-    The widest-margin level chosen on common syllables (what a user has) must finish rarer ones (what a user
-    lacks) better than their content glyphs, the plain fitted reference, on IoU, SSIM and RMSE. The mean of the
-    three alone thins the strokes until IoU falls below the reference's."""
-    ksx = glyph_data.ksx1001_syllables()
-    known, missing = ksx[::40], sorted(set(range(0xAC00, 0xD7A4)) - set(ksx))[::150]
-    fit = fit_to_font(NANUM_BRUSH, known)
-    model = load_model(DEFAULT_CHECKPOINT)
-
-    def drawn_real_content(chars):
-        return (draw(model, "<BMYEONSUNG_ttf>", fit, chars, steps=2),
-                GlyphRenderer(NANUM_BRUSH, 128).render_many(chars), fitted_reference_glyphs(chars, fit, 128))
-
-    drawn, real, content_glyphs = drawn_real_content(known)
-    mean_level = choose_ink_level(drawn, real)[0]
-    margin_level = choose_ink_level(drawn, real, content_glyphs, widest_margin=True)[0]
-    drawn, real, content_glyphs = drawn_real_content(missing)
-    content = similarity(real, content_glyphs)
-    assert similarity(real, finish_glyphs(drawn, 128, mean_level))["iou"] < content["iou"]
-    assert worst_margin(similarity(real, finish_glyphs(drawn, 128, margin_level)), content) > 0
 
 
 def test_finished_glyphs_restore_the_font_from_its_small_renders():
