@@ -37,7 +37,7 @@ def main() -> None:
         seeds = build_seeds(Path(tmp) / "seeds")
         glyphs = write_glyph_folder(Path(tmp) / "glyphs", [0xAC01, 0xB137])
         for case in tqdm(cases(args.cases, args.start), desc="hostile fonts", unit="case"):
-            commands = ("info", "export", "learn") if case.number % LEARN_EVERY == 0 else ("info", "export")
+            commands = ("info", "render", "export") + (("learn",) if case.number % LEARN_EVERY == 0 else ())
             for outcome in run_case(case, seeds, glyphs, commands):
                 results[f"{outcome.command} {outcome.result}"] += 1
                 by_kind[case.kind][outcome.result] += 1

@@ -1015,6 +1015,12 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     from fontgen.fonts import subset_font
 
     folder = Path(folder)
+    # The known syllables' font first: a font that cannot be rewritten is refused before any labelling.
+    is_cff = "CFF " in open_font(font, face, lazy=True)
+    source = folder / f"{SOURCE_FILE}.{'otf' if is_cff else 'ttf'}"
+    partial = source.with_name(f"partial-{source.name}")
+    subset_font(Path(font), face, known, partial)
+    partial.replace(source)
     composer = composer_for_font(font, face, known, variants)
     labels_path = folder / LABELS_FILE
     partial_labels = labels_path.with_name(labels_path.name + ".partial-run")
@@ -1054,11 +1060,6 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     contexts = sorted(set(contexts) | set(composer.boxes.measured))
     boxes = {_context_key(ctx): (None if (b := composer.boxes.box(ctx)) is None else [round(float(x), 2) for x in b])
              for ctx in contexts}
-    is_cff = "CFF " in open_font(font, face, lazy=True)
-    source = folder / f"{SOURCE_FILE}.{'otf' if is_cff else 'ttf'}"
-    partial = source.with_name(f"partial-{source.name}")
-    subset_font(Path(font), face, known, partial)
-    partial.replace(source)
     work = sorted(set(work) | set(composer.font.segmented))  # choose_moves labelled a few more
     _save_labels({c: composer.font.labels(c) for c in work}, labels_path, source_sha256)
     partial_labels.unlink(missing_ok=True)

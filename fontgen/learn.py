@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -151,10 +152,10 @@ def learn(font: str | Path, output: str | Path | None = None, method: str = "lor
     require_hangul(info, settings["min_glyphs"])
     if not info.missing:
         print(f"{font.name} has all 11,172 syllables: nothing is missing, learning its style anyway")
-    out = _style_folder(font, output)
+    out, created = _style_folder(font, output)
     started = time.time()
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    jamo_inventory = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
+    jamo_inventory = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress, created)
     torch.manual_seed(settings["seed"])
     model = load_model(base)
     model.requires_grad_(False)
@@ -391,16 +392,18 @@ def _save_stage_two(model: GlyphDiffusion, method: str, out: Path) -> None:
         save_safetensors_atomic(model.unet.state_dict(), out / UNET_FILE, metadata={"format": "pt"})
 
 
-def _style_folder(font: Path, output: str | Path | None) -> Path:
-    """The style folder, made; a manifest of an earlier learn there is removed first, so that a run killed
-    halfway leaves a folder that never loads as a finished style (the new manifest is written last)."""
+def _style_folder(font: Path, output: str | Path | None) -> tuple[Path, bool]:
+    """The style folder, made, and whether this run made it; a manifest of an earlier learn there is removed
+    first, so that a run killed halfway leaves a folder that never loads as a finished style (the new manifest
+    is written last)."""
     out = Path(output) if output else font.with_suffix(".fontgen")
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / MANIFEST_FILE).unlink(missing_ok=True)
     except OSError as error:
         raise FontgenError(f"{out}: cannot create the style folder ({error.strerror})") from None
-    return out
+    return out, created
 
 
 def method_for_font(known: list[int]) -> str:
@@ -414,14 +417,22 @@ def method_for_font(known: list[int]) -> str:
     return "compose" if composable else "lora"
 
 
-def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool) -> dict:
-    """The font's jamo inventory in the style folder (kept from an earlier run on the same font); its summary."""
+def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool,
+                   created: bool) -> dict:
+    """The font's jamo inventory in the style folder (kept from an earlier run on the same font); its summary.
+    A font refused here, in a folder this run made, leaves no folder behind unless labels were saved in it."""
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
     if existing and existing.get("source_sha256") == source_sha256 and "summary" in existing:
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
     started = time.time()
-    summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress, cache_dir)
+    try:
+        summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress,
+                                  cache_dir)
+    except FontgenError:
+        if created and not any(out.glob("*.partial-run")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return {**summary, "seconds": round(time.time() - started, 1)}
 
 
@@ -486,10 +497,10 @@ def _learn_jamo_only(font: Path, output: str | Path | None, base: str | Path, fa
     started = time.time()
     info = font_info(font, face)
     require_hangul(info, 1)
-    out = _style_folder(font, output)
+    out, created = _style_folder(font, output)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     try:
-        summary = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress)
+        summary = _jamo_inventory(font, face, out, info.hangul, cache_dir, progress, created)
     except KeyboardInterrupt:
         raise FontgenError(f"interrupted; the jamo labelled so far are kept in {out}, run again to go on") from None
     manifest = {

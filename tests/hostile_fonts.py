@@ -167,8 +167,9 @@ class Outcome:
 
 def run_case(case: Case, seeds: dict[str, bytes], glyphs: Path, commands: tuple[str, ...] = ("info", "export"),
              seconds: int = 60) -> list[Outcome]:
-    """Feed one mutated font to fontgen's CLI in process: `info`, `export` of a few drawn glyphs, and
-    `learn --method compose` (the first stage of every learn: the jamo inventory)."""
+    """Feed one mutated font to fontgen's CLI in process: `info`, `render` of a few syllables, `export` of a
+    few drawn glyphs, and `learn --method compose` (the first stage of every learn: the jamo inventory). A
+    refused command must leave nothing behind in the folder, not even an empty one."""
     from fontgen.cli import main
 
     outcomes = []
@@ -180,7 +181,9 @@ def run_case(case: Case, seeds: dict[str, bytes], glyphs: Path, commands: tuple[
             out = Path(tmp) / f"out-{command}{'.ttf' if suffix != '.otf' else '.otf'}"
             argv = {"info": ["info", str(path)],
                     "export": ["export", str(path), str(glyphs), "-o", str(out)],
+                    "render": ["render", str(path), "--chars", "가각갃긂", "--size", "64", "-o", str(Path(tmp) / "png")],
                     "learn": ["learn", str(path), "--method", "compose", "-o", str(Path(tmp) / "style.fontgen")]}[command]
+            before = set(Path(tmp).iterdir())
             stderr = io.StringIO()
             try:
                 with time_limit(seconds), contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
@@ -194,8 +197,9 @@ def run_case(case: Case, seeds: dict[str, bytes], glyphs: Path, commands: tuple[
                                         f"{type(error).__name__}: {str(error)[:120]} ({Path(last.filename).name}:{last.lineno})"))
                 continue
             said = stderr.getvalue()
-            if code != 0 and command == "export" and out.exists():
-                outcomes.append(Outcome(case, command, "left behind", str(out)))
+            left = sorted(str(p.name) for p in set(Path(tmp).iterdir()) - before)
+            if code != 0 and left:
+                outcomes.append(Outcome(case, command, "left behind", ", ".join(left)))
             elif code == 0 and command == "export" and (problem := _unreadable(out)):
                 outcomes.append(Outcome(case, command, "bad output", problem))
             elif code not in (0, 1) or "Traceback" in said or (code == 1 and said.count("fontgen: error:") != 1):
