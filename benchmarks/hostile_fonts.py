@@ -1,4 +1,4 @@
-"""Thousands of damaged fonts through `fontgen info`, `export` and (one in LEARN_EVERY) the first stage of
+"""Thousands of damaged fonts through `fontgen info`, `render`, `export` and (one in LEARN_EVERY) the first stage of
 `learn`, in process: how many escaped as a traceback, hung, left a file behind or wrote a font that does not
 read back (all should be 0). The generator and the runner are the test suite's (`tests/hostile_fonts.py`).
 

@@ -172,23 +172,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fontgen", description="Complete Korean fonts in their own style.")
     parser.add_argument("--version", action="version", version=f"fontgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    face_help = "which font of a .ttc collection, from 0 (default 0)"
+    device_help = "where the model runs: auto (a GPU when there is one), cpu or cuda"
+    chars_help = ("missing (default: the syllables the font lacks), ksx1001, all, the characters themselves, or a "
+                  "file of characters or U+XXXX codes")
 
     p = sub.add_parser("info", help="family, format and Hangul coverage of a font")
     p.add_argument("font")
-    p.add_argument("--face", type=int, default=0, help="face index in a .ttc collection")
+    p.add_argument("--face", type=int, default=0, help=face_help)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("render", help="render glyphs to PNG files in the font's em frame")
     p.add_argument("font")
     p.add_argument("--chars", default="ksx1001", help="ksx1001, all, missing, a file, or characters")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--face", type=int, default=0)
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--size", type=int, default=128, help="image size in pixels, the em square (default 128)")
+    p.add_argument("--face", type=int, default=0, help=face_help)
+    p.add_argument("-o", "--output", required=True, help="folder for the U+XXXX.png images")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("pretrain", help="train the base model from a recipe (resumes by default)")
-    p.add_argument("--recipe", default="recipes/base.toml")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--recipe", default="recipes/base.toml", help="pretraining recipe (default: recipes/base.toml)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help=device_help)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--init-from", help="without a run to resume, start from this model folder (e.g. checkpoints/base)")
@@ -196,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("pack", help="write a recipe's rendered glyphs into a data pack for a machine without fonts")
-    p.add_argument("--recipe", default="recipes/base.toml")
+    p.add_argument("--recipe", default="recipes/base.toml", help="pretraining recipe whose glyphs are packed")
     p.add_argument("-o", "--output", required=True, help="the pack file, e.g. base-pack.tar.xz")
     p.set_defaults(func=cmd_pack)
 
@@ -215,15 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="override each stage's step count")
     p.add_argument("--resume", action="store_true", help="reuse a finished first stage of an interrupted run")
     p.add_argument("--num-vectors", type=int, help="embedding vectors of the learned token (default: the recipe's, 1)")
-    p.add_argument("--face", type=int, default=0)
+    p.add_argument("--face", type=int, default=0, help=face_help)
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.set_defaults(func=cmd_learn)
 
     p = sub.add_parser("generate", help="draw syllables in a learned style as PNG files")
     p.add_argument("style", help="style folder written by `fontgen learn` (with --method reference: the font)")
     p.add_argument("-o", "--output", required=True, help="glyph folder (resumes: existing glyphs are kept)")
-    p.add_argument("--chars", default="missing",
-                   help="missing (default), ksx1001, all, characters, or a file of characters / U+XXXX")
+    p.add_argument("--chars", default="missing", help=chars_help)
     p.add_argument("--compat-jamo", action="store_true",
                    help="also the compatibility letters U+3131-U+318E the font lacks, from its own jamo")
     p.add_argument("--method", default="auto", choices=["auto", "compose", "model", "reference"],
@@ -231,8 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "for a style without a model); compose: from the font's own jamo where it draws them, the "
                         "model elsewhere; model: the model alone; reference: the Noto Sans CJK KR baseline")
     p.add_argument("--steps", type=int, default=2, help="sampling steps (2: 12 glyphs/s on a 2-core CPU)")
-    p.add_argument("--guidance", type=float, default=1.0)
-    p.add_argument("--lora-scale", type=float, default=1.0)
+    p.add_argument("--guidance", type=float, default=1.0,
+                   help="classifier-free guidance scale of the model's drawing (default 1: none)")
+    p.add_argument("--lora-scale", type=float, default=1.0,
+                   help="how much of a LoRA style applies, 0 (textual inversion alone) to 1 (default)")
     p.add_argument("--hypernetwork-strength", type=float, default=1.0,
                    help="how much of a hypernetwork style applies, 0 (textual inversion alone) to 1 (default)")
     p.add_argument("--ink-level", type=float, help="gray taken as the ink edge, 0.05-0.95; higher draws thinner "
@@ -240,31 +245,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", type=float, help="redraw each composed syllable with the style's model from the "
                    "composition noised to this share, 0 (the plain composition) to 1 (the model alone); default: "
                    "what learn measured best with --method auto, else 0")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0, help="seed of the model's noise (default 0): same seed, same glyphs")
+    p.add_argument("--batch-size", type=int, default=64, help="glyphs the model draws at once (default 64)")
     p.add_argument("--size", type=int, help="PNG size in pixels (default: 256 composing, 128 with the model alone)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help=device_help)
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.set_defaults(func=lambda a: (cmd_generate_reference if a.method == "reference" else cmd_generate)(a))
 
     p = sub.add_parser("export", help="vectorize PNG glyphs (U+XXXX.png) into a copy of the font")
     p.add_argument("font")
-    p.add_argument("glyph_dir")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("glyph_dir", help="folder of U+XXXX.png images (and .glif outlines), as generate writes")
+    p.add_argument("-o", "--output", required=True, help="the new font file (never the source itself)")
     p.add_argument("--family-name", help="family name of the new font (default: '<family> fontgen')")
     p.add_argument("--force", action="store_true", help="ignore fsType bits that forbid modification")
     p.add_argument("--replace", action="store_true", help="replace syllables the font already has")
-    p.add_argument("--face", type=int, default=0)
-    p.add_argument("--turdsize", type=int, default=2)
-    p.add_argument("--alphamax", type=float, default=1.0)
-    p.add_argument("--opttolerance", type=float, default=0.2)
+    p.add_argument("--face", type=int, default=0, help=face_help)
+    p.add_argument("--turdsize", type=int, default=2, help="tracing: specks up to this many pixels are dropped (2)")
+    p.add_argument("--alphamax", type=float, default=1.0,
+                   help="tracing: corner threshold, 0 (all corners) to 1.33 (all curves) (default 1)")
+    p.add_argument("--opttolerance", type=float, default=0.2,
+                   help="tracing: how far joined curves may stray, in pixels (default 0.2)")
     p.add_argument("--smooth", type=int, default=384, help="upscale bitmaps to this size before tracing (0: off)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("complete", help="learn, generate and export in one go")
     p.add_argument("font")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--chars", default="missing")
+    p.add_argument("-o", "--output", required=True, help="the completed font file (never the source itself)")
+    p.add_argument("--chars", default="missing", help=chars_help)
     p.add_argument("--method", default="auto",
                    choices=["auto", "compose", "lora", "dreambooth", "hypernetwork", "ti"],
                    help="how the style is learned; auto: compose alone when the font's jamo cover every missing "
@@ -274,19 +281,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "compose: from the font's own jamo where it can, the model elsewhere; model: the model alone")
     p.add_argument("--no-compat-jamo", action="store_true",
                    help="do not add the compatibility letters U+3131-U+318E the font lacks")
-    p.add_argument("--recipe")
+    p.add_argument("--recipe", help="learn recipe TOML (default: recipes/METHOD.toml)")
     p.add_argument("--format", choices=["ttf", "otf"], help="must match the source's outlines")
-    p.add_argument("--family-name")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--family-name", help="family name of the new font (default: '<family> fontgen')")
+    p.add_argument("--force", action="store_true", help="ignore fsType bits that forbid modification")
     p.add_argument("--steps", type=int, default=2, help="sampling steps")
     p.add_argument("--hypernetwork-strength", type=float, default=1.0,
                    help="with --method hypernetwork: how much of it applies, 0 (textual inversion alone) to 1")
     p.add_argument("--refine", type=float, help="redraw each composed syllable with the style's model from the "
                    "composition noised to this share, 0 (the plain composition) to 1 (the model alone); default: "
                    "what learn measured best with --draw auto, else 0")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--face", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the model's noise (default 0)")
+    p.add_argument("--face", type=int, default=0, help=face_help)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help=device_help)
     p.add_argument("--base", default=str(DEFAULT_CHECKPOINT), help=base_help)
     p.set_defaults(func=cmd_complete)
 
@@ -332,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not as Python's message at exit
     except FontgenError as error:
         print(f"fontgen: error: {error}", file=sys.stderr)
         return 1

@@ -112,3 +112,34 @@ def test_export_and_complete_refuse_what_they_cannot_do_in_one_line(tmp_path):
     assert_one_line_error(fontgen("export", noto.path, private_use, "-o", tmp_path / "n.otf", "--face", noto.face),
                           "OpenType limit of 65,535")
     assert not list(tmp_path.glob("[ornv].*tf")) and not list(tmp_path.glob("*.fontgen"))
+
+
+def test_readme_documents_every_command_and_option():
+    """README's option table names every subcommand and every option the parser takes (the docs cannot
+    fall behind the command line)."""
+    import argparse
+    from pathlib import Path
+
+    from fontgen.cli import build_parser
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Every command and option", 1)[1].split("\n## ", 1)[0]
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    undocumented = [f"{name}: {name}" for name in commands if f"| `{name}" not in section]
+    for name, parser in commands.items():
+        for action in parser._actions:
+            long = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+            if long and f"`{long[0]}`" not in section:
+                undocumented.append(f"{name}: {long[0]}")
+    assert not undocumented, undocumented
+
+
+def test_a_closed_pipe_is_not_a_bug():
+    """`fontgen info FONT | head -1`: the reader stops early; no traceback, no 'internal error'."""
+    import os
+
+    shell = f"{sys.executable} -m fontgen.cli info {NANUM_GOTHIC} | true"  # `true` reads nothing and exits
+    for buffered in ("", "1"):  # Python writes to a pipe at once (PYTHONUNBUFFERED) or when it exits
+        env = {**os.environ, "PYTHONUNBUFFERED": buffered}
+        result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, env=env)
+        assert result.stderr == "" and result.returncode == 141, (buffered, result.stderr)
