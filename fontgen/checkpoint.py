@@ -7,12 +7,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from fontgen.files import atomic_path
+
 
 def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None = None) -> None:
     """safetensors.save_file through a temp file and a rename."""
-    partial = path.with_name(path.name + ".partial")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
 
 
 def save_training_state(path: str | Path, tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
@@ -26,9 +27,8 @@ def save_training_state(path: str | Path, tensors: dict[str, torch.Tensor], opti
         for key, value in param_state.items():
             out[f"optimizer.{param_id}.{key}"] = torch.as_tensor(value).detach().to("cpu").contiguous()
     metadata = {"step": str(step), "param_groups": json.dumps(state["param_groups"]), "extra": json.dumps(extra or {})}
-    partial = path.with_suffix(".partial")
-    save_file(out, str(partial), metadata=metadata)
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        save_file(out, str(partial), metadata=metadata)
 
 
 def load_training_state(path: str | Path, optimizer: torch.optim.Optimizer | None = None):

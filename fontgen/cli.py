@@ -53,6 +53,7 @@ def cmd_info(args) -> None:
 def cmd_render(args) -> None:
     from PIL import Image
 
+    from fontgen.files import atomic_path
     from fontgen.fonts import font_info
     from fontgen.render import GlyphRenderer, ink_to_png_pixels
 
@@ -67,7 +68,8 @@ def cmd_render(args) -> None:
     written = 0
     for codepoint in chars:
         if renderer.has(codepoint):
-            Image.fromarray(ink_to_png_pixels(renderer.render(codepoint))).save(out / f"U+{codepoint:04X}.png")
+            with atomic_path(out / f"U+{codepoint:04X}.png") as partial:
+                Image.fromarray(ink_to_png_pixels(renderer.render(codepoint))).save(partial, format="PNG")
             written += 1
     print(f"wrote {written} glyphs to {out} ({len(chars) - written} not in the font)")
 

@@ -30,7 +30,7 @@ from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_S
                           JamoSegmenter, VariantTable, apart_share, available_references, composite_jamo,
                           composite_labels, ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes,
                           roles_of, split_shared_strokes, warp_box, warp_transform)
-from fontgen.files import write_json_atomic
+from fontgen.files import atomic_path, write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.outlines import Contour, component_outline, contour_points, glyph_outline, transformed
 from fontgen.render import EmFrame, GlyphRenderer
@@ -966,10 +966,9 @@ def _unpack_labels(packed: np.ndarray, size: int) -> np.ndarray:
 def _save_labels(labels: dict[int, np.ndarray], path: Path, source_sha256: str) -> None:
     from safetensors.numpy import save_file
 
-    partial = path.with_name(path.name + ".partial")
     tensors = {f"U+{c:04X}": _pack_labels(v) for c, v in sorted(labels.items())} or {"none": np.zeros(1, np.uint8)}
-    save_file(tensors, str(partial), metadata={"source_sha256": source_sha256, "size": str(SEGMENT_SIZE)})
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata={"source_sha256": source_sha256, "size": str(SEGMENT_SIZE)})
 
 
 def _load_labels(path: Path, source_sha256: str) -> dict[int, np.ndarray]:
@@ -1018,9 +1017,8 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     # The known syllables' font first: a font that cannot be rewritten is refused before any labelling.
     is_cff = "CFF " in open_font(font, face, lazy=True)
     source = folder / f"{SOURCE_FILE}.{'otf' if is_cff else 'ttf'}"
-    partial = source.with_name(f"partial-{source.name}")
-    subset_font(Path(font), face, known, partial)
-    partial.replace(source)
+    with atomic_path(source) as partial:
+        subset_font(Path(font), face, known, partial)
     composer = composer_for_font(font, face, known, variants)
     labels_path = folder / LABELS_FILE
     partial_labels = labels_path.with_name(labels_path.name + ".partial-run")

@@ -19,6 +19,7 @@ from pathlib import Path
 import glyph_data
 from fontgen.dataset import GlyphCache, build_cache, corpus_sources
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path
 from fontgen.fonts import reference_source
 
 PACK_VERSION = 1
@@ -67,12 +68,7 @@ def write_pack(caches: TrainingCaches, path: str | Path, recipe: dict) -> Path:
                 "chars": caches.targets.chars, "fonts": caches.targets.font_names}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    except OSError as error:
-        raise FontgenError(f"{path}: cannot write the data pack there ({error.strerror})") from None
-    os.close(fd)
-    try:
-        with tarfile.open(partial, "w:xz", preset=6) as tar:
+        with atomic_path(path) as partial, tarfile.open(partial, "w:xz", preset=6) as tar:
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
                 json.dump(manifest, handle)
             tar.add(handle.name, arcname="pack.json")
@@ -81,10 +77,8 @@ def write_pack(caches: TrainingCaches, path: str | Path, recipe: dict) -> Path:
                 cache: GlyphCache = getattr(caches, role)
                 for name in ("meta.json", "glyphs.u8"):
                     tar.add(cache.folder / name, arcname=f"{role}/{name}")
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    except OSError as error:
+        raise FontgenError(f"{path}: cannot write the data pack there ({error.strerror or error})") from None
     return path
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 import glyph_data
+from fontgen.files import atomic_path, write_text_atomic
 from fontgen.fonts import FontSource
 from fontgen.render import GlyphRenderer
 
@@ -72,24 +72,21 @@ def build_cache(
         return GlyphCache(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shape = (len(sources), len(chars), size, size)
-    # Named per process: two runs (eval of two fonts side by side) may render the same cache at once.
-    partial = folder / f"glyphs.u8.{os.getpid()}.partial"
-    images = np.memmap(partial, dtype=np.uint8, mode="w+", shape=shape)
-    has = np.zeros((len(sources), len(chars)), dtype=bool)
-    for i, source in enumerate(tqdm(sources, desc=f"render {size}px", unit="font", disable=not progress)):
-        renderer = GlyphRenderer(source.path, size, face=source.face)
-        for j, char in enumerate(chars):
-            if renderer.has(char):
-                images[i, j] = renderer.render(char)
-                has[i, j] = bool(images[i, j].max() > 0)  # a mapped but empty glyph is not a sample
-    images.flush()
-    del images
-    os.replace(partial, folder / "glyphs.u8")
+    # Two runs (eval of two fonts side by side) may render the same cache at once: each writes its own file.
+    with atomic_path(folder / "glyphs.u8") as partial:
+        images = np.memmap(partial, dtype=np.uint8, mode="w+", shape=shape)
+        has = np.zeros((len(sources), len(chars)), dtype=bool)
+        for i, source in enumerate(tqdm(sources, desc=f"render {size}px", unit="font", disable=not progress)):
+            renderer = GlyphRenderer(source.path, size, face=source.face)
+            for j, char in enumerate(chars):
+                if renderer.has(char):
+                    images[i, j] = renderer.render(char)
+                    has[i, j] = bool(images[i, j].max() > 0)  # a mapped but empty glyph is not a sample
+        images.flush()
+        del images
     meta = {"version": CACHE_VERSION, "fonts": [s.name for s in sources], "paths": [str(s.path) for s in sources],
             "faces": [s.face for s in sources], "chars": chars, "size": size, "has": has.tolist()}
-    tmp = folder / f"meta.json.{os.getpid()}.partial"
-    tmp.write_text(json.dumps(meta))
-    os.replace(tmp, folder / "meta.json")
+    write_text_atomic(folder / "meta.json", json.dumps(meta))
     return GlyphCache(folder)
 
 

@@ -22,6 +22,7 @@ from fontgen.compose import COMPOSE_SIZE, downsize, load_composer
 from fontgen.dataset import StyledGlyphs, build_cache
 from fontgen.errors import FontgenError
 from fontgen.export import export_font
+from fontgen.files import atomic_path, write_text_atomic
 from fontgen.fonts import FontSource, font_info, open_font, reference_source, subset_font
 from fontgen.generate import glyph_noise
 from fontgen.learn import learn, nearest_style_tokens
@@ -317,14 +318,14 @@ def save_drawings(raw: dict, result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     codepoints = np.array(result["held_codepoints"], dtype=np.int32)
     levels = result["ink_levels"]
-    partial = path.with_suffix(".partial")
-    save_file({**raw, "codepoints": codepoints}, partial, metadata={"ink_levels": json.dumps(levels)})
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        save_file({**raw, "codepoints": codepoints}, partial, metadata={"ink_levels": json.dumps(levels)})
 
 
 def write_report(results: list[dict], pictures: list[np.ndarray], output: Path) -> None:
     """eval.md, eval.json and eval.png (per font: real, the method, through the font file, reference, nearest)."""
-    (output / "eval.md").write_text(markdown_table(results) + "\n")
-    (output / "eval.json").write_text(json.dumps(results, indent=1))
+    write_text_atomic(output / "eval.md", markdown_table(results) + "\n")
+    write_text_atomic(output / "eval.json", json.dumps(results, indent=1))
     gap = np.zeros((8, pictures[0].shape[1]), dtype=np.uint8)
-    Image.fromarray(255 - np.concatenate([x for p in pictures for x in (p, gap)], 0)).save(output / "eval.png")
+    with atomic_path(output / "eval.png") as partial:
+        Image.fromarray(255 - np.concatenate([x for p in pictures for x in (p, gap)], 0)).save(partial, format="PNG")

@@ -11,11 +11,9 @@ the result installs beside the original.
 from __future__ import annotations
 
 import io
-import os
 import re
 import statistics
 import struct
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -30,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 import glyph_data
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path
 from fontgen.fonts import open_font
 from fontgen.render import EmFrame, frame_for_font
 from fontgen.outlines import (MAX_COORDINATE, GlyphOutline, draw_outline, fit_contours, image_digest,
@@ -786,37 +785,22 @@ def _check_output_location(out: Path) -> Path:
 
 def _write(font: TTFont, out: Path, codepoints: list[int], glyph_ids: list[int]) -> None:
     """Save to a temporary file beside out, validate it, then move it into place."""
-    folder = _check_output_location(out)
+    _check_output_location(out)
+    buffer = io.BytesIO()
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise FontgenError(f"{out}: cannot write here ({error.strerror or error})") from None
-    temp = Path(temp_name)
+        font.save(buffer, reorderTables=True)
+    except FontgenError:
+        raise
+    except Exception as error:
+        raise FontgenError(f"{out}: could not build the font ({type(error).__name__}: {error})") from None
     try:
-        with os.fdopen(handle, "wb") as stream:
-            buffer = io.BytesIO()
+        with atomic_path(out) as temp:
+            temp.write_bytes(buffer.getvalue())
             try:
-                font.save(buffer, reorderTables=True)
-            except FontgenError:
-                raise
-            except Exception as error:
-                raise FontgenError(f"{out}: could not build the font ({type(error).__name__}: {error})") from None
-            stream.write(buffer.getvalue())
-        try:
-            validate_with_ots(temp)
-        except FontgenError as error:
-            raise FontgenError(str(error).replace(temp.name, out.name)) from None
-        sample = list(range(0, len(codepoints), max(1, len(codepoints) // 50)))[:50]
-        _check_readable(temp, str(out), [codepoints[i] for i in sample], [glyph_ids[i] for i in sample])
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, out)
+                validate_with_ots(temp)
+            except FontgenError as error:
+                raise FontgenError(str(error).replace(temp.name, out.name)) from None
+            sample = list(range(0, len(codepoints), max(1, len(codepoints) // 50)))[:50]
+            _check_readable(temp, str(out), [codepoints[i] for i in sample], [glyph_ids[i] for i in sample])
     except OSError as error:
         raise FontgenError(f"{out}: cannot write the font ({error.strerror or error})") from None
-    finally:
-        if temp.exists():
-            try:
-                temp.unlink()
-            except OSError:
-                pass

@@ -12,6 +12,7 @@ from fontTools.ttLib import TTCollection, TTFont
 
 import glyph_data
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path
 
 SFNT_MAGICS = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"ttcf", b"wOFF", b"wOF2")
 
@@ -277,9 +278,9 @@ def subset_font(font: Path, face: int, keep: list[int], out: Path) -> Path:
     subsetter.populate(unicodes=list(keep) + list(range(0x20, 0x7F)))
     try:
         subsetter.subset(ttfont)
-        ttfont.save(out)
+        with atomic_path(out) as partial:
+            ttfont.save(partial)
     except Exception as error:  # values fontTools reads but cannot write back (a damaged hhea, charstring)
-        Path(out).unlink(missing_ok=True)
         raise FontgenError(f"{font}: damaged font, it cannot be rewritten ({_reason(error)})") from None
     return out
 

@@ -9,7 +9,6 @@ style (a re-learned one) or other settings are removed and drawn again, never mi
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import glyph_data
 from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, downsize,
                              has_inventory, load_composer)
 from fontgen.errors import FontgenError
-from fontgen.files import write_json_atomic
+from fontgen.files import atomic_path, write_json_atomic
 from fontgen.fonts import file_sha256, reference_source
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
@@ -63,9 +62,8 @@ def _png_picture(image: np.ndarray, size: int) -> Image.Image:
 def save_glyph_png(image: np.ndarray, path: Path, size: int, picture: Image.Image | None = None) -> None:
     """Ink-positive uint8 -> black-on-white PNG at `size` px, written atomically."""
     picture = picture if picture is not None else _png_picture(image, size)
-    partial = partial_path(path)
-    picture.save(partial, format="PNG")
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        picture.save(partial, format="PNG")
 
 
 def save_composed_glyph(composer, codepoint: int, sources, folder: Path, size: int) -> bool:
@@ -86,12 +84,6 @@ def save_composed_glyph(composer, codepoint: int, sources, folder: Path, size: i
     return composed is not None
 
 
-def partial_path(path: Path) -> Path:
-    """Where a glyph image is written before its rename: a hidden name that neither `U+*.png` nor export reads,
-    so a killed run leaves the folder exportable."""
-    return path.with_name(f".{path.name}.partial")
-
-
 def glyph_noise(codepoints: list[int], size: int, seed: int) -> torch.Tensor:
     """(n, 1, size, size) starting noise, a function of (seed, codepoint) only."""
     return torch.stack([torch.randn((1, size, size), generator=torch.Generator().manual_seed(seed * 1_000_003 + c))
@@ -109,9 +101,8 @@ def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int 
     for i, codepoint in enumerate(chosen):
         glyph = Image.open(glyph_path(folder, codepoint)).convert("L").resize((cell, cell), Image.Resampling.BILINEAR)
         sheet.paste(glyph, ((i % columns) * cell, (i // columns) * cell))
-    partial = partial_path(path)
-    sheet.save(partial, format="PNG")
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        sheet.save(partial, format="PNG")
 
 
 def resolve_chars(chars: str | list[int], known: list[int]) -> list[int]:

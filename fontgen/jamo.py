@@ -14,7 +14,6 @@ Labels are uint8 images: 0 paper, 1 initial, 2 medial, 3 final.
 """
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +26,7 @@ from scipy import ndimage
 
 import glyph_data
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path
 from fontgen.fonts import open_font
 from fontgen.paths import default_cache_dir
 from fontgen.render import EmFrame, GlyphRenderer
@@ -264,10 +264,8 @@ def reference_composites(name: str) -> dict[int, list[tuple[Component, int]]]:
     found = composite_jamo(open_font(font.path, font.face), glyph_data.all_syllables())
     arrays = _composites_to_arrays(found)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as stream:
+    with atomic_path(path) as partial, open(partial, "wb") as stream:
         np.savez(stream, **arrays)
-    os.replace(partial, path)
     return _composites_from_arrays(arrays)
 
 
@@ -671,9 +669,8 @@ class VariantTable:
 
     def save(self, path: Path) -> None:
         """Write the table (int16 ids, compressed) through a temp file and a rename."""
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-        np.savez_compressed(partial, ids=self.ids.astype(np.int16), names=np.array(self.names))
-        os.replace(partial, path)
+        with atomic_path(path) as partial, open(partial, "wb") as stream:  # a stream: numpy adds no .npz to it
+            np.savez_compressed(stream, ids=self.ids.astype(np.int16), names=np.array(self.names))
 
     def context_distance(self, role: int, target: int, donors: np.ndarray) -> np.ndarray:
         """For each donor syllable (sharing the target's jamo in `role`), the share of corpus fonts that

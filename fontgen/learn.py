@@ -32,7 +32,7 @@ from fontgen.compose import INVENTORY_FILE, Composer, Inventory, downsize, load_
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
 from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
-from fontgen.files import write_json_atomic
+from fontgen.files import atomic_path, write_json_atomic
 from fontgen.finetune import (StageResult, UserGlyphs, evaluate, held_back_score, train_stage, user_glyph_loss,
                               with_prior_loss)
 from fontgen.fonts import FontSource, compat_jamo_in, file_sha256, font_info, reference_source, require_hangul
@@ -118,7 +118,8 @@ def preview(model: GlyphDiffusion, token: str, held: UserGlyphs, path: Path, cou
     _, _, drawn = evaluate(model, token, held, count, loss_glyphs=0)  # the drawings alone
     real = to_uint8(held.targets[: len(drawn), 0]).numpy()
     grid = np.concatenate([np.concatenate(list(real), 1), np.concatenate(list(crisp(drawn, ink_level)), 1)], 0)
-    Image.fromarray(255 - grid).save(path)
+    with atomic_path(path) as partial:
+        Image.fromarray(255 - grid).save(partial, format="PNG")
 
 
 def learn(font: str | Path, output: str | Path | None = None, method: str = "lora", recipe: str | Path | None = None,

@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 import glyph_data
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path, write_json_atomic
 from fontgen.paths import DEFAULT_CHECKPOINT
 
 NULL_TOKEN = "<null>"
@@ -214,11 +215,9 @@ def save_model(model: GlyphDiffusion, folder: str | Path, dtype: torch.dtype = t
     tensors.update({f"unet.{k}": v for k, v in model.unet.state_dict().items()})
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in tensors.items()}
     weights = folder / "model.safetensors"
-    save_file(tensors, str(weights) + ".partial", metadata={"format": "pt", "fontgen": "glyph-diffusion"})
-    Path(str(weights) + ".partial").replace(weights)
-    meta = {"config": config, **(extra or {})}
-    (folder / "model.json.partial").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
-    (folder / "model.json.partial").replace(folder / "model.json")
+    with atomic_path(weights) as partial:
+        save_file(tensors, str(partial), metadata={"format": "pt", "fontgen": "glyph-diffusion"})
+    write_json_atomic(folder / "model.json", {"config": config, **(extra or {})})
     return weights
 
 

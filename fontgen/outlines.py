@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from fontTools.ufoLib.glifLib import readGlyphFromString, writeGlyphToString
 from PIL import Image, UnidentifiedImageError
 
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path, write_text_atomic
 from fontgen.render import EmFrame
 
 Contour = list  # [(operator, arguments), ...] as RecordingPen records them, one closed contour
@@ -213,12 +213,9 @@ def write_outline_glif(outline: GlyphOutline, codepoint: int, path: Path) -> Non
     if outline.traced is not None:
         traced = path.parent / TRACED_FOLDER / f"U+{codepoint:04X}.png"
         traced.parent.mkdir(exist_ok=True)
-        partial = traced.with_name(f".{traced.name}.partial")
-        Image.fromarray(255 - outline.ink_to_trace()).save(partial, format="PNG")
-        os.replace(partial, traced)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(outline_glif(outline, codepoint), encoding="utf-8")
-    os.replace(partial, path)
+        with atomic_path(traced) as partial:
+            Image.fromarray(255 - outline.ink_to_trace()).save(partial, format="PNG")
+    write_text_atomic(path, outline_glif(outline, codepoint))
 
 
 def read_outline_glif(path: Path) -> GlyphOutline:

@@ -25,6 +25,7 @@ from fontgen.checkpoint import load_training_state, save_training_state
 from fontgen.datapack import GRID_CHARS, TrainingCaches, open_pack, render_caches
 from fontgen.dataset import StyledGlyphs, charset_by_name, corpus_sources
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path
 from fontgen.fonts import FontSource
 from fontgen.losses import diffusion_loss
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
@@ -85,7 +86,8 @@ class SampleGrid:
             drawn = to_uint8(drawn[:, 0]).cpu().numpy()
             rows.append(np.concatenate([np.concatenate([r, c, d], 0) for r, c, d in zip(real, content, drawn)], 1))
         grid = 255 - np.concatenate(rows, 0)
-        Image.fromarray(grid).save(path)
+        with atomic_path(path) as partial:
+            Image.fromarray(grid).save(partial, format="PNG")
 
 
 def read_pretrain_recipe(path: str | Path) -> dict:

@@ -5,6 +5,7 @@ import tomllib
 from pathlib import Path
 
 from fontgen.errors import FontgenError
+from fontgen.files import write_text_atomic
 
 
 def load_recipe(path: str | Path) -> dict:
@@ -136,5 +137,5 @@ def write_recipe(source: str | Path, path: str | Path, **overrides) -> Path:
         lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
         lines.append("")
     path = Path(path)
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
     return path

@@ -22,6 +22,7 @@ from fontTools.ttLib.sfnt import SFNTWriter
 
 import glyph_data
 from fontgen.errors import FontgenError
+from fontgen.files import atomic_path, write_text_atomic
 from fontgen.fonts import _read_font_bytes, hangul_syllables_in, open_font
 
 FACE_NAME = "fontgen-specimen"  # unique, so an installed font of the same family is never used instead
@@ -263,26 +264,10 @@ def write_specimen(
 </html>
 """
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_html, page.encode("utf-8"))
+    write_text_atomic(out_html, page)
     return out_html
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file ordinary permissions
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def find_chromium(chromium: str | Path | None = None) -> str:
@@ -367,20 +352,12 @@ def screenshot_html(html_path: str | Path, png_path: str | Path, width: int = 12
             raise FontgenError(f"{html_path.name}: Chromium could not load the embedded font (status: {status})")
         height = min(MAX_HEIGHT, measured) if measured else DEFAULT_HEIGHT
     png_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=png_path.parent, prefix=f".{png_path.name}.", suffix=".png")
-    os.close(fd)
-    temp_path = Path(temp)
-    temp_path.unlink()
-    try:
-        result = _run_chromium(executable, [f"--window-size={width},{height}", f"--screenshot={temp_path}",
+    with atomic_path(png_path, suffix=".png") as temp_path:
+        result = _run_chromium(executable, [f"--window-size={width},{height}", f"--screenshot={temp_path.resolve()}",
                                             html_path.as_uri()], timeout)
         if result.returncode != 0 or not temp_path.is_file() or temp_path.stat().st_size == 0:
             raise FontgenError(f"Chromium failed to render {html_path.name} (exit {result.returncode}: "
                                f"{_last_line(result.stderr)})")
-        os.chmod(temp_path, 0o666 & ~_umask())
-        os.replace(temp_path, png_path)
-    finally:
-        temp_path.unlink(missing_ok=True)
     return png_path
 
 

@@ -18,8 +18,8 @@ from PIL import Image
 
 from fontgen.errors import FontgenError
 from fontgen.export import ExportReport, export_font, read_glyph_dir, read_glyph_outlines, validate_with_ots
+from fontgen.files import partial_path
 from fontgen.fonts import open_font
-from fontgen.generate import partial_path
 from fontgen.outlines import GlyphOutline, glyph_outline, image_digest, write_outline_glif
 from fontgen.render import GlyphRenderer, frame_for_font
 from fontgen.render import ink_iou as iou
@@ -257,7 +257,7 @@ def test_woff_and_ttc_inputs_are_written_as_plain_fonts(tmp_path, nanum, images)
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or "partial" in p.name)
 
 
 def test_unwritable_output_leaves_nothing(tmp_path, nanum, images):

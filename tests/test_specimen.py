@@ -91,7 +91,7 @@ def test_html_embeds_font_and_marks_exactly_the_generated(fonts, tmp_path):
     assert "14 of 11,172 Hangul syllables" in page and "8 generated, 6 from the original font" in page
     assert "키스의 고유조건은" in page and "다람쥐 헌 쳇바퀴에 타고파" in page
     assert "Generated (the original font lacks it)" in page  # the legend
-    assert not list(tmp_path.joinpath("sub").glob(".*tmp"))  # no temp file left behind
+    assert [p.name for p in tmp_path.joinpath("sub").iterdir()] == ["specimen.html"]  # no temp file left behind
 
 
 def test_without_original_nothing_is_marked(fonts, tmp_path):
