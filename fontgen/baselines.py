@@ -11,8 +11,9 @@ import numpy as np
 
 from fontgen.dataset import build_cache, corpus_sources
 from fontgen.errors import FontgenError
-from fontgen.fonts import FontSource, drawn_codepoints, font_info, reference_source, require_hangul
-from fontgen.generate import glyph_path, resolve_chars, save_glyph_png
+from fontgen.fonts import (FontSource, drawn_codepoints, font_info, reference_source, require_hangul,
+                           resolve_chars)
+from fontgen.generate import glyph_path, save_glyph_png
 from fontgen.reference import LayoutFit, fitted_reference_glyphs, ink_boxes
 from fontgen.render import FINISH_SIZE, GlyphRenderer
 

@@ -15,24 +15,6 @@ from fontgen.errors import FontgenError
 from fontgen.paths import DEFAULT_CHECKPOINT
 
 
-def _charset(value: str, missing_from=None) -> list[int]:
-    import glyph_data
-
-    if value == "missing":
-        return missing_from()
-    if value == "ksx1001":
-        return glyph_data.ksx1001_syllables()
-    if value == "all":
-        return glyph_data.all_syllables()
-    path = Path(value)
-    if path.exists():
-        return glyph_data.read_charset_file(path)
-    chars = glyph_data.read_charset_text(value)
-    if not chars:
-        raise FontgenError(f"--chars {value!r}: not a charset name, a file, or characters")
-    return chars
-
-
 def cmd_info(args) -> None:
     from fontgen.fonts import font_info
 
@@ -54,11 +36,11 @@ def cmd_render(args) -> None:
     from PIL import Image
 
     from fontgen.files import atomic_path
-    from fontgen.fonts import font_info
+    from fontgen.fonts import font_info, resolve_chars
     from fontgen.render import GlyphRenderer, ink_to_png_pixels
 
     info = font_info(args.font, args.face)
-    chars = _charset(args.chars, lambda: info.missing)
+    chars = resolve_chars(args.chars, info.hangul, syllables_only=False)
     renderer = GlyphRenderer(args.font, args.size, face=args.face)
     out = Path(args.output)
     try:

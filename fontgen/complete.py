@@ -9,8 +9,8 @@ import glyph_data
 from fontgen.compose import Inventory
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, read_glyph_dir, read_glyph_outlines
-from fontgen.fonts import compat_jamo_in, file_sha256, font_info
-from fontgen.generate import generate, pick_device, resolve_chars
+from fontgen.fonts import compat_jamo_in, file_sha256, font_info, resolve_chars
+from fontgen.generate import generate, pick_device
 from fontgen.learn import learn
 from fontgen.model import DEFAULT_CHECKPOINT, model_hash
 from fontgen.style import read_manifest

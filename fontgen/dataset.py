@@ -21,15 +21,6 @@ from fontgen.render import GlyphRenderer
 CACHE_VERSION = 2
 
 
-def charset_by_name(name: str) -> list[int]:
-    """'ksx1001', 'all', or a path to a charset file."""
-    if name == "ksx1001":
-        return glyph_data.ksx1001_syllables()
-    if name == "all":
-        return glyph_data.all_syllables()
-    return glyph_data.read_charset_file(name)
-
-
 def corpus_sources(split: str, limit: int | None = None) -> list[FontSource]:
     """The installed fonts of a corpus split as FontSources."""
     fonts = [f for f in glyph_data.corpus_split(split) if f.available]

@@ -300,3 +300,40 @@ def reference_source() -> FontSource:
     if not font.available:
         raise FileNotFoundError(f"the reference font {font.path} is not installed (apt-get install {font.package})")
     return FontSource(font.name, font.path, font.face)
+
+
+CHARSET_NAMES = ("missing", "ksx1001", "all")
+
+
+def resolve_chars(chars: str | list[int], known: list[int] | None = None, syllables_only: bool = True) -> list[int]:
+    """What a `--chars` value (or a recipe's charset) names, as codepoints: `missing` (the syllables of all
+    11,172 that `known` lacks), `ksx1001` (the 2,350 common syllables), `all` (the 11,172), a file of characters
+    or U+XXXX codes, the characters themselves, or a list. With `syllables_only`, anything but a Hangul
+    syllable is refused (fontgen draws syllables)."""
+    if isinstance(chars, list):
+        wanted = chars
+    elif chars == "missing":
+        if known is None:
+            raise FontgenError("--chars missing: only a command that reads a font knows what it lacks")
+        have = set(known)
+        wanted = [c for c in glyph_data.all_syllables() if c not in have]
+    elif chars == "ksx1001":
+        wanted = glyph_data.ksx1001_syllables()
+    elif chars == "all":
+        wanted = glyph_data.all_syllables()
+    elif Path(chars).is_file():
+        try:
+            wanted = glyph_data.read_charset_file(chars)
+        except (OSError, UnicodeDecodeError) as error:
+            raise FontgenError(f"--chars {chars}: cannot read the file ({error})") from None
+    elif "/" in chars or chars.endswith(".txt"):
+        raise FontgenError(f"--chars {chars}: no such file")
+    else:
+        wanted = glyph_data.read_charset_text(chars)
+    if not wanted:
+        raise FontgenError(f"--chars {chars!r}: no characters (choose {', '.join(CHARSET_NAMES)}, a file, or "
+                           "characters)")
+    not_hangul = [c for c in wanted if not glyph_data.is_syllable(c)]
+    if syllables_only and not_hangul:
+        raise FontgenError(f"--chars: U+{not_hangul[0]:04X} is not a Hangul syllable (fontgen draws syllables only)")
+    return wanted

@@ -18,12 +18,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-import glyph_data
 from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, downsize,
                              has_inventory, load_composer)
 from fontgen.errors import FontgenError
 from fontgen.files import atomic_path, write_json_atomic
-from fontgen.fonts import file_sha256, reference_source
+from fontgen.fonts import file_sha256, reference_source, resolve_chars
 from fontgen.jamo import VariantTable
 from fontgen.model import DEFAULT_CHECKPOINT, sample, to_model_space, to_uint8
 from fontgen.outlines import TRACED_FOLDER, GlyphOutline, image_digest, write_outline_glif
@@ -103,29 +102,6 @@ def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int 
         sheet.paste(glyph, ((i % columns) * cell, (i // columns) * cell))
     with atomic_path(path) as partial:
         sheet.save(partial, format="PNG")
-
-
-def resolve_chars(chars: str | list[int], known: list[int]) -> list[int]:
-    """'missing' (what the source font lacks), 'ksx1001', 'all', a file, characters, or a list; syllables only."""
-    if isinstance(chars, list):
-        wanted = chars
-    elif chars == "missing":
-        have = set(known)
-        wanted = [c for c in glyph_data.all_syllables() if c not in have]
-    elif chars == "ksx1001":
-        wanted = glyph_data.ksx1001_syllables()
-    elif chars == "all":
-        wanted = glyph_data.all_syllables()
-    elif Path(chars).exists():
-        wanted = glyph_data.read_charset_file(Path(chars))
-    else:
-        wanted = glyph_data.read_charset_text(chars)
-        if not wanted:
-            raise FontgenError(f"--chars {chars}: not missing, ksx1001, all, an existing file, or characters")
-    not_hangul = [c for c in wanted if not glyph_data.is_syllable(c)]
-    if not_hangul:
-        raise FontgenError(f"--chars: U+{not_hangul[0]:04X} is not a Hangul syllable (fontgen draws syllables only)")
-    return wanted
 
 
 @dataclass

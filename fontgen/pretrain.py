@@ -23,10 +23,10 @@ from tqdm import tqdm
 import glyph_data
 from fontgen.checkpoint import load_training_state, save_training_state
 from fontgen.datapack import GRID_CHARS, TrainingCaches, open_pack, render_caches
-from fontgen.dataset import StyledGlyphs, charset_by_name, corpus_sources
+from fontgen.dataset import StyledGlyphs, corpus_sources
 from fontgen.errors import FontgenError
 from fontgen.files import atomic_path
-from fontgen.fonts import FontSource
+from fontgen.fonts import FontSource, resolve_chars
 from fontgen.losses import diffusion_loss
 from fontgen.model import (NULL_TOKEN, GlyphDiffusion, ModelConfig, base_vocabulary, sample, save_model,
                            style_token, to_model_space, to_uint8)
@@ -50,7 +50,7 @@ def recipe_sources(data: dict) -> list[FontSource]:
 
 
 def recipe_chars(data: dict) -> list[int]:
-    chars = charset_by_name(data["charset"])
+    chars = resolve_chars(data["charset"], syllables_only=False)
     return chars[: data["max_chars"]] if data.get("max_chars") else chars
 
 

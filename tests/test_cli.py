@@ -143,3 +143,25 @@ def test_a_closed_pipe_is_not_a_bug():
         env = {**os.environ, "PYTHONUNBUFFERED": buffered}
         result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, env=env)
         assert result.stderr == "" and result.returncode == 141, (buffered, result.stderr)
+
+
+def test_one_rule_for_every_chars_value(tmp_path):
+    """`--chars` (render, generate, complete, the baselines) and a recipe's charset read alike: names, a file of
+    characters or U+XXXX codes, the characters themselves; a path that is not there and a non-syllable where
+    syllables are drawn are refused in one line."""
+    import pytest
+
+    from fontgen.errors import FontgenError
+    from fontgen.fonts import resolve_chars
+
+    known = glyph_data.ksx1001_syllables()
+    assert len(resolve_chars("missing", known)) == 11172 - 2350
+    assert resolve_chars("ksx1001") == known and len(resolve_chars("all")) == 11172
+    listed = tmp_path / "wanted.txt"
+    listed.write_text("# a comment\nU+AC00 각\n갃", encoding="utf-8")
+    assert resolve_chars(str(listed)) == resolve_chars("가각갃") == [0xAC00, 0xAC01, 0xAC03]
+    assert resolve_chars("AB가", syllables_only=False) == [0x41, 0x42, 0xAC00]
+    for bad, message in (("AB가", "U\\+0041 is not a Hangul syllable"), (str(tmp_path / "gone.txt"), "no such file"),
+                         ("missing", "only a command that reads a font"), ("  ", "no characters")):
+        with pytest.raises(FontgenError, match=message):
+            resolve_chars(bad, None if bad == "missing" else known)

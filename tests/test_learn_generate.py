@@ -223,7 +223,7 @@ def test_generate_resumes_and_draws_only_missing(learned, tiny_model, tmp_path):
 def test_missing_means_what_the_font_lacks(learned, tiny_model, tmp_path):
     _, folder = learned
     style = load_style(folder, tiny_model)
-    from fontgen.generate import resolve_chars
+    from fontgen.fonts import resolve_chars
 
     missing = resolve_chars("missing", style.known)
     assert len(missing) == 11172 - 120 and not set(missing) & set(style.known)
