@@ -27,7 +27,7 @@ from scipy import ndimage
 
 import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
-                          JamoSegmenter, VariantTable, apart_share, available_references, composite_jamo,
+                          JamoSegmenter, VariantTable, available_references, composite_jamo,
                           composite_labels, ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes,
                           roles_of, split_shared_strokes, warp_box, warp_transform)
 from fontgen.files import atomic_path, write_json_atomic
@@ -424,10 +424,6 @@ class FontJamo:
                 labels = self.segmenter.segment(codepoint, self.small.render(codepoint))
             self._labels[codepoint] = labels
         return self._labels[codepoint]
-
-    def purity(self, codepoint: int, role: int) -> float:
-        """The share of a jamo's ink in strokes that no other jamo of the syllable touches (1: cut cleanly)."""
-        return apart_share(self.labels(codepoint), role)
 
     def split_shared_strokes(self, codepoints: list[int]) -> int:
         """Recut the strokes that the drawn ones of these syllables share between jamo where the font's own

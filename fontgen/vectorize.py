@@ -242,12 +242,6 @@ def drawing_bounds(draw) -> tuple[int, int, int, int] | None:
     return math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)
 
 
-def trace_to_pen(image, frame: EmFrame, pen, params: TraceParams = TraceParams(),
-                 outline_format: str = "ttf") -> None:
-    """Trace an image and draw the outline into any fontTools segment pen, in font units."""
-    draw_contours(trace_contours(image, frame, params, outline_format), pen)
-
-
 def ttglyph_from_contours(contours: list[Contour]):
     """Contours (ttf orientation) -> a simple glyf Glyph with quadratic curves and bounds set."""
     return ttglyph_from_drawing(partial(draw_contours, contours))

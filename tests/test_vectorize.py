@@ -16,9 +16,10 @@ from fontgen.render import GlyphRenderer
 from fontgen.vectorize import (
     TraceParams,
     charstring_for_cff,
+    draw_contours,
     glyph_for_ttf,
     roundtrip_iou,
-    trace_to_pen,
+    trace_contours,
 )
 
 NANUM_GOTHIC = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
@@ -158,7 +159,7 @@ def test_outer_contours_clockwise_for_ttf_counter_clockwise_for_otf(gothic, code
 def test_points_are_integers_without_duplicates_or_zero_length_segments(gothic):
     for codepoint in SAMPLE:
         recording = RecordingPen()
-        trace_to_pen(gothic.render(codepoint), gothic.frame, recording, TraceParams(), "otf")
+        draw_contours(trace_contours(gothic.render(codepoint), gothic.frame, TraceParams(), "otf"), recording)
         assert recording.value
         for contour in _contours_from_recording(recording):
             current = contour[0][1][0]
@@ -193,5 +194,5 @@ def test_blank_image_gives_empty_glyph(gothic):
     glyph = glyph_for_ttf(blank, gothic.frame)
     assert glyph.numberOfContours == 0
     recording = RecordingPen()
-    trace_to_pen(blank, gothic.frame, recording)
+    draw_contours(trace_contours(blank, gothic.frame, TraceParams(), "ttf"), recording)
     assert recording.value == []
