@@ -12,6 +12,10 @@ code changed (e.g. composition re-run on the drawn fonts only, the fonts that st
 unchanged), and the last run of each font is the current code's. `--readability` files
 (`benchmarks/readability_rescore.py`) give the "read as intended" cells instead of the eval files, for runs made
 before eval read with the recognizer adapted to each font.
+
+`--speed` (`benchmarks/command_speed.py` files: each command in its own process), `--complete`
+(`benchmarks/complete_speed.py`) and `--profile` (`benchmarks/learn_profile.py`, a model learn projected to
+its recipe's steps) make the second table: seconds and peak memory of each command on this CPU.
 """
 import argparse
 import json
@@ -27,7 +31,17 @@ def main() -> None:
     parser.add_argument("--compose", nargs="+", type=Path, required=True)
     parser.add_argument("--lora", nargs="+", type=Path, required=True)
     parser.add_argument("--readability", nargs="*", type=Path, default=[])
+    parser.add_argument("--speed", nargs="*", type=Path, default=[])
+    parser.add_argument("--complete", nargs="*", type=Path, default=[])
+    parser.add_argument("--profile", nargs="*", type=Path, default=[])
     args = parser.parse_args()
+    quality_table(args)
+    if args.speed or args.complete or args.profile:
+        print()
+        speed_table(args.speed, args.complete, args.profile)
+
+
+def quality_table(args) -> None:
     readable = {(r["font"], r["known"]): r for path in args.readability for r in json.loads(path.read_text())}
     lora = {(r["font"], r["known"]): r for path in args.lora for r in json.loads(path.read_text())}  # last wins
     print("| font | known | composed | own contours (in part) | compose (default) | LoRA (model alone) |"
@@ -56,6 +70,33 @@ def main() -> None:
     for (known, label), values in sorted(means.items()):
         print(f"- mean IoU, {known} known, {label}: {sum(values) / len(values):.3f} over {len(values)} fonts")
 
+
+def speed_table(speed: list[Path], complete: list[Path], profile: list[Path]) -> None:
+    """Seconds and peak memory per command, font and known syllables, in the order a user runs them."""
+    rows, dates = [], set()
+
+    def put(command: str, result: dict, seconds: float, peak_mb: float) -> None:
+        rows.append(f"| {command} | {result['font']} | {result['known']:,} | {seconds:,.0f} | {peak_mb / 1024:.2f} GiB |")
+        dates.add(result["date"])
+
+    for path in speed:
+        result = json.loads(path.read_text())
+        for name, measured in result["commands"].items():
+            put(f"`fontgen {name}`", result, measured["seconds"], measured["peak_rss_mb"])
+    for path in complete:
+        result = json.loads(path.read_text())
+        put("`fontgen complete` (all of it, one process)", result, result["seconds"], result["peak_rss_mb"])
+    for path in profile:
+        result = json.loads(path.read_text())
+        projected = result["projected_at_recipe_steps"]
+        seconds = result["seconds"] + sum(p["projected_seconds"] - stage["seconds"]
+                                          for p, stage in zip(projected.values(), result["stages"]))
+        put(f"`fontgen learn --method {result['method']}` (projected to its recipe's steps)", result, seconds,
+            result["peak_rss_mb"])
+    print("| command | font | known | seconds | peak memory |")
+    print("|---|---|---:|---:|---:|")
+    print("\n".join(rows))
+    print(f"\nMeasured {', '.join(sorted(dates))}: wall time, and the peak resident memory of the command's process.")
 
 if __name__ == "__main__":
     main()
