@@ -7,7 +7,8 @@ hypernetwork, per val font, from `fontgen eval --method lora|dreambooth|hypernet
 Each method's cell is its drawings read back from the exported font (eval's "font file"); textual inversion
 has no font of its own in these runs, so its cell is its drawings finished at its ink level and scored
 directly (the same 128 px, the same held-out syllables), taken from the hypernetwork run when there is one
-(the same recipe's first stage in every run). Below the table: learn time (both stages) and file size.
+(the same recipe's first stage in every run). Below the table: file size, learn time (both stages; runs that
+shared the two cores with other jobs count as measured) and peak memory where eval recorded it.
 """
 import argparse
 import json
@@ -36,8 +37,8 @@ def main() -> None:
                 row["ti"] = r["scores"]["ti"]["all"]
             row["reference"], row["nearest"] = r["scores"]["reference"]["all"], r["scores"]["nearest"]["all"]
             if r.get("learned"):
-                costs.setdefault((r["known"], r["method"]), []).append(
-                    (r["learned"]["seconds"], sum(r["learned"]["artifact_bytes"].values())))
+                costs.setdefault((r["known"], r["method"]), {})[r["font"]] = (  # a font's last run
+                    r["learned"]["seconds"], sum(r["learned"]["artifact_bytes"].values()), r.get("process_peak_rss_mb"))
     print("| known | font | " + " | ".join(TITLES[m] for m in METHODS) + " | fitted reference | nearest font |")
     print("|---:|---|" + "---|" * (len(METHODS) + 2))
     means: dict[tuple, list] = {}
@@ -52,11 +53,30 @@ def main() -> None:
     for (known, method), values in sorted(means.items()):
         print(f"- mean IoU, {known} known, {TITLES[method]}: {sum(values) / len(values):.3f} over {len(values)} fonts")
     print()
-    for (known, method), values in sorted(costs.items()):
-        seconds = sum(v[0] for v in values) / len(values)
-        size = sum(v[1] for v in values) / len(values)
-        print(f"- {TITLES[method]}, {known} known: learn {seconds / 60:.1f} min on average (both stages), "
-              f"style files {size / 1e3:,.0f} kB")
+    cost_table(costs)
+
+
+def cost_table(costs: dict[tuple, dict]) -> None:
+    """Per method: style file size, learn minutes (mean over the fonts, both stages; the range) per known count,
+    and the peak memory of the evaluations that recorded it."""
+    print("| method | style files | learn, 256 known (min) | learn, 2,350 known (min) | peak memory (eval) |")
+    print("|---|---:|---:|---:|---:|")
+    for method in METHODS[1:]:
+        runs = {known: list(by_font.values()) for (known, m), by_font in costs.items() if m == method}
+        if not runs:
+            continue
+        sizes = [v[1] for values in runs.values() for v in values]
+        peaks = [v[2] for values in runs.values() for v in values if v[2]]
+
+        def minutes(known: int) -> str:
+            values = [v[0] / 60 for v in runs.get(known, [])]
+            if not values:
+                return "-"
+            return f"{sum(values) / len(values):.0f} ({min(values):.0f}-{max(values):.0f}, {len(values)} fonts)"
+
+        peak = f"{min(peaks) / 1024:.2f}-{max(peaks) / 1024:.2f} GiB" if peaks else "-"
+        print(f"| {TITLES[method]} | {sum(sizes) / len(sizes) / 1e3:,.0f} kB | {minutes(256)} | {minutes(2350)} | "
+              f"{peak} |")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ at 128 px: SSIM, RMSE, IoU of the binarized glyph, and placement (ink box edges,
 from __future__ import annotations
 
 import json
+import resource
 import tempfile
 import time
 from dataclasses import dataclass
@@ -226,7 +227,9 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     result = {"font": name, "kind": case.font.kind, "known": len(known), "held_out": len(held),
               "method": method, "sampling_steps": steps, "token": token, "nearest_font": nearest.name,
               "model_seconds": round(model_seconds, 1), "learned": learned, "ink_levels": ink_levels,
-              "held_codepoints": held, "scores": {}}
+              "held_codepoints": held, "scores": {},
+              # The process's peak so far: this font's own when it is the first (or only) one evaluated.
+              "process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     if composed is not None:
         result["composed"] = int(composed.sum())
     recognizer = font_recognizer(subset_path, known, frame)
