@@ -1,11 +1,9 @@
 """The first screen of BENCHMARKS.md: the default (compose) against LoRA (the model alone) and both
-baselines, per val font, from `fontgen eval` result files; every score read back from the exported font.
+baselines, per val font, from `fontgen eval` result files (every score read back from the exported font);
+then each command's time and peak memory.
 
-    python benchmarks/defaults_table.py \\
-        --compose benchmarks/results/eval-compose-ksx.json benchmarks/results/eval-compose-256.json \\
-        --lora benchmarks/results/eval-lora-ksx-ink.json benchmarks/results/eval-lora-ksx-edge.json \\
-               benchmarks/results/eval-lora-256-level.json benchmarks/results/eval-lora-256-level-brush-recipe.json \\
-        [--readability benchmarks/results/readability-eval-compose-ksx.json ...]
+    python benchmarks/defaults_table.py            # the current runs (CURRENT below)
+    python benchmarks/defaults_table.py --compose runs/eval-compose/eval.json ...   # other runs
 
 A font's row (composed or LoRA) is taken from the last file that has it: runs were made font by font as the
 code changed (e.g. composition re-run on the drawn fonts only, the fonts that store composites being
@@ -21,6 +19,21 @@ import argparse
 import json
 from pathlib import Path
 
+RESULTS = Path(__file__).resolve().parent / "results"
+# The runs of the current defaults, oldest first (a font's last run wins): what the first screen of
+# BENCHMARKS.md shows when the script is run without arguments.
+CURRENT = {
+    "compose": ["eval-compose-ksx-recut.json", "eval-compose-256-recut.json", "eval-compose-ksx-damaged.json",
+                "eval-compose-256-damaged.json", "eval-compose-ksx-read.json", "eval-compose-256-read.json"],
+    "lora": ["eval-lora-ksx-ink.json", "eval-lora-ksx-edge.json", "eval-lora-256-level.json",
+             "eval-lora-256-level-brush-recipe.json"],
+    "readability": ["readability-eval-compose-256-damaged.json"],
+    "speed": ["command-speed-NanumBrush-ksx1001.json", "command-speed-NanumBrush-256.json"],
+    "complete": ["complete-speed-NanumBrush-ksx1001.json", "complete-speed-NanumBrush-256.json",
+                 "complete-speed-NanumSquareRoundR-ksx1001.json"],
+    "profile": ["learn-profile-NanumBarunGothicBold-256.json", "learn-profile-NanumBarunGothicBold-ksx1001.json"],
+}
+
 
 def cell(scores: dict) -> str:
     return f"{scores['iou']:.3f} / {scores['ssim']:.3f} / {scores['rmse']:.3f}"
@@ -28,12 +41,8 @@ def cell(scores: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--compose", nargs="+", type=Path, required=True)
-    parser.add_argument("--lora", nargs="+", type=Path, required=True)
-    parser.add_argument("--readability", nargs="*", type=Path, default=[])
-    parser.add_argument("--speed", nargs="*", type=Path, default=[])
-    parser.add_argument("--complete", nargs="*", type=Path, default=[])
-    parser.add_argument("--profile", nargs="*", type=Path, default=[])
+    for option, names in CURRENT.items():
+        parser.add_argument(f"--{option}", nargs="*", type=Path, default=[RESULTS / name for name in names])
     args = parser.parse_args()
     quality_table(args)
     if args.speed or args.complete or args.profile:
