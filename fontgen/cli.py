@@ -96,6 +96,9 @@ def cmd_generate(args) -> None:
           f"{report.outlined} of them with its own contours in a .glif beside the PNG; {report.by_model} by the model; "
           f"{report.kept} already there) in {report.seconds:.1f} s ({report.glyphs_per_second:.1f} glyphs/s) into "
           f"{report.folder}; where each came from: {report.folder / 'sources.json'}")
+    if report.to_check:
+        print(f"{report.to_check} composed glyphs read as another syllable to the recognizer taught the font's style: "
+              f"look at them first (\"check\" in sources.json)")
 
 
 def cmd_generate_reference(args) -> None:
@@ -131,6 +134,9 @@ def cmd_complete(args) -> None:
     print(f"added {report.added} syllables and {report.letters} compatibility letters ({report.from_outlines} with the "
           f"font's own contours moved, the others traced) in {report.seconds:.0f} s -> {report.output}")
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
+    if report.to_check:
+        print(f"{report.to_check} composed syllables read as another syllable to the recognizer taught the font's "
+              f"style: look at them first (\"check\" in {report.glyph_dir / 'sources.json'})")
 
 
 def cmd_specimen(args) -> None:

@@ -27,6 +27,7 @@ class CompleteReport:
     seconds: float
     letters: int = 0  # compatibility letters
     from_outlines: int = 0  # glyphs with the font's own contours moved (some or all of their jamo), not traced
+    to_check: int = 0  # composed syllables learn's recognizer read as another (flagged in the glyph folder)
 
 
 def matching_style(style_dir: Path, font: Path, method: str, base: Path) -> bool:
@@ -93,7 +94,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     reused = matching_style(style_dir, font, method, base)
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
-    generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo, steps=steps,
+    drawn = generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo, steps=steps,
              seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
              hypernetwork_strength=hypernetwork_strength, refine=refine)
     letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()
@@ -104,4 +105,4 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
                          outlines=read_glyph_outlines(glyph_dir), progress=progress)
     added_letters = len(set(glyphs) & letters)
     return CompleteReport(report.added - added_letters, report.output, style_dir, glyph_dir, reused,
-                          time.time() - started, added_letters, report.from_outlines)
+                          time.time() - started, added_letters, report.from_outlines, drawn.to_check)

@@ -848,6 +848,7 @@ class Composer:
     planned: dict[int, list[JamoSource]] = field(default_factory=dict)
     move_above: float = MOVE_ABOVE
     placement: ReferencePlacement | None = None
+    misread: frozenset[int] = frozenset()  # planned syllables learn's recognizer still read as another
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The jamo sources of a syllable (None: the font lacks one of its jamo)."""
@@ -1253,6 +1254,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         references = inventory.get("placement_references") or []
         if not isinstance(references, list) or not all(isinstance(name, str) for name in references):
             raise ValueError(f"placement_references is {references!r}, not a list of font names")
+        misread = frozenset(map(ord, inventory.get("summary", {}).get("readability", {}).get("misread_kept", "")))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "
                            "run `fontgen learn` again") from None
@@ -1262,7 +1264,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
     return Composer(font, Inventory.from_known(known, fitted_variants(variants, font), damaged),
                     ContextBoxes(font, sorted(known), measured=boxes), plan,
                     float(inventory.get("move_above", MOVE_ABOVE)),
-                    ReferencePlacement(references) if references else None)
+                    ReferencePlacement(references) if references else None, misread)
 
 
 # ---------------------------------------------------------------------------------------------

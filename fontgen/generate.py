@@ -114,6 +114,7 @@ class GenerateReport:
     by_model: int = 0  # of `drawn`, drawn by the model
     outlined: int = 0  # of `composed`, with the font's own contours (some or all of its jamo) in a .glif beside it
     refined: int = 0  # of `composed`, refined by the model (`refine`)
+    to_check: int = 0  # of the wanted glyphs, composed ones learn's recognizer read as another syllable
 
     @property
     def glyphs_per_second(self) -> float:
@@ -216,10 +217,11 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
         for codepoint, image in compat_jamo_images(composer, lacking).items():
             save_glyph_png(image, glyph_path(output, codepoint), output_size)
             letters[codepoint] = image
-    write_json_atomic(output / SOURCES_FILE, sources_report(plan, composer, letters, model_reason, refine))
+    report = sources_report(plan, composer, letters, model_reason, refine)
+    write_json_atomic(output / SOURCES_FILE, report)
     contact_sheet(output, wanted, output / "contact_sheet.png")
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
-                          len(by_model), outlined, len(composed) if refine else 0)
+                          len(by_model), outlined, len(composed) if refine else 0, report["summary"]["to_check"])
 
 
 def _resolve_method(method: str, manifest: dict) -> tuple[str, str | None]:
@@ -294,12 +296,16 @@ def _draw_with_model(style, codepoints: list[int], output: Path, steps: int, gui
             bar.update(len(batch))
 
 
+MISREAD_NOTE = "learn's jamo recognizer, taught the font's style, reads it as another syllable: look at it first"
+
+
 def sources_report(plan: dict, composer, compat_letters: dict | None = None, model_reason: str | None = None,
                    refine: float = 0.0) -> dict:
     """Where each glyph came from: composed (from which known syllable each jamo was taken, and how far its
     context is: the share of corpus fonts that draw that jamo differently there; refined by the model at
-    `refine`, if above 0) or drawn by the model (why: `model_reason` when the model drew them all, else the jamo
-    the font lacks)."""
+    `refine`, if above 0; flagged where learn's jamo recognizer, taught the font's style, still read it as another
+    syllable: the first a designer should look at) or drawn by the model (why: `model_reason` when the model
+    drew them all, else the jamo the font lacks)."""
     glyphs, reasons, compat_letters = {}, {}, compat_letters or {}
     for codepoint, sources in plan.items():
         if sources is not None:
@@ -314,6 +320,8 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None, mod
                                   + entry["jamo"][role] for role in sorted(built)}
             if refine:
                 entry["refined"] = refine
+            if composer is not None and codepoint in composer.misread:
+                entry["check"] = MISREAD_NOTE
             glyphs[f"U+{codepoint:04X}"] = entry
         else:
             why = model_reason or (composer.inventory.missing_jamo(codepoint) if composer else "--method model")
@@ -324,6 +332,7 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None, mod
                                         "why": "a compatibility letter, from the font's own jamo"}
     composed = sum(1 for g in glyphs.values() if g["from"] == "composed")
     return {"summary": {"composed": composed, "model": len(glyphs) - composed, "refined_at": refine,
+                        "to_check": sum(1 for g in glyphs.values() if "check" in g),
                         "model_because": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))},
             "glyphs": glyphs}
 

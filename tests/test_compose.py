@@ -402,6 +402,24 @@ def ti_style(tmp_path_factory, small_font, tiny_model, learn_recipes):
     return folder
 
 
+def test_glyphs_learn_still_misread_are_flagged_for_the_designer(ti_style, tiny_model, tmp_path):
+    """A syllable learn's recognizer still read as another after re-planning (`readability.misread_kept`) is
+    flagged in sources.json and counted in generate's report; the others are not."""
+    import shutil
+
+    style = shutil.copytree(ti_style, tmp_path / "style.fontgen")
+    known = json.loads((style / "manifest.json").read_text())["source"]["hangul"]
+    inventory = Inventory.from_known(known)
+    composable = [c for c in glyph_data.all_syllables()[::97] if c not in known and inventory.can_compose(c)][:3]
+    stored = json.loads((style / "jamo_inventory.json").read_text())
+    stored["summary"]["readability"] = {"checked": 9, "misread": 1, "replanned": 0, "misread_kept": chr(composable[1])}
+    (style / "jamo_inventory.json").write_text(json.dumps(stored))
+    report = generate(style, tmp_path / "glyphs", composable, method="compose", base=tiny_model, progress=False)
+    sources = json.loads((tmp_path / "glyphs" / "sources.json").read_text())
+    flagged = [key for key, entry in sources["glyphs"].items() if "check" in entry]
+    assert flagged == [f"U+{composable[1]:04X}"] and report.to_check == sources["summary"]["to_check"] == 1
+
+
 def test_generate_composes_what_it_can_and_draws_the_rest(ti_style, tiny_model, small_font, tmp_path):
     known = json.loads((ti_style / "manifest.json").read_text())["source"]["hangul"]
     inventory = Inventory.from_known(known)
