@@ -85,7 +85,8 @@ def speed_table(speed: list[Path], complete: list[Path], profile: list[Path]) ->
     rows, dates = [], set()
 
     def put(command: str, result: dict, seconds: float, peak_mb: float) -> None:
-        rows.append(f"| {command} | {result['font']} | {result['known']:,} | {seconds:,.0f} | {peak_mb / 1024:.2f} GiB |")
+        rows.append(f"| {command} | {result['font']} | {result['known']:,} | {seconds:,.0f} | "
+                    f"{peak_mb / 1024:.2f} GiB |")
         dates.add(result["date"])
 
     for path in speed:

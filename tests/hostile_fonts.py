@@ -181,7 +181,8 @@ def run_case(case: Case, seeds: dict[str, bytes], glyphs: Path, commands: tuple[
             out = Path(tmp) / f"out-{command}{'.ttf' if suffix != '.otf' else '.otf'}"
             argv = {"info": ["info", str(path)],
                     "export": ["export", str(path), str(glyphs), "-o", str(out)],
-                    "render": ["render", str(path), "--chars", "가각갃긂", "--size", "64", "-o", str(Path(tmp) / "png")],
+                    "render": ["render", str(path), "--chars", "가각갃긂", "--size", "64", "-o",
+                               str(Path(tmp) / "png")],
                     "learn": ["learn", str(path), "--method", "compose", "-o", str(Path(tmp) / "style.fontgen")]}[command]
             before = set(Path(tmp).iterdir())
             stderr = io.StringIO()
