@@ -95,8 +95,8 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
     if not reused:
         learn(font, style_dir, method=method, recipe=recipe, base=base, face=face, steps=learn_steps, progress=progress)
     drawn = generate(style_dir, glyph_dir, chars, method=draw, compat_jamo=compat_jamo, steps=steps,
-             seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
-             hypernetwork_strength=hypernetwork_strength, refine=refine)
+                     seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
+                     hypernetwork_strength=hypernetwork_strength, refine=refine)
     letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()
     glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.

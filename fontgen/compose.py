@@ -1014,8 +1014,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     # The known syllables' font first: a font that cannot be rewritten is refused before any labelling.
     is_cff = "CFF " in open_font(font, face, lazy=True)
     source = folder / f"{SOURCE_FILE}.{'otf' if is_cff else 'ttf'}"
-    with atomic_path(source) as partial:
-        subset_font(Path(font), face, known, partial)
+    subset_font(Path(font), face, known, source)  # written whole or not at all
     composer = composer_for_font(font, face, known, variants)
     labels_path = folder / LABELS_FILE
     partial_labels = labels_path.with_name(labels_path.name + ".partial-run")

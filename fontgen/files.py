@@ -34,12 +34,6 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes through a temp file and a rename."""
-    with atomic_path(path) as partial:
-        partial.write_bytes(data)
-
-
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write UTF-8 text through a temp file and a rename."""
     with atomic_path(path) as partial:
