@@ -71,7 +71,7 @@ def test_export_refuses_bad_glyph_folders_and_outputs(tmp_path):
     Image.fromarray(image).save(glyphs / "U+D7A3.png")
     result = fontgen("export", small, glyphs, "-o", tmp_path / "no" / "such" / "dir" / "o.ttf")
     assert_one_line_error(result, "o.ttf")
-    assert not (tmp_path / "o.ttf").exists() and not list(tmp_path.glob("**/*.tmp"))
+    assert not (tmp_path / "o.ttf").exists() and not list(tmp_path.glob("**/*partial*"))
 
 
 def test_export_and_complete_refuse_what_they_cannot_do_in_one_line(tmp_path):
