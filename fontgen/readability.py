@@ -116,13 +116,17 @@ def adapt_recognizer(model: JamoRecognizer, images: np.ndarray, codepoints: list
     inputs, targets = to_input(images), jamo_targets(codepoints)
     optimizer = torch.optim.AdamW(adapted.parameters(), lr=ADAPT_LR, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(adapt_steps(len(codepoints)) if steps is None else steps):
-        rows = torch.randint(0, len(inputs), (ADAPT_BATCH,), generator=generator)
-        logits = adapted(augment(inputs[rows], generator))
-        loss = sum(F.cross_entropy(logits[name], targets[name][rows]) for name in HEADS)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    # Dropout draws from torch's global generator: seeded here, and restored after, so that the adapted
+    # recognizer (and what learn re-plans with it) depends on the seed alone, not on what ran before.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in range(adapt_steps(len(codepoints)) if steps is None else steps):
+            rows = torch.randint(0, len(inputs), (ADAPT_BATCH,), generator=generator)
+            logits = adapted(augment(inputs[rows], generator))
+            loss = sum(F.cross_entropy(logits[name], targets[name][rows]) for name in HEADS)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     return adapted.eval()
 
 

@@ -25,3 +25,26 @@ def test_adapting_the_recognizer_to_a_brush_font_makes_it_read_the_fonts_other_g
     assert after > before + 0.25, (before, after)
     assert read_as_intended(adapted, render(known), known).mean() > 0.9
     assert all((weights[k] == v).all() for k, v in shipped.state_dict().items())  # the shipped model is left as it is
+
+
+@requires_corpus
+def test_the_adapted_recognizer_depends_on_its_seed_alone():
+    """Learn re-plans what the adapted recognizer misreads: the same font and seed must give the same
+    recognizer whatever ran before in the process (dropout draws from torch's global generator), and leave that
+    generator as it found it."""
+    import torch
+
+    font = glyph_data.corpus_font("NanumBrush")
+    known = glyph_data.ksx1001_syllables()[::50]
+    images = GlyphRenderer(font.path, RECOGNIZER_SIZE, face=font.face).render_many(known)
+    shipped = load_recognizer()
+
+    def adapted_after(global_seed: int, seed: int = 0) -> dict:
+        torch.manual_seed(global_seed)
+        weights = adapt_recognizer(shipped, images, known, steps=4, seed=seed).state_dict()
+        assert torch.equal(torch.rand(3), (torch.manual_seed(global_seed), torch.rand(3))[1])  # restored
+        return weights
+
+    first, second, other_seed = adapted_after(1), adapted_after(2), adapted_after(1, seed=5)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not all(torch.equal(first[k], other_seed[k]) for k in first)
