@@ -24,7 +24,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # BENCHMARKS.md shows when the script is run without arguments.
 CURRENT = {
     "compose": ["eval-compose-ksx-recut.json", "eval-compose-256-recut.json", "eval-compose-ksx-damaged.json",
-                "eval-compose-256-damaged.json", "eval-compose-ksx-read.json", "eval-compose-256-read.json"],
+                "eval-compose-256-damaged.json", "eval-compose-ksx-read.json", "eval-compose-256-read.json",
+                "eval-compose-256-UnBatang-seeded.json"],
     "lora": ["eval-lora-ksx-ink.json", "eval-lora-ksx-edge.json", "eval-lora-256-level.json",
              "eval-lora-256-level-brush-recipe.json"],
     "readability": ["readability-eval-compose-256-damaged.json"],
