@@ -25,6 +25,8 @@ def cell(scores: dict | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--peaks", type=Path, default=Path(__file__).resolve().parent / "results" / "peak-memory.json",
+                        help="peak memory measured outside eval (/usr/bin/time -v, learn_profile.py), GB")
     args = parser.parse_args()
     rows: dict[tuple, dict] = {}
     costs: dict[tuple, dict] = {}
@@ -53,20 +55,25 @@ def main() -> None:
     for (known, method), values in sorted(means.items()):
         print(f"- mean IoU, {known} known, {TITLES[method]}: {sum(values) / len(values):.3f} over {len(values)} fonts")
     print()
-    cost_table(costs)
+    peaks: dict[str, list[float]] = {}
+    for r in json.loads(args.peaks.read_text()) if args.peaks.exists() else []:
+        peaks.setdefault(r["method"], []).append(r["peak_gb"])
+    cost_table(costs, peaks)
 
 
-def cost_table(costs: dict[tuple, dict]) -> None:
+def cost_table(costs: dict[tuple, dict], measured_peaks: dict[str, list[float]]) -> None:
     """Per method: style file size, learn minutes (mean over the fonts, both stages; the range) per known count,
-    and the peak memory of the evaluations that recorded it."""
-    print("| method | style files | learn, 256 known (min) | learn, 2,350 known (min) | peak memory (eval) |")
+    and the peak memory (GB) recorded by eval or measured outside it."""
+    print("| method | style files | learn, 256 known (min) | learn, 2,350 known (min) | peak memory |")
     print("|---|---:|---:|---:|---:|")
     for method in METHODS[1:]:
         runs = {known: list(by_font.values()) for (known, m), by_font in costs.items() if m == method}
         if not runs:
             continue
         sizes = [v[1] for values in runs.values() for v in values]
-        peaks = [v[2] for values in runs.values() for v in values if v[2]]
+        # MiB -> GB as BENCHMARKS gives /usr/bin/time's kilobytes: thousands of thousands of them.
+        recorded = [v[2] * 1.024 / 1000 for values in runs.values() for v in values if v[2]]
+        peaks = recorded + measured_peaks.get(method, [])
 
         def minutes(known: int) -> str:
             values = [v[0] / 60 for v in runs.get(known, [])]
@@ -74,7 +81,7 @@ def cost_table(costs: dict[tuple, dict]) -> None:
                 return "-"
             return f"{sum(values) / len(values):.0f} ({min(values):.0f}-{max(values):.0f}, {len(values)} fonts)"
 
-        peak = f"{min(peaks) / 1024:.2f}-{max(peaks) / 1024:.2f} GiB" if peaks else "-"
+        peak = f"{min(peaks):.2f}-{max(peaks):.2f} GB" if peaks else "-"
         print(f"| {TITLES[method]} | {sum(sizes) / len(sizes) / 1e3:,.0f} kB | {minutes(256)} | {minutes(2350)} | "
               f"{peak} |")
 
