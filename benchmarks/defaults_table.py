@@ -17,9 +17,12 @@ its recipe's steps) make the second table: seconds and peak memory of each comma
 """
 import argparse
 import json
+import tomllib
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+STAGE_SECTIONS = {"textual inversion": "ti", "LoRA": "lora", "DreamBooth": "dreambooth", "hypernetwork": "hypernetwork"}
 # The runs of the current defaults, oldest first (a font's last run wins): what the first screen of
 # BENCHMARKS.md shows when the script is run without arguments.
 CURRENT = {
@@ -86,7 +89,7 @@ def speed_table(speed: list[Path], complete: list[Path], profile: list[Path]) ->
     rows, dates = [], set()
 
     def put(command: str, result: dict, seconds: float, peak_mb: float) -> None:
-        rows.append(f"| {command} | {result['font']} | {result['known']:,} | {seconds:,.0f} | "
+        rows.append(f"| {command} | {result['font']} | {result['known']:,} | {seconds:,.{1 if seconds < 10 else 0}f} | "
                     f"{peak_mb / 1024:.2f} GiB |")
         dates.add(result["date"])
 
@@ -99,9 +102,13 @@ def speed_table(speed: list[Path], complete: list[Path], profile: list[Path]) ->
         put("`fontgen complete` (all of it, one process)", result, result["seconds"], result["peak_rss_mb"])
     for path in profile:
         result = json.loads(path.read_text())
-        projected = result["projected_at_recipe_steps"]
-        seconds = result["seconds"] + sum(p["projected_seconds"] - stage["seconds"]
-                                          for p, stage in zip(projected.values(), result["stages"]))
+        # Each stage's measured cost scaled to the steps of today's recipe (a profile may have run another).
+        recipe = tomllib.loads((RECIPES / f"{result['method']}.toml").read_text())
+        seconds = result["seconds"]
+        for stage in result["stages"]:
+            projection = result["projected_at_recipe_steps"][stage["name"]]
+            steps = recipe[STAGE_SECTIONS[stage["name"]]]["steps"]
+            seconds += projection["projected_seconds"] * steps / projection["recipe_steps"] - stage["seconds"]
         put(f"`fontgen learn --method {result['method']}` (projected to its recipe's steps)", result, seconds,
             result["peak_rss_mb"])
     print("| command | font | known | seconds | peak memory |")
