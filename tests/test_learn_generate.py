@@ -300,6 +300,13 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
     assert (folder / {"lora": "pytorch_lora_weights.safetensors", "dreambooth": "unet.safetensors",
                       "hypernetwork": "hypernetwork.safetensors"}[method]).exists()
     assert not (folder / "manifest.json").exists()
+    damaged = shutil.copytree(folder, tmp_path / "damaged.fontgen")  # a saved file cut short: named, not resumed
+    stage_two_file = damaged / {"lora": "pytorch_lora_weights.safetensors", "dreambooth": "unet.safetensors",
+                                "hypernetwork": "hypernetwork.safetensors"}[method]
+    stage_two_file.write_bytes(stage_two_file.read_bytes()[:100])
+    with pytest.raises(FontgenError, match="saved progress is damaged"):
+        learn(small_font, damaged, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False,
+              resume=True)
 
     learn(small_font, folder, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False,
           resume=True)
