@@ -305,6 +305,14 @@ def reference_source() -> FontSource:
 CHARSET_NAMES = ("missing", "ksx1001", "all")
 
 
+def _is_file(value: str) -> bool:
+    """Whether a --chars value names a file; a long run of characters is too long to be a file name at all."""
+    try:
+        return Path(value).is_file()
+    except OSError:  # ENAMETOOLONG: os.stat refuses the name outright
+        return False
+
+
 def resolve_chars(chars: str | list[int], known: list[int] | None = None, syllables_only: bool = True) -> list[int]:
     """What a `--chars` value (or a recipe's charset) names, as codepoints: `missing` (the syllables of all
     11,172 that `known` lacks), `ksx1001` (the 2,350 common syllables), `all` (the 11,172), a file of characters
@@ -321,7 +329,7 @@ def resolve_chars(chars: str | list[int], known: list[int] | None = None, syllab
         wanted = glyph_data.ksx1001_syllables()
     elif chars == "all":
         wanted = glyph_data.all_syllables()
-    elif Path(chars).is_file():
+    elif _is_file(chars):
         try:
             wanted = glyph_data.read_charset_file(chars)
         except (OSError, UnicodeDecodeError) as error:

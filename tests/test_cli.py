@@ -164,6 +164,7 @@ def test_one_rule_for_every_chars_value(tmp_path):
     listed.write_text("# a comment\nU+AC00 각\n갃", encoding="utf-8")
     assert resolve_chars(str(listed)) == resolve_chars("가각갃") == [0xAC00, 0xAC01, 0xAC03]
     assert resolve_chars("AB가", syllables_only=False) == [0x41, 0x42, 0xAC00]
+    assert resolve_chars("".join(map(chr, known[:300]))) == known[:300]  # longer than any file name can be
     for bad, message in (("AB가", "U\\+0041 is not a Hangul syllable"), (str(tmp_path / "gone.txt"), "no such file"),
                          ("missing", "only a command that reads a font"), ("  ", "no characters")):
         with pytest.raises(FontgenError, match=message):
