@@ -98,7 +98,7 @@ def complete(font: str | Path, output: str | Path, *, chars: str | list[int] = "
                      seed=seed, batch_size=batch_size, device=device, base=base, progress=progress,
                      hypernetwork_strength=hypernetwork_strength, refine=refine)
     letters = set(glyph_data.COMPAT_LETTERS) - set(compat_jamo_in(font, face)) if compat_jamo else set()
-    glyphs = {c: image for c, image in read_glyph_dir(glyph_dir).items() if c in wanted or c in letters}
+    glyphs = read_glyph_dir(glyph_dir).restricted_to(set(wanted) | letters)
     # Syllables mapped to empty glyphs count as missing: their codepoints move to the new glyphs.
     report = export_font(font, glyphs, output, face=face, family_name=family_name, force=force,
                          params=TraceParams(upscale_to=384), replace_existing=True,

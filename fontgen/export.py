@@ -15,6 +15,7 @@ import re
 import statistics
 import struct
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -92,18 +93,51 @@ def _image_to_ink(image: Image.Image) -> np.ndarray:
     return 255 - gray
 
 
-def read_glyph_dir(path: str | Path) -> dict[int, np.ndarray]:
-    """Glyph images named by codepoint (U+AC00.png, black on white) -> {codepoint: ink uint8 array}.
+def _read_ink(file: Path) -> np.ndarray:
+    """One glyph PNG's ink, or a one-line refusal."""
+    try:
+        with Image.open(file) as image:
+            image.load()
+            return _image_to_ink(image)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise FontgenError(f"{file}: not a readable PNG image ({error})") from None
 
-    Other kinds of files (*.json, the contact sheet) are ignored; a PNG whose name is not a
-    codepoint, an unreadable image, a non-square one or sizes that differ are errors.
+
+class GlyphFolder(Mapping):
+    """A checked folder of glyph images, {codepoint: ink uint8 array}, each image read when it is asked for:
+    a completed font's 11,000 images at 256 px would otherwise hold about 0.7 GB through export."""
+
+    def __init__(self, files: dict[int, Path]):
+        self.files = dict(sorted(files.items()))
+
+    def __getitem__(self, codepoint: int) -> np.ndarray:
+        return _read_ink(self.files[codepoint])
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def restricted_to(self, codepoints) -> GlyphFolder:
+        """The same folder, only the given codepoints' images."""
+        wanted = set(codepoints)
+        return GlyphFolder({c: file for c, file in self.files.items() if c in wanted})
+
+
+def read_glyph_dir(path: str | Path) -> GlyphFolder:
+    """Glyph images named by codepoint (U+AC00.png, black on white) -> {codepoint: ink uint8 array}, each read
+    when asked for.
+
+    Every image is checked here, before anything is written from them: a PNG whose name is not a codepoint, an
+    unreadable image, a non-square one or sizes that differ are errors. Other kinds of files (*.json, the
+    contact sheet) are ignored.
     """
     folder = Path(path)
     if not folder.exists():
         raise FontgenError(f"{folder}: no such folder")
     if not folder.is_dir():
         raise FontgenError(f"{folder}: not a folder")
-    glyphs: dict[int, np.ndarray] = {}
     files: dict[int, Path] = {}
     size: tuple[int, int] | None = None
     first: Path | None = None
@@ -120,26 +154,22 @@ def read_glyph_dir(path: str | Path) -> dict[int, np.ndarray]:
             raise FontgenError(f"{file}: U+{codepoint:04X} is not a character that a font can map")
         if codepoint in files:
             raise FontgenError(f"{file}: same codepoint as {files[codepoint].name}")
-        try:
-            with Image.open(file) as image:
-                image.load()
-                ink = _image_to_ink(image)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise FontgenError(f"{file}: not a readable PNG image ({error})") from None
-        if ink.shape[0] != ink.shape[1]:
-            raise FontgenError(f"{file}: glyph images must be square, this one is {ink.shape[1]}x{ink.shape[0]}")
+        shape = _read_ink(file).shape
+        if shape[0] != shape[1]:
+            raise FontgenError(f"{file}: glyph images must be square, this one is {shape[1]}x{shape[0]}")
+        if shape[0] < 8:
+            raise FontgenError(f"{file}: glyph images must be at least 8x8 px, this one is {shape[1]}x{shape[0]}")
         if size is None:
-            size, first = ink.shape, file
-        elif ink.shape != size:
+            size, first = shape, file
+        elif shape != size:
             raise FontgenError(
-                f"{file}: is {ink.shape[1]}x{ink.shape[0]} px but {first.name} is {size[1]}x{size[0]}; "
+                f"{file}: is {shape[1]}x{shape[0]} px but {first.name} is {size[1]}x{size[0]}; "
                 "all glyph images must be the same size"
             )
         files[codepoint] = file
-        glyphs[codepoint] = ink
-    if not glyphs:
+    if not files:
         raise FontgenError(f"{folder}: no glyph images (U+XXXX.png) in this folder")
-    return dict(sorted(glyphs.items()))
+    return GlyphFolder(files)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +362,10 @@ def _glyph_base_name(codepoint: int) -> str:
     return f"uni{codepoint:04X}" if codepoint <= 0xFFFF else f"u{codepoint:05X}"
 
 
-def _check_images(glyphs: dict) -> dict[int, np.ndarray]:
+def _check_images(glyphs: Mapping) -> Mapping[int, np.ndarray]:
+    """The glyphs by codepoint, each a square 2-D ink array (a `GlyphFolder` was checked as it was read)."""
+    if isinstance(glyphs, GlyphFolder):
+        return glyphs
     checked = {}
     for codepoint, image in glyphs.items():
         codepoint = int(codepoint)
@@ -568,7 +601,7 @@ class DeviceTables:
 
 def export_font(
     source_path: str | Path,
-    glyphs: dict[int, np.ndarray],
+    glyphs: Mapping[int, np.ndarray],
     out_path: str | Path,
     *,
     face: int = 0,

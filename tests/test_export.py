@@ -362,6 +362,37 @@ def test_read_glyph_dir_errors(tmp_path, images):
     with pytest.raises(FontgenError, match="square"):
         read_glyph_dir(not_square)
 
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    _save_png(tiny / "U+AC01.png", images[NEW[0]][:4, :4])
+    with pytest.raises(FontgenError, match="at least 8x8"):
+        read_glyph_dir(tiny)
+
+    # Images are read again when export writes each glyph; a PNG cut short is refused when the folder is read.
+    cut_short = tmp_path / "cut-short"
+    cut_short.mkdir()
+    _save_png(cut_short / "U+AC01.png", images[NEW[0]])
+    _save_png(cut_short / "U+AC02.png", images[NEW[1]])
+    data = (cut_short / "U+AC02.png").read_bytes()
+    (cut_short / "U+AC02.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(FontgenError, match=r"U\+AC02.png: not a readable PNG"):
+        read_glyph_dir(cut_short)
+
+
+def test_a_glyph_image_damaged_after_its_folder_was_read_is_refused_without_an_output(tmp_path, nanum, images):
+    """The folder's images are read one at a time as their glyphs are written; one damaged in between (another
+    process writing the folder) ends export in one line, with no font written."""
+    folder = tmp_path / "glyphs"
+    folder.mkdir()
+    for cp in NEW:
+        _save_png(folder / f"U+{cp:04X}.png", images[cp])
+    glyphs = read_glyph_dir(folder)
+    (folder / f"U+{NEW[-1]:04X}.png").write_bytes(b"not a png")
+    source = build_font(nanum, tmp_path / "test.ttf")
+    with pytest.raises(FontgenError, match=f"U\\+{NEW[-1]:04X}.png: not a readable PNG"):
+        export_font(source, glyphs, tmp_path / "out.ttf", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["glyphs", "test.ttf"]
+
 
 def test_glyph_dir_to_font(tmp_path, nanum, images):
     folder = tmp_path / "glyphs"
