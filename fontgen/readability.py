@@ -2,9 +2,10 @@
 
 A glyph with a wrong jamo is worse than one in the wrong style: the reader reads another syllable. The
 recognizer is a small convolutional network trained on the train fonts' syllables (every font, its own
-em frame, randomly moved and scaled a little) and checked on the val fonts' real glyphs. Trained on printed
-fonts, it does not read a hand-drawn or a heavy display style; `adapt_recognizer` teaches it a font's style
-from that font's known syllables alone (a minute on this CPU), after which it reads the font's other real
+em frame, randomly moved and scaled a little, most of them also given another hand by `distort`) and checked on
+the val fonts' real glyphs. Trained on mostly printed fonts, it reads a hand-drawn or a heavy display style
+poorly (a quarter to two thirds of their glyphs); `adapt_recognizer` teaches it a font's style from that font's
+known syllables alone (one to two minutes on this CPU), after which it reads most of the font's other real
 glyphs. Eval reports the share of drawn syllables the adapted recognizer reads as intended, beside the real
 glyphs' own share.
 """
@@ -97,6 +98,31 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return F.grid_sample(images, grid, align_corners=False)
 
 
+def distort(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each glyph (n, 1, 64, 64) given a hand of its own at random: sheared and rotated a little, squeezed or
+    stretched on one axis, bent by a smooth random field (up to about 2 px), its strokes thickened or thinned.
+    Printed train fonts varied this way stand in for the hand-drawn and display styles no train font has."""
+    n, size = len(images), images.shape[-1]
+    theta = torch.zeros(n, 2, 3)
+    squeeze = 1 + (torch.rand(n, 2, generator=generator) - 0.5) * 0.3
+    angle = (torch.rand(n, generator=generator) - 0.5) * 0.14
+    shear = (torch.rand(n, generator=generator) - 0.5) * 0.3
+    theta[:, 0, 0] = torch.cos(angle) / squeeze[:, 0]
+    theta[:, 0, 1] = -torch.sin(angle) + shear
+    theta[:, 1, 0] = torch.sin(angle)
+    theta[:, 1, 1] = torch.cos(angle) / squeeze[:, 1]
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    bend = (torch.rand(n, 2, 5, 5, generator=generator) - 0.5) * (4.0 / size) * 2
+    grid = grid + F.interpolate(bend, size=(size, size), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    images = F.grid_sample(images, grid, align_corners=False)
+    # Stroke weight: blurred, then cut at a random ink level (a high cut thins, a low one thickens).
+    kernel = torch.tensor([0.25, 0.5, 0.25])
+    kernel = (kernel[:, None] * kernel[None, :])[None, None]
+    blurred = F.conv2d(F.pad(images, (1, 1, 1, 1)), kernel)
+    cut = 0.25 + torch.rand(n, 1, 1, 1, generator=generator) * 0.5
+    return ((blurred - cut) / 0.2 + 0.5).clamp(0, 1)
+
+
 ADAPT_BATCH = 64
 ADAPT_LR = 1e-3
 
@@ -130,8 +156,9 @@ def adapt_recognizer(model: JamoRecognizer, images: np.ndarray, codepoints: list
     return adapted.eval()
 
 
-def recognizer_for_font(images: np.ndarray, codepoints: list[int], seed: int = 0) -> JamoRecognizer | None:
+def recognizer_for_font(images: np.ndarray, codepoints: list[int], seed: int = 0,
+                        folder: Path = RECOGNIZER_DIR) -> JamoRecognizer | None:
     """The shipped recognizer adapted to a font on its known glyphs (see `adapt_recognizer`; None when no
     recognizer is shipped)."""
-    shipped = load_recognizer()
+    shipped = load_recognizer(folder)
     return None if shipped is None else adapt_recognizer(shipped, images, codepoints, seed=seed)

@@ -48,3 +48,24 @@ def test_the_adapted_recognizer_depends_on_its_seed_alone():
     first, second, other_seed = adapted_after(1), adapted_after(2), adapted_after(1, seed=5)
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert not all(torch.equal(first[k], other_seed[k]) for k in first)
+
+
+@requires_corpus
+def test_distorted_glyphs_keep_their_strokes_in_another_hand():
+    """Training distortion varies the hand (shape, slant, stroke weight) but must not erase or smear the
+    letters: every glyph keeps between half and twice its ink, and its ink stays where the glyph is."""
+    import numpy as np
+    import torch
+
+    from fontgen.readability import distort
+
+    font = glyph_data.corpus_font("NanumSquareRoundR")
+    chars = glyph_data.ksx1001_syllables()[::150]
+    images = GlyphRenderer(font.path, RECOGNIZER_SIZE, face=font.face).render_many(chars)
+    x = torch.from_numpy(images.astype(np.float32) / 255)[:, None]
+    varied = distort(x, torch.Generator().manual_seed(0))
+    ratio = varied.sum(dim=(1, 2, 3)) / x.sum(dim=(1, 2, 3))
+    assert (ratio > 0.5).all() and (ratio < 2.0).all(), ratio
+    overlap = (varied * x).sum(dim=(1, 2, 3)) / torch.minimum(varied.sum(dim=(1, 2, 3)), x.sum(dim=(1, 2, 3)))
+    assert (overlap > 0.3).all(), overlap  # moved, not scattered
+    assert ((varied - x).abs().amax(dim=(1, 2, 3)) > 0.5).all()  # every glyph changed
