@@ -26,7 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--peaks", type=Path, default=Path(__file__).resolve().parent / "results" / "peak-memory.json",
-                        help="peak memory measured outside eval (/usr/bin/time -v, learn_profile.py), GB")
+                        help="peak memory measured outside eval (/usr/bin/time -v, learn_profile.py), "
+                             "peak_gb: kilobytes / 1e6")
     args = parser.parse_args()
     rows: dict[tuple, dict] = {}
     costs: dict[tuple, dict] = {}
@@ -57,13 +58,14 @@ def main() -> None:
     print()
     peaks: dict[str, list[float]] = {}
     for r in json.loads(args.peaks.read_text()) if args.peaks.exists() else []:
-        peaks.setdefault(r["method"], []).append(r["peak_gb"])
+        # Written as /usr/bin/time's kilobytes (KiB) over a million; shown in GiB as every other table.
+        peaks.setdefault(r["method"], []).append(r["peak_gb"] * 1e6 / 2**20)
     cost_table(costs, peaks)
 
 
 def cost_table(costs: dict[tuple, dict], measured_peaks: dict[str, list[float]]) -> None:
     """Per method: style file size, learn minutes (mean over the fonts, both stages; the range) per known count,
-    and the peak memory (GB) recorded by eval or measured outside it."""
+    and the peak memory (GiB) recorded by eval or measured outside it."""
     print("| method | style files | learn, 256 known (min) | learn, 2,350 known (min) | peak memory |")
     print("|---|---:|---:|---:|---:|")
     for method in METHODS[1:]:
@@ -71,8 +73,7 @@ def cost_table(costs: dict[tuple, dict], measured_peaks: dict[str, list[float]])
         if not runs:
             continue
         sizes = [v[1] for values in runs.values() for v in values]
-        # MiB -> GB as BENCHMARKS gives /usr/bin/time's kilobytes: thousands of thousands of them.
-        recorded = [v[2] * 1.024 / 1000 for values in runs.values() for v in values if v[2]]
+        recorded = [v[2] / 1024 for values in runs.values() for v in values if v[2]]  # MiB
         peaks = recorded + measured_peaks.get(method, [])
 
         def minutes(known: int) -> str:
@@ -81,7 +82,7 @@ def cost_table(costs: dict[tuple, dict], measured_peaks: dict[str, list[float]])
                 return "-"
             return f"{sum(values) / len(values):.0f} ({min(values):.0f}-{max(values):.0f}, {len(values)} fonts)"
 
-        peak = f"{min(peaks):.2f}-{max(peaks):.2f} GB" if peaks else "-"
+        peak = f"{min(peaks):.2f}-{max(peaks):.2f} GiB" if peaks else "-"
         print(f"| {TITLES[method]} | {sum(sizes) / len(sizes) / 1e3:,.0f} kB | {minutes(256)} | {minutes(2350)} | "
               f"{peak} |")
 
