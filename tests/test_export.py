@@ -342,41 +342,27 @@ def test_read_glyph_dir_errors(tmp_path, images):
     with pytest.raises(FontgenError, match="no glyph images"):
         read_glyph_dir(empty)
 
-    wrong_name = tmp_path / "wrong-name"
-    wrong_name.mkdir()
-    _save_png(wrong_name / "U+AC01.png", images[NEW[0]])
-    _save_png(wrong_name / "gak.png", images[NEW[1]])
-    with pytest.raises(FontgenError, match="gak.png"):
-        read_glyph_dir(wrong_name)
+    def cut_short(path: Path) -> None:  # a PNG cut off mid-write
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
 
-    wrong_size = tmp_path / "wrong-size"
-    wrong_size.mkdir()
-    _save_png(wrong_size / "U+AC01.png", images[NEW[0]])
-    _save_png(wrong_size / "U+AC02.png", images[NEW[1]][:64, :64])
-    with pytest.raises(FontgenError, match=r"U\+AC02.png.*same size"):
-        read_glyph_dir(wrong_size)
-
-    not_square = tmp_path / "not-square"
-    not_square.mkdir()
-    _save_png(not_square / "U+AC01.png", images[NEW[0]][:, :100])
-    with pytest.raises(FontgenError, match="square"):
-        read_glyph_dir(not_square)
-
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    _save_png(tiny / "U+AC01.png", images[NEW[0]][:4, :4])
-    with pytest.raises(FontgenError, match="at least 8x8"):
-        read_glyph_dir(tiny)
-
-    # Images are read again when export writes each glyph; a PNG cut short is refused when the folder is read.
-    cut_short = tmp_path / "cut-short"
-    cut_short.mkdir()
-    _save_png(cut_short / "U+AC01.png", images[NEW[0]])
-    _save_png(cut_short / "U+AC02.png", images[NEW[1]])
-    data = (cut_short / "U+AC02.png").read_bytes()
-    (cut_short / "U+AC02.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(FontgenError, match=r"U\+AC02.png: not a readable PNG"):
-        read_glyph_dir(cut_short)
+    # Each folder: U+AC01 as it should be, then a second file (name, image, damage) and the refusal expected.
+    cases = {
+        "wrong-name": ("gak.png", images[NEW[1]], None, "gak.png"),
+        "wrong-size": ("U+AC02.png", images[NEW[1]][:64, :64], None, r"U\+AC02.png.*same size"),
+        "not-square": ("U+AC02.png", images[NEW[1]][:, :100], None, "square"),
+        "tiny": ("U+AC00.png", images[NEW[1]][:4, :4], None, "at least 8x8"),
+        # Images are read again when export writes each glyph; one cut short is refused when the folder is read.
+        "cut-short": ("U+AC02.png", images[NEW[1]], cut_short, r"U\+AC02.png: not a readable PNG"),
+    }
+    for name, (file, image, damage, refusal) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        _save_png(folder / "U+AC01.png", images[NEW[0]])
+        _save_png(folder / file, image)
+        if damage:
+            damage(folder / file)
+        with pytest.raises(FontgenError, match=refusal):
+            read_glyph_dir(folder)
 
 
 def test_a_glyph_image_damaged_after_its_folder_was_read_is_refused_without_an_output(tmp_path, nanum, images):
