@@ -98,7 +98,7 @@ def cmd_generate(args) -> None:
           f"{report.folder}; where each came from: {report.folder / 'sources.json'}")
     if report.to_check:
         print(f"{report.to_check} composed glyphs read as another syllable to the recognizer taught the font's style: "
-              f"look at them first (\"check\" in sources.json)")
+              f"look at them first (check_sheet.png, and \"check\" in sources.json)")
 
 
 def cmd_generate_reference(args) -> None:
@@ -136,7 +136,7 @@ def cmd_complete(args) -> None:
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
     if report.to_check:
         print(f"{report.to_check} composed syllables read as another syllable to the recognizer taught the font's "
-              f"style: look at them first (\"check\" in {report.glyph_dir / 'sources.json'})")
+              f"style: look at them first ({report.glyph_dir / 'check_sheet.png'}, and \"check\" in sources.json)")
 
 
 def cmd_specimen(args) -> None:

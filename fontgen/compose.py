@@ -848,7 +848,8 @@ class Composer:
     planned: dict[int, list[JamoSource]] = field(default_factory=dict)
     move_above: float = MOVE_ABOVE
     placement: ReferencePlacement | None = None
-    misread: frozenset[int] = frozenset()  # planned syllables learn's recognizer still read as another
+    # Planned syllables learn's recognizer still read as another: {intended: what it read (None: not recorded)}.
+    misread: dict[int, int | None] = field(default_factory=dict)
 
     def sources(self, codepoint: int) -> list[JamoSource] | None:
         """The jamo sources of a syllable (None: the font lacks one of its jamo)."""
@@ -1174,18 +1175,18 @@ def font_reader(font: FontJamo, known: list[int]):
 
 
 def misread_syllables(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
-                      progress: bool = False) -> list[int]:
-    """The planned syllables whose composition the recognizer does not read as intended."""
+                      progress: bool = False) -> dict[int, int]:
+    """The planned syllables whose composition the recognizer does not read as intended: {intended: read as}."""
     from tqdm import tqdm
 
-    from fontgen.readability import RECOGNIZER_SIZE, read_as_intended
+    from fontgen.readability import RECOGNIZER_SIZE, read_syllables
 
-    codepoints, misread = sorted(plan), []
+    codepoints, misread = sorted(plan), {}
     for start in tqdm(range(0, len(codepoints), READ_BATCH), desc="reading composed syllables", unit="batch",
                       disable=not progress):
         batch = codepoints[start:start + READ_BATCH]
         images = downsize(np.stack([composer.compose(c, plan[c]) for c in batch]), RECOGNIZER_SIZE)
-        misread += [c for c, ok in zip(batch, read_as_intended(recognizer, images, batch)) if not ok]
+        misread.update({c: read for c, read in zip(batch, read_syllables(recognizer, images)) if read != c})
     return misread
 
 
@@ -1208,7 +1209,7 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
 
     misread = misread_syllables(composer, plan, recognizer, progress)
     if len(misread) > READ_TRUSTED_MISREAD * len(plan):
-        return {"checked": len(plan), "misread": len(misread), "replanned": 0, "misread_kept": "",
+        return {"checked": len(plan), "misread": len(misread), "replanned": 0, "misread_kept": "", "misread_as": "",
                 "not_trusted": True, "recut": 0}
     alternatives = {c: alternative_plans(composer.inventory, c, plan[c]) for c in misread}
     new = sorted({s.donor for plans in alternatives.values() for p in plans for s in p} - set(composer.font.segmented))
@@ -1222,9 +1223,11 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
                 replanned[codepoint] = sources
                 break
     plan.update(replanned)
-    # The rest are the first a designer should look at (or the recognizer misreads the style there).
-    kept = "".join(chr(c) for c in misread if c not in replanned)
-    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned), "misread_kept": kept,
+    # The rest are the first a designer should look at (or the recognizer misreads the style there), each with
+    # what it read: the jamo that differs is the one to look at.
+    kept = [c for c in misread if c not in replanned]
+    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned),
+            "misread_kept": "".join(map(chr, kept)), "misread_as": "".join(chr(misread[c]) for c in kept),
             "recut": recut}
 
 
@@ -1253,7 +1256,10 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         references = inventory.get("placement_references") or []
         if not isinstance(references, list) or not all(isinstance(name, str) for name in references):
             raise ValueError(f"placement_references is {references!r}, not a list of font names")
-        misread = frozenset(map(ord, inventory.get("summary", {}).get("readability", {}).get("misread_kept", "")))
+        read = inventory.get("summary", {}).get("readability", {})
+        kept, read_as = read.get("misread_kept", ""), read.get("misread_as")
+        misread = dict(zip(map(ord, kept), map(ord, read_as) if read_as and len(read_as) == len(kept)
+                           else [None] * len(kept)))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FontgenError(f"{folder}: damaged jamo inventory ({type(error).__name__}: {error}); "
                            "run `fontgen learn` again") from None

@@ -46,7 +46,7 @@ from fontgen.vectorize import (
 MAX_GLYPHS = 0xFFFF
 GLYPH_FILE = re.compile(r"^U\+([0-9A-Fa-f]{4,6})\.png$", re.IGNORECASE)
 # PNGs fontgen itself may leave in a glyph folder that are not glyphs.
-IGNORED_PNGS = {"contact_sheet.png"}
+IGNORED_PNGS = {"contact_sheet.png", "check_sheet.png"}  # the sheets generate writes beside the glyphs
 # Tables that no longer describe the font once glyphs are added: a digital signature over the
 # old bytes, and VTT's private hinting-source tables (indexed by glyph; NanumGothic's zero-length
 # TSI3 also makes the OpenType Sanitizer reject the font outright).

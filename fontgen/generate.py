@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+import glyph_data
 from fontgen.compose import (COMPAT_JAMO, COMPOSE_SIZE, INVENTORY_FILE, ROLE_NAMES, compat_jamo_images, downsize,
                              has_inventory, load_composer)
 from fontgen.errors import FontgenError
@@ -100,6 +101,38 @@ def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int 
     for i, codepoint in enumerate(chosen):
         glyph = Image.open(glyph_path(folder, codepoint)).convert("L").resize((cell, cell), Image.Resampling.BILINEAR)
         sheet.paste(glyph, ((i % columns) * cell, (i // columns) * cell))
+    with atomic_path(path) as partial:
+        sheet.save(partial, format="PNG")
+
+
+CHECK_SHEET = "check_sheet.png"
+
+
+def check_sheet(folder: Path, misread: dict[int, int | None], path: Path, columns: int = 16,
+                limit: int = 1024) -> None:
+    """The composed glyphs learn's recognizer read as another syllable (the first `limit`), each above the
+    intended syllable and what it read, in the reference font: the jamo that differs is the one to look at. No
+    sheet (and none left from an earlier run) when there is nothing to check."""
+    from PIL import ImageDraw, ImageFont
+
+    chosen = [c for c in misread if glyph_path(folder, c).exists()][:limit]
+    if not chosen:
+        path.unlink(missing_ok=True)
+        return
+    reference = glyph_data.reference_font()
+    label_font = (ImageFont.truetype(str(reference.path), 13, index=reference.face) if reference.available
+                  else ImageFont.load_default())
+    cell, label = 64, 18
+    rows = (len(chosen) + columns - 1) // columns
+    sheet = Image.new("L", (columns * cell, rows * (cell + label)), 255)
+    draw = ImageDraw.Draw(sheet)
+    for i, codepoint in enumerate(chosen):
+        x, y = (i % columns) * cell, (i // columns) * (cell + label)
+        with Image.open(glyph_path(folder, codepoint)) as glyph:
+            sheet.paste(glyph.convert("L").resize((cell, cell), Image.Resampling.BILINEAR), (x, y))
+        read = misread[codepoint]
+        text = chr(codepoint) + (f" \u2192 {chr(read)}" if read else "")
+        draw.text((x + 4, y + cell), text, fill=0, font=label_font)
     with atomic_path(path) as partial:
         sheet.save(partial, format="PNG")
 
@@ -220,6 +253,9 @@ def generate(style_dir: str | Path, output: str | Path, chars: str | list[int] =
     report = sources_report(plan, composer, letters, model_reason, refine)
     write_json_atomic(output / SOURCES_FILE, report)
     contact_sheet(output, wanted, output / "contact_sheet.png")
+    # (A syllable is only composed, hence flagged, where there is a composer.)
+    check_sheet(output, {c: composer.misread[c] for c in wanted if plan[c] is not None and c in composer.misread},
+                output / CHECK_SHEET)
     return GenerateReport(len(todo), len(wanted) - len(todo), time.time() - started, output, len(composed),
                           len(by_model), outlined, len(composed) if refine else 0, report["summary"]["to_check"])
 
@@ -322,6 +358,8 @@ def sources_report(plan: dict, composer, compat_letters: dict | None = None, mod
                 entry["refined"] = refine
             if composer is not None and codepoint in composer.misread:
                 entry["check"] = MISREAD_NOTE
+                if composer.misread[codepoint] is not None:
+                    entry["read_as"] = chr(composer.misread[codepoint])
             glyphs[f"U+{codepoint:04X}"] = entry
         else:
             why = model_reason or (composer.inventory.missing_jamo(codepoint) if composer else "--method model")

@@ -74,15 +74,17 @@ def load_recognizer(folder: Path = RECOGNIZER_DIR) -> JamoRecognizer | None:
     return model.eval()
 
 
-def read_as_intended(model: JamoRecognizer, images: np.ndarray, codepoints: list[int]) -> np.ndarray:
-    """Per glyph, True when all three heads read the intended jamo."""
+def read_syllables(model: JamoRecognizer, images: np.ndarray) -> list[int]:
+    """The syllable each glyph reads as: the most likely initial, medial and final together."""
     with torch.inference_mode():
         logits = model(to_input(images))
-    targets = jamo_targets(codepoints)
-    right = torch.ones(len(codepoints), dtype=torch.bool)
-    for name in HEADS:
-        right &= logits[name].argmax(dim=1) == targets[name]
-    return right.numpy()
+    jamo = [logits[name].argmax(dim=1).tolist() for name in HEADS]
+    return [glyph_data.compose(initial, medial, final) for initial, medial, final in zip(*jamo)]
+
+
+def read_as_intended(model: JamoRecognizer, images: np.ndarray, codepoints: list[int]) -> np.ndarray:
+    """Per glyph, True when all three heads read the intended jamo."""
+    return np.array(read_syllables(model, images)) == np.array([int(c) for c in codepoints])
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -412,12 +412,33 @@ def test_glyphs_learn_still_misread_are_flagged_for_the_designer(ti_style, tiny_
     inventory = Inventory.from_known(known)
     composable = [c for c in glyph_data.all_syllables()[::97] if c not in known and inventory.can_compose(c)][:3]
     stored = json.loads((style / "jamo_inventory.json").read_text())
-    stored["summary"]["readability"] = {"checked": 9, "misread": 1, "replanned": 0, "misread_kept": chr(composable[1])}
+    stored["summary"]["readability"] = {"checked": 9, "misread": 1, "replanned": 0, "misread_kept": chr(composable[1]),
+                                        "misread_as": "갂"}
     (style / "jamo_inventory.json").write_text(json.dumps(stored))
     report = generate(style, tmp_path / "glyphs", composable, method="compose", base=tiny_model, progress=False)
     sources = json.loads((tmp_path / "glyphs" / "sources.json").read_text())
-    flagged = [key for key, entry in sources["glyphs"].items() if "check" in entry]
-    assert flagged == [f"U+{composable[1]:04X}"] and report.to_check == sources["summary"]["to_check"] == 1
+    flagged = {key: entry.get("read_as") for key, entry in sources["glyphs"].items() if "check" in entry}
+    assert flagged == {f"U+{composable[1]:04X}": "갂"} and report.to_check == sources["summary"]["to_check"] == 1
+    # The sheet a designer looks at first: the flagged glyph, one cell (64 px and its label) of a 16-cell row.
+    with Image.open(tmp_path / "glyphs" / "check_sheet.png") as sheet:
+        assert sheet.size == (16 * 64, 64 + 18)
+        cell = np.asarray(sheet.convert("L"))
+    glyph = Image.open(tmp_path / "glyphs" / f"U+{composable[1]:04X}.png").convert("L")
+    glyph = np.asarray(glyph.resize((64, 64), Image.Resampling.BILINEAR))
+    assert np.abs(cell[:64, :64].astype(int) - glyph).max() <= 1
+    assert cell[64:, :64].min() < 128 and cell[:, 64:].min() == 255  # its label below it, nothing else
+
+    # Learned before what it read was kept: still flagged, without a reading; a later run with nothing to check
+    # leaves no sheet behind.
+    del stored["summary"]["readability"]["misread_as"]
+    (style / "jamo_inventory.json").write_text(json.dumps(stored))
+    generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)
+    sources = json.loads((tmp_path / "older" / "sources.json").read_text())
+    assert [entry.get("read_as") for entry in sources["glyphs"].values() if "check" in entry] == [None]
+    stored["summary"]["readability"]["misread_kept"] = ""
+    (style / "jamo_inventory.json").write_text(json.dumps(stored))
+    generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)
+    assert not (tmp_path / "older" / "check_sheet.png").exists()
 
 
 def test_generate_composes_what_it_can_and_draws_the_rest(ti_style, tiny_model, small_font, tmp_path):
@@ -679,8 +700,9 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
         composer.font._images[donor] = image
     misread = misread_syllables(composer, plan, recognizer)
     assert len(misread) >= 2 and set(misread) <= set(targets)  # (the recognizer guessed 꼅 without its ㅕ)
+    assert all(glyph_data.decompose(read).medial != glyph_data.MEDIALS.index("ㅕ") for read in misread.values())
     done = replan_misread(composer, plan, recognizer, tmp_path / "labels.partial", "0" * 64)
     assert done["misread"] == len(misread) and done["replanned"] == len(misread) and done["misread_kept"] == ""
     for c in misread:
         assert next(s.donor for s in plan[c] if s.role == MEDIAL) not in damaged
-    assert misread_syllables(composer, plan, recognizer) == []
+    assert misread_syllables(composer, plan, recognizer) == {}

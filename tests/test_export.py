@@ -324,6 +324,7 @@ def test_read_glyph_dir(tmp_path, images):
     _save_png(folder / f"U+{NEW[1]:04x}.png", images[NEW[1]], "RGB")
     _save_png(folder / f"U+{NEW[2]:04X}.png", images[NEW[2]], "RGBA")
     _save_png(folder / "contact_sheet.png", images[NEW[3]])
+    _save_png(folder / "check_sheet.png", images[NEW[3]][:64, :64])  # the sheets generate writes beside the glyphs
     (folder / "manifest.json").write_text("{}")
     # what a killed generate leaves: an image cut off before its rename, which export must not read
     partial_path(folder / "U+AC02.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
