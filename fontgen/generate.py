@@ -119,9 +119,8 @@ def check_sheet(folder: Path, misread: dict[int, int | None], path: Path, column
     if not chosen:
         path.unlink(missing_ok=True)
         return
-    reference = glyph_data.reference_font()
-    label_font = (ImageFont.truetype(str(reference.path), 13, index=reference.face) if reference.available
-                  else ImageFont.load_default())
+    reference = glyph_data.reference_font()  # PIL's own font has no Hangul: without the reference, no labels
+    label_font = ImageFont.truetype(str(reference.path), 13, index=reference.face) if reference.available else None
     cell, label = 64, 18
     rows = (len(chosen) + columns - 1) // columns
     sheet = Image.new("L", (columns * cell, rows * (cell + label)), 255)
@@ -131,8 +130,9 @@ def check_sheet(folder: Path, misread: dict[int, int | None], path: Path, column
         with Image.open(glyph_path(folder, codepoint)) as glyph:
             sheet.paste(glyph.convert("L").resize((cell, cell), Image.Resampling.BILINEAR), (x, y))
         read = misread[codepoint]
-        text = chr(codepoint) + (f" \u2192 {chr(read)}" if read else "")
-        draw.text((x + 4, y + cell), text, fill=0, font=label_font)
+        if label_font is not None:
+            draw.text((x + 4, y + cell), chr(codepoint) + (f" \u2192 {chr(read)}" if read else ""), fill=0,
+                      font=label_font)
     with atomic_path(path) as partial:
         sheet.save(partial, format="PNG")
 
