@@ -45,7 +45,7 @@ def main() -> None:
         sources = json.loads((Path(tmp) / "done.glyphs" / "sources.json").read_text())["summary"]
     result = {"font": args.font, "known": len(known), "seconds": round(seconds, 1), "peak_rss_mb": round(peak_mb),
               "learn_method": manifest["method"], "learn_seconds": manifest["seconds"], "glyphs": sources,
-              "summary": run.stdout.strip().splitlines()[-2:], "machine": platform.processor() or platform.machine(),
+              "summary": run.stdout.strip().splitlines(), "machine": platform.processor() or platform.machine(),
               "date": time.strftime("%Y-%m-%d")}
     print(json.dumps(result, indent=1, ensure_ascii=False))
     output = Path(args.output) if args.output else RESULTS / f"complete-speed-{args.font}-{args.known}.json"

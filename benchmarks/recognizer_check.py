@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import glyph_data
-from fontgen.evaluate import eval_case
+from fontgen.evaluate import eval_case, font_recognizer
 from fontgen.files import write_json_atomic
-from fontgen.readability import RECOGNIZER_DIR, RECOGNIZER_SIZE, adapt_recognizer, load_recognizer, read_as_intended
-from fontgen.render import GlyphRenderer
+from fontgen.readability import RECOGNIZER_DIR, RECOGNIZER_SIZE, load_recognizer, read_as_intended
 
 
 def main() -> None:
@@ -34,14 +33,14 @@ def main() -> None:
         for name in args.fonts:
             with tempfile.TemporaryDirectory() as work:
                 case = eval_case(name, int(known_spec) if known_spec.isdigit() else known_spec, args.held, Path(work))
-                render = GlyphRenderer(case.subset_path, RECOGNIZER_SIZE, frame=case.frame).render_many
-                known_images, held_images = render(case.known), case.real(RECOGNIZER_SIZE)
-            started = time.time()
-            adapted = adapt_recognizer(shipped, known_images, case.known, seed=1)
+                held_images = case.real(RECOGNIZER_SIZE)
+                started = time.time()
+                adapted = font_recognizer(case.subset_path, case.known, case.frame, args.recognizer)  # as eval's
+                seconds = time.time() - started
             row = {"font": name, "known": len(case.known), "held": len(case.held),
                    "shipped": round(float(read_as_intended(shipped, held_images, case.held).mean()), 4),
                    "adapted": round(float(read_as_intended(adapted, held_images, case.held).mean()), 4),
-                   "adapt_seconds": round(time.time() - started, 1)}
+                   "adapt_seconds": round(seconds, 1)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     for count in sorted({r["known"] for r in rows}):

@@ -83,7 +83,7 @@ def cmd_learn(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from fontgen.generate import generate
+    from fontgen.generate import CHECK_SHEET, generate
 
     chars = args.chars
     report = generate(args.style, args.output, chars, method=args.method, compat_jamo=args.compat_jamo,
@@ -98,7 +98,7 @@ def cmd_generate(args) -> None:
           f"{report.folder}; where each came from: {report.folder / 'sources.json'}")
     if report.to_check:
         print(f"{report.to_check} composed glyphs read as another syllable to the recognizer taught the font's style: "
-              f"look at them first (check_sheet.png, and \"check\" in sources.json)")
+              f"look at them first ({CHECK_SHEET}, and \"check\" in sources.json)")
 
 
 def cmd_generate_reference(args) -> None:
@@ -125,6 +125,7 @@ def cmd_export(args) -> None:
 
 def cmd_complete(args) -> None:
     from fontgen.complete import complete
+    from fontgen.generate import CHECK_SHEET
 
     report = complete(args.font, args.output, chars=args.chars, method=args.method, draw=args.draw,
                       compat_jamo=not args.no_compat_jamo, recipe=args.recipe,
@@ -136,7 +137,7 @@ def cmd_complete(args) -> None:
     print(f"style: {report.style_dir} ({'reused' if report.reused_style else 'learned'}); glyphs: {report.glyph_dir}")
     if report.to_check:
         print(f"{report.to_check} composed syllables read as another syllable to the recognizer taught the font's "
-              f"style: look at them first ({report.glyph_dir / 'check_sheet.png'}, and \"check\" in sources.json)")
+              f"style: look at them first ({report.glyph_dir / CHECK_SHEET}, and \"check\" in sources.json)")
 
 
 def cmd_specimen(args) -> None:

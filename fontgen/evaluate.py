@@ -30,7 +30,8 @@ from fontgen.learn import learn, nearest_style_tokens
 from fontgen.model import DEFAULT_CHECKPOINT, load_model, sample, to_model_space, to_uint8
 from fontgen.outlines import GlyphOutline, image_digest
 from fontgen.paths import default_cache_dir
-from fontgen.readability import RECOGNIZER_SIZE, JamoRecognizer, read_as_intended, recognizer_for_font
+from fontgen.readability import (RECOGNIZER_DIR, RECOGNIZER_SIZE, JamoRecognizer, read_as_intended,
+                                 recognizer_for_font)
 from fontgen.reference import fitted_reference_glyphs, ink_boxes
 from fontgen.render import FINISH_SIZE, INK_LEVEL, EmFrame, GlyphRenderer, finish_glyphs, frame_for_font, similarity
 from fontgen.style import EMBEDDINGS_FILE, load_embedding, load_style, read_manifest
@@ -253,13 +254,14 @@ def evaluate_font(name: str, known_spec: str | int, held_out: int, method: str, 
     return result, picture, raw
 
 
-def font_recognizer(subset_path: Path, known: list[int], frame: EmFrame) -> JamoRecognizer | None:
-    """The shipped jamo recognizer adapted to a font's style on its known glyphs (never the held-out ones;
-    None without a shipped recognizer)."""
+def font_recognizer(subset_path: Path, known: list[int], frame: EmFrame,
+                    folder: Path = RECOGNIZER_DIR) -> JamoRecognizer | None:
+    """The jamo recognizer in `folder` (the shipped one) adapted to a font's style on its known glyphs (never the
+    held-out ones; None without a recognizer there)."""
     images = GlyphRenderer(subset_path, RECOGNIZER_SIZE, frame=frame).render_many(known)
     # Another seed than learn's (which re-plans the composed syllables its recognizer misreads), so that eval does
     # not grade those plans with the very recognizer that chose them.
-    return recognizer_for_font(images, known, seed=1)
+    return recognizer_for_font(images, known, seed=1, folder=folder)
 
 
 METRICS = {"ssim": "SSIM (higher is better)", "rmse": "RMSE", "iou": "IoU (higher is better)",

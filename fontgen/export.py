@@ -104,14 +104,23 @@ def _read_ink(file: Path) -> np.ndarray:
 
 
 class GlyphFolder(Mapping):
-    """A checked folder of glyph images, {codepoint: ink uint8 array}, each image read when it is asked for:
-    a completed font's 11,000 images at 256 px would otherwise hold about 0.7 GB through export."""
+    """A checked folder of glyph images (`read_glyph_dir`), {codepoint: ink uint8 array}, each image read when
+    it is asked for: a completed font's 11,000 images at 256 px would otherwise hold about 0.7 GB through export.
+    An image that changed after the check (another process writing the folder) is refused in one line."""
 
-    def __init__(self, files: dict[int, Path]):
-        self.files = dict(sorted(files.items()))
+    def __init__(self, files: dict[int, Path], size: tuple[int, int]):
+        self.files, self.size = dict(sorted(files.items())), size
 
     def __getitem__(self, codepoint: int) -> np.ndarray:
-        return _read_ink(self.files[codepoint])
+        file = self.files[codepoint]
+        ink = _read_ink(file)
+        if ink.shape != self.size:
+            raise FontgenError(f"{file}: changed while fontgen read the folder (now {ink.shape[1]}x{ink.shape[0]} "
+                               f"px, the others {self.size[1]}x{self.size[0]})")
+        return ink
+
+    def __contains__(self, codepoint) -> bool:  # without reading the image, as Mapping's would
+        return codepoint in self.files
 
     def __iter__(self):
         return iter(self.files)
@@ -122,7 +131,7 @@ class GlyphFolder(Mapping):
     def restricted_to(self, codepoints) -> GlyphFolder:
         """The same folder, only the given codepoints' images."""
         wanted = set(codepoints)
-        return GlyphFolder({c: file for c, file in self.files.items() if c in wanted})
+        return GlyphFolder({c: file for c, file in self.files.items() if c in wanted}, self.size)
 
 
 def read_glyph_dir(path: str | Path) -> GlyphFolder:
@@ -131,7 +140,7 @@ def read_glyph_dir(path: str | Path) -> GlyphFolder:
 
     Every image is checked here, before anything is written from them: a PNG whose name is not a codepoint, an
     unreadable image, a non-square one or sizes that differ are errors. Other kinds of files (*.json, the
-    contact sheet) are ignored.
+    contact and check sheets) are ignored.
     """
     folder = Path(path)
     if not folder.exists():
@@ -169,7 +178,7 @@ def read_glyph_dir(path: str | Path) -> GlyphFolder:
         files[codepoint] = file
     if not files:
         raise FontgenError(f"{folder}: no glyph images (U+XXXX.png) in this folder")
-    return GlyphFolder(files)
+    return GlyphFolder(files, size)
 
 
 # ---------------------------------------------------------------------------------------------

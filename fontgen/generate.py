@@ -109,7 +109,7 @@ CHECK_SHEET = "check_sheet.png"
 
 
 def check_sheet(folder: Path, misread: dict[int, int | None], path: Path, columns: int = 16,
-                limit: int = 1024) -> None:
+                limit: int = 4096) -> None:
     """The composed glyphs learn's recognizer read as another syllable (the first `limit`), each above the
     intended syllable and what it read, in the reference font: the jamo that differs is the one to look at. No
     sheet (and none left from an earlier run) when there is nothing to check."""

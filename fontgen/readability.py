@@ -102,9 +102,11 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def distort(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Each glyph (n, 1, 64, 64) given a hand of its own at random: sheared and rotated a little, squeezed or
-    stretched on one axis, bent by a smooth random field (up to about 2 px), its strokes thickened or thinned.
+    stretched on each axis, bent by a smooth random field (up to about 2 px), its strokes thickened or thinned.
     Printed train fonts varied this way stand in for the hand-drawn and display styles no train font has."""
     n, size = len(images), images.shape[-1]
+    if n == 0:
+        return images
     theta = torch.zeros(n, 2, 3)
     squeeze = 1 + (torch.rand(n, 2, generator=generator) - 0.5) * 0.3
     angle = (torch.rand(n, generator=generator) - 0.5) * 0.14
@@ -160,7 +162,7 @@ def adapt_recognizer(model: JamoRecognizer, images: np.ndarray, codepoints: list
 
 def recognizer_for_font(images: np.ndarray, codepoints: list[int], seed: int = 0,
                         folder: Path = RECOGNIZER_DIR) -> JamoRecognizer | None:
-    """The shipped recognizer adapted to a font on its known glyphs (see `adapt_recognizer`; None when no
-    recognizer is shipped)."""
+    """The recognizer in `folder` (the shipped one by default) adapted to a font on its known glyphs (see
+    `adapt_recognizer`; None when there is none)."""
     shipped = load_recognizer(folder)
     return None if shipped is None else adapt_recognizer(shipped, images, codepoints, seed=seed)

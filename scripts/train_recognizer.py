@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--start", help="a recognizer folder whose weights to start from (when --out has none)")
     parser.add_argument("--out", default=str(RECOGNIZER_DIR))
     args = parser.parse_args()
+    if not 0 <= args.distort <= 1:
+        raise SystemExit(f"--distort {args.distort}: a share of each batch, between 0 and 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chars = sorted(int(c) for c in np.random.default_rng(0).choice(glyph_data.all_syllables(), args.chars,
@@ -71,6 +73,7 @@ def main() -> None:
     if weights_path.exists() and config_path.exists():
         model.load_state_dict(load_file(str(weights_path)))
         step = json.loads(config_path.read_text()).get("steps", 0)
+        args.start = json.loads(config_path.read_text()).get("started_from")  # resumed: what the run began from
     elif args.start:
         model.load_state_dict(load_file(str(Path(args.start) / "model.safetensors")))
     generator = torch.Generator().manual_seed(step)

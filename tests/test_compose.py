@@ -426,7 +426,9 @@ def test_glyphs_learn_still_misread_are_flagged_for_the_designer(ti_style, tiny_
     glyph = Image.open(tmp_path / "glyphs" / f"U+{composable[1]:04X}.png").convert("L")
     glyph = np.asarray(glyph.resize((64, 64), Image.Resampling.BILINEAR))
     assert np.abs(cell[:64, :64].astype(int) - glyph).max() <= 1
-    assert cell[64:, :64].min() < 128 and cell[:, 64:].min() == 255  # its label below it, nothing else
+    assert cell[:, 64:].min() == 255  # one glyph, nothing else
+    if glyph_data.reference_font().available:  # the label is drawn in it
+        assert cell[64:, :64].min() < 128
 
     # Learned before what it read was kept: still flagged, without a reading; a later run with nothing to check
     # leaves no sheet behind.
@@ -435,6 +437,7 @@ def test_glyphs_learn_still_misread_are_flagged_for_the_designer(ti_style, tiny_
     generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)
     sources = json.loads((tmp_path / "older" / "sources.json").read_text())
     assert [entry.get("read_as") for entry in sources["glyphs"].values() if "check" in entry] == [None]
+    assert (tmp_path / "older" / "check_sheet.png").exists()
     stored["summary"]["readability"]["misread_kept"] = ""
     (style / "jamo_inventory.json").write_text(json.dumps(stored))
     generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)

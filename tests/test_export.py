@@ -374,11 +374,14 @@ def test_a_glyph_image_damaged_after_its_folder_was_read_is_refused_without_an_o
     for cp in NEW:
         _save_png(folder / f"U+{cp:04X}.png", images[cp])
     glyphs = read_glyph_dir(folder)
-    (folder / f"U+{NEW[-1]:04X}.png").write_bytes(b"not a png")
     source = build_font(nanum, tmp_path / "test.ttf")
-    with pytest.raises(FontgenError, match=f"U\\+{NEW[-1]:04X}.png: not a readable PNG"):
-        export_font(source, glyphs, tmp_path / "out.ttf", progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["glyphs", "test.ttf"]
+    for damage, refusal in [(lambda path: path.write_bytes(b"not a png"), "not a readable PNG"),
+                            (lambda path: _save_png(path, images[NEW[-1]][:64, :64]), "changed while fontgen read")]:
+        damage(folder / f"U+{NEW[-1]:04X}.png")
+        assert NEW[-1] in glyphs and 0xAC00 not in glyphs  # a membership test does not read the image
+        with pytest.raises(FontgenError, match=f"U\\+{NEW[-1]:04X}.png: {refusal}"):
+            export_font(source, glyphs, tmp_path / "out.ttf", progress=False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["glyphs", "test.ttf"]
 
 
 def test_glyph_dir_to_font(tmp_path, nanum, images):
