@@ -1010,6 +1010,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     `check_reading`, every planned syllable is composed and read, and planned again where it misreads
     (`replan_misread`; a minute or two with 2,350 known)."""
     from fontgen.fonts import subset_font
+    from fontgen.readability import recognizer_sha256
 
     folder = Path(folder)
     # The known syllables' font first: a font that cannot be rewritten is refused before any labelling.
@@ -1071,6 +1072,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     }
     inventory = {
         "fontgen_inventory": 1, "source_sha256": source_sha256, "source_file": source.name,
+        "recognizer_sha256": recognizer_sha256(),  # its readings chose the re-plans and the flags
         "frame": {k: getattr(composer.font.frame, k) for k in ("units_per_em", "left", "bottom", "size", "advance")},
         "summary": summary,
         "jamo": {ROLE_NAMES[role]: {letters[role - 1][value]: donors for (r, value), donors in

@@ -44,6 +44,7 @@ from fontgen.losses import diffusion_loss
 from fontgen.model import (CLASS_TOKEN, DEFAULT_CHECKPOINT, GlyphDiffusion, denoise, load_model, model_hash,
                            model_image_size, sample, style_token, to_model_space, to_uint8)
 from fontgen.paths import RECIPES, default_cache_dir
+from fontgen.readability import recognizer_sha256
 from fontgen.recipe import learn_sections, read_recipe
 from fontgen.reference import LayoutFit, fitted_reference, fitted_reference_glyphs
 from fontgen.render import FINISH_SIZE, INK_LEVEL, GlyphRenderer, crisp, finish_glyphs, ink_iou, similarity
@@ -420,11 +421,13 @@ def method_for_font(known: list[int]) -> str:
 
 def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool,
                    created: bool) -> dict:
-    """The font's jamo inventory in the style folder (kept from an earlier run on the same font); its summary.
-    A font refused here, in a folder this run made, leaves no folder behind unless labels were saved in it."""
+    """The font's jamo inventory in the style folder (kept from an earlier run on the same font with the same
+    recognizer; its labels are kept in any case); its summary. A font refused here, in a folder this run made,
+    leaves no folder behind unless labels were saved in it."""
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
-    if existing and existing.get("source_sha256") == source_sha256 and "summary" in existing:
+    if (existing and existing.get("source_sha256") == source_sha256 and "summary" in existing
+            and existing.get("recognizer_sha256") == recognizer_sha256()):
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
     started = time.time()
     try:

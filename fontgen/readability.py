@@ -74,6 +74,14 @@ def load_recognizer(folder: Path = RECOGNIZER_DIR) -> JamoRecognizer | None:
     return model.eval()
 
 
+def recognizer_sha256(folder: Path = RECOGNIZER_DIR) -> str | None:
+    """Hex SHA-256 of a recognizer's weights (None when absent): what learn's readings were made with."""
+    import hashlib
+
+    weights = Path(folder) / "model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else None
+
+
 def read_syllables(model: JamoRecognizer, images: np.ndarray) -> list[int]:
     """The syllable each glyph reads as: the most likely initial, medial and final together."""
     with torch.inference_mode():

@@ -677,6 +677,18 @@ def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):
               for f in (first, second)]
     assert labels[0].keys() == labels[1].keys() and all((labels[0][c] == labels[1][c]).all() for c in labels[0])
 
+    # Learned again into the same folder, the inventory is kept, unless another recognizer made its readings
+    # (fontgen upgraded): then it is made again, its labels kept.
+    again = learn(small_font, second, method="compose", progress=False)
+    assert json.loads((again / "manifest.json").read_text())["jamo_inventory"].get("kept_from_an_earlier_run")
+    stored = json.loads((second / compose_module.INVENTORY_FILE).read_text())
+    (second / compose_module.INVENTORY_FILE).write_text(json.dumps({**stored, "recognizer_sha256": "0" * 64}))
+    again = learn(small_font, second, method="compose", progress=False)
+    summary = json.loads((again / "manifest.json").read_text())["jamo_inventory"]
+    assert not summary.get("kept_from_an_earlier_run") and summary["labels_reused"] == summary["labelled"]
+    assert json.loads((second / compose_module.INVENTORY_FILE).read_text())["recognizer_sha256"] == stored[
+        "recognizer_sha256"] != "0" * 64
+
 
 @requires_corpus
 def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_donors(tmp_path):
