@@ -26,12 +26,10 @@ STAGE_SECTIONS = {"textual inversion": "ti", "LoRA": "lora", "DreamBooth": "drea
 # The runs of the current defaults, oldest first (a font's last run wins): what the first screen of
 # BENCHMARKS.md shows when the script is run without arguments.
 CURRENT = {
-    "compose": ["eval-compose-ksx-recut.json", "eval-compose-256-recut.json", "eval-compose-ksx-damaged.json",
-                "eval-compose-256-damaged.json", "eval-compose-ksx-read.json", "eval-compose-256-read.json",
-                "eval-compose-256-UnBatang-seeded.json"],
+    "compose": ["eval-compose-ksx-other-hands.json", "eval-compose-256-other-hands.json"],
     "lora": ["eval-lora-ksx-ink.json", "eval-lora-ksx-edge.json", "eval-lora-256-level.json",
              "eval-lora-256-level-brush-recipe.json"],
-    "readability": ["readability-eval-compose-256-damaged.json"],
+    "readability": [],  # re-read cells for runs made before eval read them (none of the current ones)
     "speed": ["command-speed-NanumBrush-ksx1001.json", "command-speed-NanumBrush-256.json"],
     "complete": ["complete-speed-NanumBrush-ksx1001.json", "complete-speed-NanumBrush-256.json",
                  "complete-speed-NanumSquareRoundR-ksx1001.json"],
