@@ -430,14 +430,16 @@ def test_glyphs_learn_still_misread_are_flagged_for_the_designer(ti_style, tiny_
     if glyph_data.reference_font().available:  # the label is drawn in it
         assert cell[64:, :64].min() < 128
 
-    # Learned before what it read was kept: still flagged, without a reading; a later run with nothing to check
-    # leaves no sheet behind.
-    del stored["summary"]["readability"]["misread_as"]
-    (style / "jamo_inventory.json").write_text(json.dumps(stored))
-    generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)
-    sources = json.loads((tmp_path / "older" / "sources.json").read_text())
-    assert [entry.get("read_as") for entry in sources["glyphs"].values() if "check" in entry] == [None]
-    assert (tmp_path / "older" / "check_sheet.png").exists()
+    # Learned before what it read was kept (or its readings do not match the syllables, edited by hand): still
+    # flagged, without a reading; a later run with nothing to check leaves no sheet behind.
+    for read_as in (None, "갂갃"):
+        stored["summary"]["readability"]["misread_as"] = read_as
+        (style / "jamo_inventory.json").write_text(json.dumps(stored))
+        shutil.rmtree(tmp_path / "older", ignore_errors=True)
+        generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)
+        sources = json.loads((tmp_path / "older" / "sources.json").read_text())
+        assert [entry.get("read_as") for entry in sources["glyphs"].values() if "check" in entry] == [None]
+        assert (tmp_path / "older" / "check_sheet.png").exists()
     stored["summary"]["readability"]["misread_kept"] = ""
     (style / "jamo_inventory.json").write_text(json.dumps(stored))
     generate(style, tmp_path / "older", composable, method="compose", base=tiny_model, progress=False)
