@@ -93,16 +93,8 @@ def glyph_noise(codepoints: list[int], size: int, seed: int) -> torch.Tensor:
 def contact_sheet(folder: Path, codepoints: list[int], path: Path, columns: int = 32, limit: int = 1024) -> None:
     """A grid of drawn glyphs (the first `limit`) for a quick look."""
     chosen = [c for c in codepoints if glyph_path(folder, c).exists()][:limit]
-    if not chosen:
-        return
-    cell = 48
-    rows = (len(chosen) + columns - 1) // columns
-    sheet = Image.new("L", (columns * cell, rows * cell), 255)
-    for i, codepoint in enumerate(chosen):
-        glyph = Image.open(glyph_path(folder, codepoint)).convert("L").resize((cell, cell), Image.Resampling.BILINEAR)
-        sheet.paste(glyph, ((i % columns) * cell, (i // columns) * cell))
-    with atomic_path(path) as partial:
-        sheet.save(partial, format="PNG")
+    if chosen:
+        _glyph_grid(folder, chosen, path, columns, cell=48)
 
 
 CHECK_SHEET = "check_sheet.png"
@@ -113,26 +105,32 @@ def check_sheet(folder: Path, misread: dict[int, int | None], path: Path, column
     """The composed glyphs learn's recognizer read as another syllable (the first `limit`), each above the
     intended syllable and what it read, in the reference font: the jamo that differs is the one to look at. No
     sheet (and none left from an earlier run) when there is nothing to check."""
-    from PIL import ImageDraw, ImageFont
-
     chosen = [c for c in misread if glyph_path(folder, c).exists()][:limit]
     if not chosen:
         path.unlink(missing_ok=True)
         return
-    reference = glyph_data.reference_font()  # PIL's own font has no Hangul: without the reference, no labels
-    label_font = ImageFont.truetype(str(reference.path), 13, index=reference.face) if reference.available else None
-    cell, label = 64, 18
-    rows = (len(chosen) + columns - 1) // columns
+    labels = {c: chr(c) + (f" \u2192 {chr(misread[c])}" if misread[c] else "") for c in chosen}
+    _glyph_grid(folder, chosen, path, columns, cell=64, labels=labels)
+
+
+def _glyph_grid(folder: Path, codepoints: list[int], path: Path, columns: int, cell: int,
+                labels: dict[int, str] | None = None) -> None:
+    """The glyph images of `codepoints` in a grid of `cell` px squares, each with its label below it in the
+    reference font where `labels` are given (PIL's own font has no Hangul: without the reference, no labels)."""
+    from PIL import ImageDraw, ImageFont
+
+    reference = glyph_data.reference_font()
+    font = ImageFont.truetype(str(reference.path), 13, index=reference.face) if labels and reference.available else None
+    label = 18 if labels else 0
+    rows = (len(codepoints) + columns - 1) // columns
     sheet = Image.new("L", (columns * cell, rows * (cell + label)), 255)
     draw = ImageDraw.Draw(sheet)
-    for i, codepoint in enumerate(chosen):
+    for i, codepoint in enumerate(codepoints):
         x, y = (i % columns) * cell, (i // columns) * (cell + label)
         with Image.open(glyph_path(folder, codepoint)) as glyph:
             sheet.paste(glyph.convert("L").resize((cell, cell), Image.Resampling.BILINEAR), (x, y))
-        read = misread[codepoint]
-        if label_font is not None:
-            draw.text((x + 4, y + cell), chr(codepoint) + (f" \u2192 {chr(read)}" if read else ""), fill=0,
-                      font=label_font)
+        if font is not None:
+            draw.text((x + 4, y + cell), labels[codepoint], fill=0, font=font)
     with atomic_path(path) as partial:
         sheet.save(partial, format="PNG")
 

@@ -69,16 +69,16 @@ def main() -> None:
     model = JamoRecognizer(args.width)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     config_path, weights_path = out / "config.json", out / "model.safetensors"
-    step = 0
-    if weights_path.exists() and config_path.exists():
+    saved = json.loads(config_path.read_text()) if config_path.exists() else {}
+    step, seconds_before = 0, saved.get("seconds", 0)
+    if weights_path.exists() and saved:
         model.load_state_dict(load_file(str(weights_path)))
-        step = json.loads(config_path.read_text()).get("steps", 0)
-        args.start = json.loads(config_path.read_text()).get("started_from")  # resumed: what the run began from
+        step = saved.get("steps", 0)
+        args.start = saved.get("started_from")  # resumed: what the run began from
     elif args.start:
         model.load_state_dict(load_file(str(Path(args.start) / "model.safetensors")))
     generator = torch.Generator().manual_seed(step)
-    started, seconds_before = time.time(), (json.loads(config_path.read_text()).get("seconds", 0)
-                                            if config_path.exists() else 0)
+    started = time.time()
     model.train()
     while time.time() - started < args.minutes * 60:
         rows = torch.randint(0, len(fonts), (args.batch_size,), generator=generator).numpy()

@@ -21,7 +21,8 @@ from fontgen.ink_level import choose_ink_level, ink_level_score
 from fontgen.learn import learn, learn_report, token_for_font
 from fontgen.model import load_model
 from fontgen.render import GlyphRenderer, crisp, finish_glyphs, similarity
-from fontgen.style import EMBEDDINGS_FILE, load_style
+from fontgen.hypernetwork import HYPERNETWORK_FILE
+from fontgen.style import EMBEDDINGS_FILE, LORA_FILE, UNET_FILE, load_style
 from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
 
 pytestmark = requires_corpus
@@ -297,12 +298,11 @@ def test_ctrl_c_in_stage_two_saves_and_resume_goes_on(tmp_path, small_font, tiny
     # DreamBooth's steps take two losses (its own and the prior's)
     done = {"lora": 2, "dreambooth": 1, "hypernetwork": 2}[method]
     assert progress["stage1"] == "done" and progress["stage2_method"] == method and progress["stage2_steps"] == done
-    assert (folder / {"lora": "pytorch_lora_weights.safetensors", "dreambooth": "unet.safetensors",
-                      "hypernetwork": "hypernetwork.safetensors"}[method]).exists()
+    stage_two_name = {"lora": LORA_FILE, "dreambooth": UNET_FILE, "hypernetwork": HYPERNETWORK_FILE}[method]
+    assert (folder / stage_two_name).exists()
     assert not (folder / "manifest.json").exists()
     damaged = shutil.copytree(folder, tmp_path / "damaged.fontgen")  # a saved file cut short: named, not resumed
-    stage_two_file = damaged / {"lora": "pytorch_lora_weights.safetensors", "dreambooth": "unet.safetensors",
-                                "hypernetwork": "hypernetwork.safetensors"}[method]
+    stage_two_file = damaged / stage_two_name
     stage_two_file.write_bytes(stage_two_file.read_bytes()[:100])
     with pytest.raises(FontgenError, match="saved progress is damaged"):
         learn(small_font, damaged, method=method, recipe=learn_recipes[method], base=tiny_model, progress=False,
