@@ -450,8 +450,7 @@ def learn_report(folder: str | Path) -> list[str]:
     notes = ([f"{recut} recut where two jamo share a stroke"] if recut else []) + (
         [f"{damaged} jamo drawings set aside, their cut lost a stroke"] if damaged else []) + (
         [f"{read['misread']:,} composed syllables misread by the recognizer adapted to the font, "
-         + ("too many to trust it: none composed again" if read.get("not_trusted") else
-            f"{read['replanned']:,} of them composed again from other donors")] if read.get("checked") else [])
+         f"{read['replanned']:,} of them composed again from other donors"] if read.get("checked") else [])
     lines = [f"jamo inventory: {inventory.get('labelled', 0)} syllables labelled"
              + (f" ({'; '.join(notes)})" if notes else "")
              + f", {inventory.get('composable', 0):,} "

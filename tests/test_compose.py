@@ -340,6 +340,33 @@ def test_a_consonant_the_font_never_draws_in_its_role_is_built_from_letters_it_d
     assert not any(s.built for s in inventory.sources(ord("가")))
 
 
+def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_with_one():
+    """The re-plan of a syllable the recognizer read with another vowel: the vowel's next REPLAN_DEPTH donors in
+    turn (each the closest after those before it), then one other donor of the initial and of the final."""
+    from fontgen.compose import REPLAN_DEPTH, alternative_plans
+
+    inventory = Inventory.from_known(glyph_data.ksx1001_syllables()[::4], VariantTable.shipped())
+    syllable, read_as = ord("뇩"), ord("뉵")  # ㅛ read as ㅜ
+    sources = inventory.sources(syllable)
+    plans = alternative_plans(inventory, syllable, sources, read_as)
+
+    def donor(plan, role):
+        return next(s.donor for s in plan if s.role == role)
+
+    vowel_plans, rest = plans[:REPLAN_DEPTH], plans[REPLAN_DEPTH:]
+    avoided = {(donor(sources, MEDIAL), MEDIAL)}
+    for plan in vowel_plans:
+        assert plan == inventory.sources(syllable, frozenset(avoided))  # the closest donor not yet tried
+        assert [donor(plan, r) for r in (INITIAL, FINAL)] == [donor(sources, r) for r in (INITIAL, FINAL)]
+        assert glyph_data.decompose(donor(plan, MEDIAL)).medial == glyph_data.MEDIALS.index("ㅛ")
+        avoided.add((donor(plan, MEDIAL), MEDIAL))
+    assert len(avoided) == REPLAN_DEPTH + 1  # each vowel donor tried once
+    assert [next(r for r in (INITIAL, FINAL) if donor(p, r) != donor(sources, r)) for p in rest] == [INITIAL, FINAL]
+    assert all(donor(p, MEDIAL) == donor(sources, MEDIAL) for p in rest)
+    # Without a reading, one other donor of each jamo.
+    assert len(alternative_plans(inventory, syllable, sources)) == 3
+
+
 def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(tmp_path):
     """UnDotum without any syllable ending in ㄳ, ㅄ or ㅋ: those finals are built from ㄱ and ㅅ, ㅂ and ㅅ,
     and the initial ㅋ, and the syllables come out closer to the foundry's own than to the same syllables
