@@ -1176,14 +1176,15 @@ def _label(font: FontJamo, codepoints: list[int], partial_labels: Path, source_s
 # A font that joins two jamo into one stroke (the ticks of ㅕ and ㅖ to the initial) can lose a tick to the initial
 # in the cut, and a syllable composed from that drawing reads as another (쎳 as 썻, 녢 with ㅔ). The shipped jamo
 # recognizer, adapted to the font on its known syllables, reads every composed syllable; one it misreads is
-# composed again from other donors (`alternative_plans`), and the first that reads as intended is kept.
+# composed again from other donors (`alternative_plans`), and the first that reads as intended is kept (where none
+# does, the one it comes closest to reading right with).
 # With fewer known syllables than this the adapted recognizer does not read the style well enough.
 READ_CHECK_MIN_KNOWN = 200
 READ_BATCH = 256
 # Donors tried in turn for each jamo the recognizer read wrong. Judged by another adaptation of the recognizer
 # (another seed), on 1,500 planned syllables of NanumBrush with 256 known: 0.408 read as intended as planned,
-# 0.521 with the next donor of each role, 0.572 with three of a misread jamo's; IoU against the real glyphs
-# the same (0.248).
+# 0.521 with the next donor of each role, 0.568 with up to three of each misread jamo's (four: 0.572); IoU against
+# the real glyphs the same (0.248).
 REPLAN_DEPTH = 3
 
 
@@ -1198,25 +1199,28 @@ def font_reader(font: FontJamo, known: list[int]):
 
 
 def _read_composed(composer: Composer, recognizer, plans: list[tuple[int, list[JamoSource]]],
-                   progress: bool = False, desc: str = "reading composed syllables") -> list[int]:
-    """What the recognizer reads each (syllable, sources) composed as, composed and read in batches."""
+                   progress: bool = False, desc: str = "reading composed syllables") -> tuple[list[int], np.ndarray]:
+    """What the recognizer reads each (syllable, sources) composed as, and the log-likelihood it gives the
+    intended syllable; composed and read in batches."""
     from tqdm import tqdm
 
-    from fontgen.readability import RECOGNIZER_SIZE, read_syllables
+    from fontgen.readability import RECOGNIZER_SIZE, read_with_likelihood
 
-    read = []
+    read, likelihood = [], [np.zeros(0)]
     for start in tqdm(range(0, len(plans), READ_BATCH), desc=desc, unit="batch", disable=not progress):
         batch = plans[start:start + READ_BATCH]
         images = downsize(np.stack([composer.compose(c, sources) for c, sources in batch]), RECOGNIZER_SIZE)
-        read += read_syllables(recognizer, images)
-    return read
+        batch_read, batch_likelihood = read_with_likelihood(recognizer, images, [c for c, _ in batch])
+        read += batch_read
+        likelihood.append(batch_likelihood)
+    return read, np.concatenate(likelihood)
 
 
 def misread_syllables(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
                       progress: bool = False) -> dict[int, int]:
     """The planned syllables whose composition the recognizer does not read as intended: {intended: read as}."""
     codepoints = sorted(plan)
-    read = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
+    read, _ = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
     return {c: r for c, r in zip(codepoints, read) if r != c}
 
 
@@ -1253,8 +1257,14 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
     """Compose the planned syllables again from other donors where `recognizer` misreads them (`plan` is
     changed in place; new donors are labelled); returns what was done (`recut`: strokes recut in new donors).
     Each misread syllable's alternatives (`alternative_plans`) are read in turn, all syllables' first ones in
-    batches, then the second ones of those still misread, and so on."""
-    misread = misread_syllables(composer, plan, recognizer, progress)
+    batches, then the second ones of those still misread, and so on; the first read as intended is kept. Where
+    none is, the plan the recognizer finds likeliest to be the intended syllable is kept (`likelier`: how many
+    of those are not the first plan), and flagged with what it reads as."""
+    codepoints = sorted(plan)
+    read, likelihood = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
+    misread = {c: r for c, r in zip(codepoints, read) if r != c}
+    # Per misread syllable: the likeliest plan tried so far, its log-likelihood and what it reads as.
+    likeliest = {c: (score, plan[c], r) for c, r, score in zip(codepoints, read, likelihood) if r != c}
     alternatives = {c: alternative_plans(composer.inventory, c, plan[c], misread[c]) for c in misread}
     new = sorted({s.donor for plans in alternatives.values() for p in plans for s in p} - set(composer.font.segmented))
     _label(composer.font, new, partial_labels, source_sha256, progress)
@@ -1262,14 +1272,21 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
     replanned = {}
     for turn in range(max(map(len, alternatives.values()), default=0)):
         tried = [(c, plans[turn]) for c, plans in alternatives.items() if c not in replanned and turn < len(plans)]
-        read = _read_composed(composer, recognizer, tried, progress, desc=f"misread, composed again ({turn + 1})")
-        replanned.update({c: sources for (c, sources), r in zip(tried, read) if r == c})
-    plan.update(replanned)
+        read, likelihood = _read_composed(composer, recognizer, tried, progress,
+                                          desc=f"misread, composed again ({turn + 1})")
+        for (c, sources), r, score in zip(tried, read, likelihood):
+            if r == c:
+                replanned[c] = sources
+            elif score > likeliest[c][0]:
+                likeliest[c] = (score, sources, r)
     # The rest are the first a designer should look at (or the recognizer misreads the style there), each with
     # what it read: the jamo that differs is the one to look at.
     kept = [c for c in misread if c not in replanned]
-    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned),
-            "misread_kept": "".join(map(chr, kept)), "misread_as": "".join(chr(misread[c]) for c in kept),
+    likelier = sum(likeliest[c][1] != plan[c] for c in kept)
+    plan.update(replanned)
+    plan.update({c: likeliest[c][1] for c in kept})
+    return {"checked": len(plan), "misread": len(misread), "replanned": len(replanned), "likelier": likelier,
+            "misread_kept": "".join(map(chr, kept)), "misread_as": "".join(chr(likeliest[c][2]) for c in kept),
             "recut": recut}
 
 

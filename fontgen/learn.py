@@ -450,7 +450,9 @@ def learn_report(folder: str | Path) -> list[str]:
     notes = ([f"{recut} recut where two jamo share a stroke"] if recut else []) + (
         [f"{damaged} jamo drawings set aside, their cut lost a stroke"] if damaged else []) + (
         [f"{read['misread']:,} composed syllables misread by the recognizer adapted to the font, "
-         f"{read['replanned']:,} of them composed again from other donors"] if read.get("checked") else [])
+         f"{read['replanned']:,} of them composed again from donors it reads right"
+         + (f", {read['likelier']:,} of the rest from donors it came closer to reading right" if read.get("likelier") else "")]
+        if read.get("checked") else [])
     lines = [f"jamo inventory: {inventory.get('labelled', 0)} syllables labelled"
              + (f" ({'; '.join(notes)})" if notes else "")
              + f", {inventory.get('composable', 0):,} "

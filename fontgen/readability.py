@@ -84,10 +84,22 @@ def recognizer_sha256(folder: Path = RECOGNIZER_DIR) -> str | None:
 
 def read_syllables(model: JamoRecognizer, images: np.ndarray) -> list[int]:
     """The syllable each glyph reads as: the most likely initial, medial and final together."""
+    return read_with_likelihood(model, images, None)[0]
+
+
+def read_with_likelihood(model: JamoRecognizer, images: np.ndarray,
+                         codepoints: list[int] | None) -> tuple[list[int], np.ndarray | None]:
+    """The syllable each glyph reads as, and (given the intended `codepoints`) the log-likelihood the
+    recognizer gives the intended one (its three jamo's log-probabilities summed; None without them)."""
     with torch.inference_mode():
         logits = model(to_input(images))
     jamo = [logits[name].argmax(dim=1).tolist() for name in HEADS]
-    return [glyph_data.compose(initial, medial, final) for initial, medial, final in zip(*jamo)]
+    read = [glyph_data.compose(initial, medial, final) for initial, medial, final in zip(*jamo)]
+    if codepoints is None:
+        return read, None
+    targets = jamo_targets(codepoints)
+    likelihood = sum(F.log_softmax(logits[name], dim=1).gather(1, targets[name][:, None])[:, 0] for name in HEADS)
+    return read, likelihood.numpy()
 
 
 def read_as_intended(model: JamoRecognizer, images: np.ndarray, codepoints: list[int]) -> np.ndarray:

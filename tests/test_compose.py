@@ -750,3 +750,40 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
     for c in misread:
         assert next(s.donor for s in plan[c] if s.role == MEDIAL) not in damaged
     assert misread_syllables(composer, plan, recognizer) == {}
+
+
+@requires_corpus
+def test_a_syllable_no_donor_makes_readable_keeps_the_plan_it_comes_closest_to_reading_right_with(tmp_path):
+    """Every drawing of ㅕ erased (a font whose cut gives ㅕ's strokes to no jamo): its syllables read as others
+    whatever their donors. Of the plans tried, each keeps the one whose intended reading the recognizer finds
+    likeliest, flagged with what that one reads as."""
+    from fontgen.compose import alternative_plans, misread_syllables, replan_misread
+    from fontgen.readability import RECOGNIZER_SIZE, load_recognizer, read_with_likelihood
+
+    font = glyph_data.corpus_font("NanumBarunGothicBold")
+    known = glyph_data.ksx1001_syllables()[::4]
+    composer = composer_for_font(font.path, font.face, known, VariantTable.shipped())
+    yeo = glyph_data.MEDIALS.index("ㅕ")
+    for donor in composer.inventory.by_jamo[MEDIAL, yeo]:  # erased before anything is composed from it
+        image = composer.font.image(donor).copy()
+        image[composer.font.large_labels(donor) == MEDIAL] = 0
+        composer.font._images[donor] = image
+    missing = [c for c in glyph_data.all_syllables() if c not in set(known)]
+    plan = composer.inventory.coverage([c for c in missing if glyph_data.decompose(c).medial == yeo][::40])
+    recognizer = load_recognizer()
+    misread = misread_syllables(composer, plan, recognizer)  # nearly all (the ticks can stay with the initial)
+    plan = {c: plan[c] for c in misread}
+    first = dict(plan)
+    assert len(plan) >= 5
+    done = replan_misread(composer, plan, recognizer, tmp_path / "labels.partial", "0" * 64)
+    assert done["replanned"] == 0 and sorted(map(ord, done["misread_kept"])) == sorted(plan)
+    read_as = dict(zip(map(ord, done["misread_kept"]), map(ord, done["misread_as"])))
+    moved = 0
+    for c in plan:
+        tried = [first[c]] + alternative_plans(composer.inventory, c, first[c], misread[c])
+        images = downsize(np.stack([composer.compose(c, sources) for sources in tried]), RECOGNIZER_SIZE)
+        readings, likelihood = read_with_likelihood(recognizer, images, [c] * len(tried))
+        best = int(np.argmax(likelihood))
+        assert plan[c] == tried[best] and read_as[c] == readings[best] != c
+        moved += best != 0
+    assert done["likelier"] == moved > 0
