@@ -634,7 +634,7 @@ class PlacedJamo:
     ink: np.ndarray
     own: np.ndarray | None
     target: np.ndarray | None
-    stroke_width: float = 0.0  # a built letter's, kept as it is squeezed or stretched
+    stroke_width: float | None = None  # a built letter's, kept as it is squeezed or stretched (None: measured)
 
 
 def place_jamo(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes: ContextBoxes | None = None,
@@ -1093,6 +1093,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     inventory = {
         "fontgen_inventory": 1, "source_sha256": source_sha256, "source_file": source.name,
         "recognizer_sha256": recognizer_sha256(),  # its readings chose the re-plans and the flags
+        "replan_rules": REPLAN_RULES,
         "frame": {k: getattr(composer.font.frame, k) for k in ("units_per_em", "left", "bottom", "size", "advance")},
         "summary": summary,
         "jamo": {ROLE_NAMES[role]: {letters[role - 1][value]: donors for (r, value), donors in
@@ -1186,6 +1187,8 @@ READ_BATCH = 256
 # 0.521 with the next donor of each role, 0.568 with up to three of each misread jamo's (four: 0.572); IoU against
 # the real glyphs the same (0.248).
 REPLAN_DEPTH = 3
+# How misread syllables are composed again, numbered: an inventory made by other rules is made again by learn.
+REPLAN_RULES = 2
 
 
 def font_reader(font: FontJamo, known: list[int]):
@@ -1244,9 +1247,9 @@ def alternative_plans(inventory: Inventory, codepoint: int, sources: list[JamoSo
         for _ in range(depth if role in wrong else 1):
             avoid = avoid | {(s.donor, s.ink_role) for s in current if s.role == role and not s.built}
             alternative = inventory.sources(codepoint, avoid) if avoid else None
-            if alternative is None or alternative == current:
-                break  # no other drawing of the jamo
-            if alternative != sources and alternative not in plans:
+            if alternative is None or alternative == current or alternative == sources:
+                break  # every drawing of the jamo tried (or it is built: no other)
+            if alternative not in plans:
                 plans.append(alternative)
             current = alternative
     return plans
@@ -1272,6 +1275,8 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
     replanned = {}
     for turn in range(max(map(len, alternatives.values()), default=0)):
         tried = [(c, plans[turn]) for c, plans in alternatives.items() if c not in replanned and turn < len(plans)]
+        if not tried:
+            break
         read, likelihood = _read_composed(composer, recognizer, tried, progress,
                                           desc=f"misread, composed again ({turn + 1})")
         for (c, sources), r, score in zip(tried, read, likelihood):

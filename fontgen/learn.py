@@ -28,7 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 import glyph_data
-from fontgen.compose import INVENTORY_FILE, Composer, Inventory, downsize, load_composer, write_inventory
+from fontgen.compose import (INVENTORY_FILE, REPLAN_RULES, Composer, Inventory, downsize, load_composer,
+                             write_inventory)
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
 from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
@@ -422,12 +423,13 @@ def method_for_font(known: list[int]) -> str:
 def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool,
                    created: bool) -> dict:
     """The font's jamo inventory in the style folder (kept from an earlier run on the same font with the same
-    recognizer; its labels are kept in any case); its summary. A font refused here, in a folder this run made,
-    leaves no folder behind unless labels were saved in it."""
+    recognizer and re-plan rules; its labels are kept in any case); its summary. A font refused here, in a
+    folder this run made, leaves no folder behind unless labels were saved in it."""
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
     if (existing and existing.get("source_sha256") == source_sha256 and "summary" in existing
-            and existing.get("recognizer_sha256") == recognizer_sha256()):
+            and existing.get("recognizer_sha256") == recognizer_sha256()
+            and existing.get("replan_rules") == REPLAN_RULES):
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
     started = time.time()
     try:
@@ -450,9 +452,7 @@ def learn_report(folder: str | Path) -> list[str]:
     notes = ([f"{recut} recut where two jamo share a stroke"] if recut else []) + (
         [f"{damaged} jamo drawings set aside, their cut lost a stroke"] if damaged else []) + (
         [f"{read['misread']:,} composed syllables misread by the recognizer adapted to the font, "
-         f"{read['replanned']:,} of them composed again from donors it reads right"
-         + (f", {read['likelier']:,} of the rest from donors it came closer to reading right" if read.get("likelier") else "")]
-        if read.get("checked") else [])
+         + _replan_report(read)] if read.get("checked") else [])
     lines = [f"jamo inventory: {inventory.get('labelled', 0)} syllables labelled"
              + (f" ({'; '.join(notes)})" if notes else "")
              + f", {inventory.get('composable', 0):,} "
@@ -479,6 +479,15 @@ def learn_report(folder: str | Path) -> list[str]:
         lines.append(_drawing_report(drawing))
     lines.append(f"in all {manifest.get('seconds', 0):.0f} s")
     return lines
+
+
+def _replan_report(read: dict) -> str:
+    """What learn did with the composed syllables its recognizer misread."""
+    if read.get("not_trusted"):  # a style learned when a font misread this much was not re-planned
+        return "too many to trust it: none composed again"
+    likelier = read.get("likelier", 0)
+    return (f"{read['replanned']:,} of them composed again from donors it reads right"
+            + (f", {likelier:,} of the rest from donors it came closer to reading right" if likelier else ""))
 
 
 def _drawing_report(drawing: dict) -> str:

@@ -706,8 +706,8 @@ def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):
               for f in (first, second)]
     assert labels[0].keys() == labels[1].keys() and all((labels[0][c] == labels[1][c]).all() for c in labels[0])
 
-    # Learned again into the same folder, the inventory is kept, unless another recognizer made its readings
-    # (fontgen upgraded): then it is made again, its labels kept.
+    # Learned again into the same folder, the inventory is kept, unless another recognizer made its readings or
+    # other rules re-planned what it misread (fontgen upgraded): then it is made again, its labels kept.
     again = learn(small_font, second, method="compose", progress=False)
     assert json.loads((again / "manifest.json").read_text())["jamo_inventory"].get("kept_from_an_earlier_run")
     stored = json.loads((second / compose_module.INVENTORY_FILE).read_text())
@@ -717,6 +717,23 @@ def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):
     assert not summary.get("kept_from_an_earlier_run") and summary["labels_reused"] == summary["labelled"]
     assert json.loads((second / compose_module.INVENTORY_FILE).read_text())["recognizer_sha256"] == stored[
         "recognizer_sha256"] != "0" * 64
+    older = {key: value for key, value in stored.items() if key != "replan_rules"}
+    (second / compose_module.INVENTORY_FILE).write_text(json.dumps(older))
+    again = learn(small_font, second, method="compose", progress=False)
+    assert not json.loads((again / "manifest.json").read_text())["jamo_inventory"].get("kept_from_an_earlier_run")
+    rules = json.loads((second / compose_module.INVENTORY_FILE).read_text())["replan_rules"]
+    assert rules == compose_module.REPLAN_RULES
+
+
+def erase_vowel(font: FontJamo, donor: int) -> None:
+    """A known syllable's vowel ink lost to every jamo of it, as a cut that gives its strokes to no jamo would
+    leave it (what the font keeps of that drawing goes with it)."""
+    image = font.image(donor).copy()
+    image[font.large_labels(donor) == MEDIAL] = 0
+    font._images[donor] = image
+    for role in (INITIAL, MEDIAL, FINAL):
+        font._jamo_boxes.pop((donor, role), None)
+        font._letters.pop((donor, role), None)
 
 
 @requires_corpus
@@ -738,10 +755,8 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
     plan = {c: sources for c, sources in plan.items() if c not in misread_syllables(composer, plan, recognizer)}
     assert set(targets) <= set(plan) and len(plan) >= 10  # composed from good cuts, these read as intended
     damaged = {next(s.donor for s in plan[c] if s.role == MEDIAL) for c in targets}
-    for donor in damaged:  # its vowel's ink lost to every jamo of it
-        image = composer.font.image(donor).copy()
-        image[composer.font.large_labels(donor) == MEDIAL] = 0
-        composer.font._images[donor] = image
+    for donor in damaged:
+        erase_vowel(composer.font, donor)
     misread = misread_syllables(composer, plan, recognizer)
     assert len(misread) >= 2 and set(misread) <= set(targets)  # (the recognizer guessed 꼅 without its ㅕ)
     assert all(glyph_data.decompose(read).medial != glyph_data.MEDIALS.index("ㅕ") for read in misread.values())
@@ -764,10 +779,8 @@ def test_a_syllable_no_donor_makes_readable_keeps_the_plan_it_comes_closest_to_r
     known = glyph_data.ksx1001_syllables()[::4]
     composer = composer_for_font(font.path, font.face, known, VariantTable.shipped())
     yeo = glyph_data.MEDIALS.index("ㅕ")
-    for donor in composer.inventory.by_jamo[MEDIAL, yeo]:  # erased before anything is composed from it
-        image = composer.font.image(donor).copy()
-        image[composer.font.large_labels(donor) == MEDIAL] = 0
-        composer.font._images[donor] = image
+    for donor in composer.inventory.by_jamo[MEDIAL, yeo]:
+        erase_vowel(composer.font, donor)
     missing = [c for c in glyph_data.all_syllables() if c not in set(known)]
     plan = composer.inventory.coverage([c for c in missing if glyph_data.decompose(c).medial == yeo][::40])
     recognizer = load_recognizer()
@@ -783,7 +796,26 @@ def test_a_syllable_no_donor_makes_readable_keeps_the_plan_it_comes_closest_to_r
         tried = [first[c]] + alternative_plans(composer.inventory, c, first[c], misread[c])
         images = downsize(np.stack([composer.compose(c, sources) for sources in tried]), RECOGNIZER_SIZE)
         readings, likelihood = read_with_likelihood(recognizer, images, [c] * len(tried))
-        best = int(np.argmax(likelihood))
-        assert plan[c] == tried[best] and read_as[c] == readings[best] != c
-        moved += best != 0
+        chosen = tried.index(plan[c])  # the likeliest (read in other batches here: equal to rounding)
+        assert likelihood[chosen] >= likelihood.max() - 1e-4 and read_as[c] == readings[chosen] != c
+        moved += chosen != 0
     assert done["likelier"] == moved > 0
+
+
+def test_learn_says_what_it_did_with_the_syllables_its_recognizer_misread(tmp_path):
+    """The report's inventory line: how many composed syllables the recognizer misread, how many of them were
+    composed again from donors it reads right, and how many of the rest from donors it came closer with; a
+    style learned when a font it misread too much was not re-planned says so."""
+    from fontgen.learn import learn_report
+
+    def said(readability: dict) -> str:
+        inventory = {"labelled": 300, "composable": 10872, "model": 0, "readability": readability}
+        (tmp_path / "manifest.json").write_text(json.dumps({"jamo_inventory": inventory, "seconds": 1}))
+        return learn_report(tmp_path)[0]
+
+    read = {"checked": 10872, "misread": 6517, "replanned": 2457, "likelier": 3212}
+    assert ("6,517 composed syllables misread by the recognizer adapted to the font, 2,457 of them composed again "
+            "from donors it reads right, 3,212 of the rest from donors it came closer to reading right") in said(read)
+    assert "reads right)" in said({**read, "likelier": 0})  # nothing said of a closer plan where none was kept
+    assert "too many to trust it: none composed again" in said({**read, "replanned": 0, "not_trusted": True})
+    assert "misread" not in said({"checked": 0})
