@@ -1219,12 +1219,19 @@ def _read_composed(composer: Composer, recognizer, plans: list[tuple[int, list[J
     return read, np.concatenate(likelihood)
 
 
+def _misread(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
+             progress: bool = False) -> dict[int, tuple[int, float]]:
+    """The planned syllables the recognizer does not read as intended: {intended: (read as, the log-likelihood
+    it gives the intended one)}."""
+    codepoints = sorted(plan)
+    read, likelihood = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
+    return {c: (r, score) for c, r, score in zip(codepoints, read, likelihood) if r != c}
+
+
 def misread_syllables(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
                       progress: bool = False) -> dict[int, int]:
     """The planned syllables whose composition the recognizer does not read as intended: {intended: read as}."""
-    codepoints = sorted(plan)
-    read, _ = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
-    return {c: r for c, r in zip(codepoints, read) if r != c}
+    return {c: read for c, (read, _) in _misread(composer, plan, recognizer, progress).items()}
 
 
 def misread_roles(codepoint: int, read_as: int) -> list[int]:
@@ -1263,11 +1270,10 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
     batches, then the second ones of those still misread, and so on; the first read as intended is kept. Where
     none is, the plan the recognizer finds likeliest to be the intended syllable is kept (`likelier`: how many
     of those are not the first plan), and flagged with what it reads as."""
-    codepoints = sorted(plan)
-    read, likelihood = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
-    misread = {c: r for c, r in zip(codepoints, read) if r != c}
+    found = _misread(composer, plan, recognizer, progress)
+    misread = {c: read for c, (read, _) in found.items()}
     # Per misread syllable: the likeliest plan tried so far, its log-likelihood and what it reads as.
-    likeliest = {c: (score, plan[c], r) for c, r, score in zip(codepoints, read, likelihood) if r != c}
+    likeliest = {c: (score, plan[c], read) for c, (read, score) in found.items()}
     alternatives = {c: alternative_plans(composer.inventory, c, plan[c], misread[c]) for c in misread}
     new = sorted({s.donor for plans in alternatives.values() for p in plans for s in p} - set(composer.font.segmented))
     _label(composer.font, new, partial_labels, source_sha256, progress)
