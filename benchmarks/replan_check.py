@@ -4,15 +4,16 @@
         -o benchmarks/results/replan-check-NanumBrush-256.json
 
 Learns the font cut down to its known syllables (`learn --method compose`, as eval cuts it), then takes the plan
-before any re-plan, runs the product's re-plan on it (`compose.replan_misread`, learn's recognizer) and scores a
-random sample of the planned syllables both ways: IoU against the font's real glyphs (composed images, 128 px)
-and the share read as intended by a second adaptation of the recognizer (eval's seed), so that the plans are not
-graded by the recognizer that chose them. Composed images, not through the font file: a quick check of a re-plan
+before any re-plan, runs the product's re-plan on it (`compose.replan_misread`, learn's recognizer; once per
+`--sure` and `--pairs` setting) and scores a random sample of the planned syllables each way: IoU against the
+font's real glyphs (composed images, 128 px) and the share read as intended by a second adaptation of the
+recognizer (eval's seed), so that the plans are not graded by the recognizer that chose them. Composed images, not through the font file: a quick check of a re-plan
 rule on 1,500 syllables where eval scores 64.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import glyph_data
-from fontgen.compose import downsize, font_reader, load_composer, replan_misread
+from fontgen.compose import READ_SURE, REPLAN_PAIRS, downsize, font_reader, load_composer, replan_misread
 from fontgen.evaluate import eval_case
 from fontgen.files import write_json_atomic
 from fontgen.jamo import VariantTable
@@ -36,6 +37,10 @@ def main() -> None:
     parser.add_argument("--font", default="NanumBrush")
     parser.add_argument("--known", default="256")
     parser.add_argument("--sample", type=int, default=1500)
+    parser.add_argument("--sure", type=float, nargs="+", default=[READ_SURE],
+                        help="re-plan syllables read right with less than this probability too (one run each)")
+    parser.add_argument("--pairs", type=int, nargs="+", default=[int(REPLAN_PAIRS)], choices=(0, 1),
+                        help="1: try two jamo's next donors at once too (one run each)")
     parser.add_argument("-o", "--output", default=None)
     args = parser.parse_args()
     known_spec = int(args.known) if args.known.isdigit() else args.known
@@ -56,12 +61,17 @@ def main() -> None:
                         judge, downsize(drawn, RECOGNIZER_SIZE), sample).mean()), 4)}
 
         before = scores(plan)
-        started = time.time()
-        done = replan_misread(composer, plan, font_reader(composer.font, case.known), Path(work) / "labels", "-")
-        seconds = time.time() - started
+        reader = font_reader(composer.font, case.known)
+        runs = []
+        for sure, pairs in itertools.product(args.sure, args.pairs):
+            replanned = dict(plan)
+            started = time.time()
+            done = replan_misread(composer, replanned, reader, Path(work) / "labels", "-", sure=sure,
+                                  pairs=bool(pairs))
+            runs.append({"sure": sure, "pairs": bool(pairs), **scores(replanned), "replan_seconds": round(time.time() - started, 1),
+                         "learn_replan": {k: (len(v) if isinstance(v, str) else v) for k, v in done.items()}})
         result = {"font": args.font, "known": len(case.known), "sample": len(sample), "no_replan": before,
-                  "replan": scores(plan), "replan_seconds": round(seconds, 1),
-                  "learn_replan": {k: (len(v) if isinstance(v, str) else v) for k, v in done.items()},
+                  "replan": runs,
                   "date": time.strftime("%Y-%m-%d")}
     print(json.dumps(result, indent=1))
     if args.output:

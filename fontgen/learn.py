@@ -485,9 +485,10 @@ def _replan_report(read: dict) -> str:
     """What learn did with the composed syllables its recognizer misread."""
     if read.get("not_trusted"):  # a style learned when a font misread this much was not re-planned
         return "too many to trust it: none composed again"
-    likelier = read.get("likelier", 0)
+    likelier, surer = read.get("likelier", 0), read.get("surer", 0)
     return (f"{read['replanned']:,} of them composed again from donors it reads right"
-            + (f", {likelier:,} of the rest from donors it came closer to reading right" if likelier else ""))
+            + (f", {likelier:,} of the rest from donors it came closer to reading right" if likelier else "")
+            + (f"; {surer:,} it read right but unsure of from donors it reads surer" if surer else ""))
 
 
 def _drawing_report(drawing: dict) -> str:

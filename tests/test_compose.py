@@ -340,9 +340,10 @@ def test_a_consonant_the_font_never_draws_in_its_role_is_built_from_letters_it_d
     assert not any(s.built for s in inventory.sources(ord("가")))
 
 
-def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_with_one():
+def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_then_two_at_once():
     """The re-plan of a syllable the recognizer read with another vowel: the vowel's next REPLAN_DEPTH donors in
-    turn (each the closest after those before it), then one other donor of the initial and of the final."""
+    turn (each the closest after those before it), then one other donor of the initial and of the final, then the
+    vowel's and one other jamo's together."""
     from fontgen.compose import REPLAN_DEPTH, alternative_plans
 
     inventory = Inventory.from_known(glyph_data.ksx1001_syllables()[::4], VariantTable.shipped())
@@ -353,7 +354,7 @@ def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo
     def donor(plan, role):
         return next(s.donor for s in plan if s.role == role)
 
-    vowel_plans, rest = plans[:REPLAN_DEPTH], plans[REPLAN_DEPTH:]
+    vowel_plans, rest, pairs = plans[:REPLAN_DEPTH], plans[REPLAN_DEPTH:REPLAN_DEPTH + 2], plans[REPLAN_DEPTH + 2:]
     avoided = {(donor(sources, MEDIAL), MEDIAL)}
     for plan in vowel_plans:
         assert plan == inventory.sources(syllable, frozenset(avoided))  # the closest donor not yet tried
@@ -363,8 +364,14 @@ def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo
     assert len(avoided) == REPLAN_DEPTH + 1  # each vowel donor tried once
     assert [next(r for r in (INITIAL, FINAL) if donor(p, r) != donor(sources, r)) for p in rest] == [INITIAL, FINAL]
     assert all(donor(p, MEDIAL) == donor(sources, MEDIAL) for p in rest)
-    # Without a reading, one other donor of each jamo.
-    assert len(alternative_plans(inventory, syllable, sources)) == 3
+    # Then the vowel's next donor with the initial's, and with the final's (no pair without the vowel read wrong).
+    assert pairs == [inventory.sources(syllable, frozenset({(donor(sources, MEDIAL), MEDIAL), (donor(sources, r), r)}))
+                     for r in (INITIAL, FINAL)]
+    assert all(donor(p, r) != donor(sources, r) for p, r in zip(pairs, (INITIAL, FINAL)))
+    assert all(donor(p, MEDIAL) == donor(vowel_plans[0], MEDIAL) for p in pairs)
+    # Without a reading, one other donor of each jamo, then of each two.
+    assert len(alternative_plans(inventory, syllable, sources)) == 6
+    assert len(alternative_plans(inventory, syllable, sources, pairs=False)) == 3
 
 
 def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(tmp_path):
@@ -741,9 +748,10 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
     """NanumBarunGothicBold (a printed face the shipped recognizer reads) with a quarter of its KS X 1001
     syllables: of a dozen missing syllables it reads composed, three get their vowel donor damaged (its vowel's
     ink erased, as a cut that gives the vowel's strokes to no jamo would); those that then read as another
-    syllable are planned again from donors they read right with."""
+    syllable are planned again from donors they read right with. Those it reads right but unsure of are planned
+    again where another plan reads surer."""
     from fontgen.compose import misread_syllables, replan_misread
-    from fontgen.readability import load_recognizer
+    from fontgen.readability import RECOGNIZER_SIZE, load_recognizer, read_with_likelihood
 
     font = glyph_data.corpus_font("NanumBarunGothicBold")
     known = glyph_data.ksx1001_syllables()[::4]
@@ -765,6 +773,23 @@ def test_a_composed_syllable_that_reads_as_another_is_composed_again_from_other_
     for c in misread:
         assert next(s.donor for s in plan[c] if s.role == MEDIAL) not in damaged
     assert misread_syllables(composer, plan, recognizer) == {}
+
+    # All read right now; those read with less than the probability asked are composed again, and a plan is
+    # changed only for one the recognizer reads right and finds likelier; the sure ones are left as they are.
+    def likelihoods(plan: dict) -> dict[int, float]:
+        images = downsize(np.stack([composer.compose(c, plan[c]) for c in plan]), RECOGNIZER_SIZE)
+        read, likelihood = read_with_likelihood(recognizer, images, list(plan))
+        assert read == list(plan)
+        return dict(zip(plan, likelihood))
+
+    sure, before, first = 0.999, likelihoods(plan), dict(plan)
+    done = replan_misread(composer, plan, recognizer, tmp_path / "labels.partial", "0" * 64, sure=sure)
+    unsure = {c for c, score in before.items() if score < np.log(sure)}
+    assert done["misread"] == 0 and done["unsure"] == len(unsure) and 0 < done["surer"] <= len(unsure) < len(plan)
+    after = likelihoods(plan)
+    changed = {c for c in plan if plan[c] != first[c]}
+    assert len(changed) == done["surer"] and changed <= unsure
+    assert all(after[c] > before[c] for c in changed)
 
 
 @requires_corpus
@@ -804,8 +829,9 @@ def test_a_syllable_no_donor_makes_readable_keeps_the_plan_it_comes_closest_to_r
 
 def test_learn_says_what_it_did_with_the_syllables_its_recognizer_misread(tmp_path):
     """The report's inventory line: how many composed syllables the recognizer misread, how many of them were
-    composed again from donors it reads right, and how many of the rest from donors it came closer with; a
-    style learned when a font it misread too much was not re-planned says so."""
+    composed again from donors it reads right, how many of the rest from donors it came closer with, and of those
+    it read right but unsure of, how many from donors it reads surer; a style learned when a font it misread too
+    much was not re-planned says so."""
     from fontgen.learn import learn_report
 
     def said(readability: dict) -> str:
@@ -817,5 +843,6 @@ def test_learn_says_what_it_did_with_the_syllables_its_recognizer_misread(tmp_pa
     assert ("6,517 composed syllables misread by the recognizer adapted to the font, 2,457 of them composed again "
             "from donors it reads right, 3,212 of the rest from donors it came closer to reading right") in said(read)
     assert "reads right)" in said({**read, "likelier": 0})  # nothing said of a closer plan where none was kept
+    assert "; 1,456 it read right but unsure of from donors it reads surer)" in said({**read, "surer": 1456})
     assert "too many to trust it: none composed again" in said({**read, "replanned": 0, "not_trusted": True})
     assert "misread" not in said({"checked": 0})
