@@ -330,6 +330,23 @@ def test_a_jamo_the_font_never_draws_is_left_to_the_model():
     assert inventory.sources(ord("니")) is not None and inventory.can_compose(ord("니"))
 
 
+def test_downsizing_averages_each_block_of_pixels_rounded_to_the_nearest_level():
+    """A glyph brought from 256 px to 64 or 128 is each 4x4 (2x2) block's mean ink, rounded half up, for one glyph
+    or a batch of any shape (the recognizer and the scores read these)."""
+    rng = np.random.default_rng(0)
+    images = (rng.random((3, 2, 256, 256)) ** 3 * 255).astype(np.uint8)
+    images[0, 0, :4, :4] = [[255, 255, 0, 0]] * 2 + [[0, 0, 0, 0]] * 2  # a mean of 63.75: 64
+    images[0, 0, :4, 4:8] = [[2, 0, 0, 0]] + [[0, 0, 0, 0]] * 3  # 0.125: 0
+    images[0, 0, :4, 8:12] = [[8, 0, 0, 0]] + [[0, 0, 0, 0]] * 3  # 0.5: 1
+    for size in (64, 128):
+        k = 256 // size
+        blocks = images.reshape(3, 2, size, k, size, k).astype(np.float64).mean(axis=(3, 5))
+        assert (downsize(images, size) == np.floor(blocks + 0.5)).all()
+        assert (downsize(images[1, 0], size) == np.floor(blocks[1, 0] + 0.5)).all()
+    assert downsize(images, 64)[0, 0, 0, :3].tolist() == [64, 0, 1]
+    assert (downsize(images[:, 0], 256) == images[:, 0]).all()  # already at that size
+
+
 def test_a_consonant_the_font_never_draws_in_its_role_is_built_from_letters_it_draws():
     no_kk = [c for c in glyph_data.ksx1001_syllables() if glyph_data.decompose(c).initial != 1][:300]  # no ㄲ
     inventory = Inventory.from_known(no_kk)
@@ -738,9 +755,7 @@ def erase_vowel(font: FontJamo, donor: int) -> None:
     image = font.image(donor).copy()
     image[font.large_labels(donor) == MEDIAL] = 0
     font._images[donor] = image
-    for role in (INITIAL, MEDIAL, FINAL):
-        font._jamo_boxes.pop((donor, role), None)
-        font._letters.pop((donor, role), None)
+    font.forget_jamo(donor)
 
 
 @requires_corpus
