@@ -7,8 +7,8 @@ Learns the font cut down to its known syllables (`learn --method compose`, as ev
 before any re-plan, runs the product's re-plan on it (`compose.replan_misread`, learn's recognizer; once per
 `--sure` and `--pairs` setting) and scores a random sample of the planned syllables each way: IoU against the
 font's real glyphs (composed images, 128 px) and the share read as intended by a second adaptation of the
-recognizer (eval's seed), so that the plans are not graded by the recognizer that chose them. Composed images, not through the font file: a quick check of a re-plan
-rule on 1,500 syllables where eval scores 64.
+recognizer (eval's seed), so that the plans are not graded by the recognizer that chose them. Composed images,
+not through the font file: a quick check of a re-plan rule on 1,500 syllables where eval scores 64.
 """
 from __future__ import annotations
 
@@ -68,11 +68,11 @@ def main() -> None:
             started = time.time()
             done = replan_misread(composer, replanned, reader, Path(work) / "labels", "-", sure=sure,
                                   pairs=bool(pairs))
-            runs.append({"sure": sure, "pairs": bool(pairs), **scores(replanned), "replan_seconds": round(time.time() - started, 1),
+            runs.append({"sure": sure, "pairs": bool(pairs), **scores(replanned),
+                         "replan_seconds": round(time.time() - started, 1),
                          "learn_replan": {k: (len(v) if isinstance(v, str) else v) for k, v in done.items()}})
         result = {"font": args.font, "known": len(case.known), "sample": len(sample), "no_replan": before,
-                  "replan": runs,
-                  "date": time.strftime("%Y-%m-%d")}
+                  "replan": runs, "date": time.strftime("%Y-%m-%d")}
     print(json.dumps(result, indent=1))
     if args.output:
         write_json_atomic(Path(args.output), result)

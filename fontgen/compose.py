@@ -1241,19 +1241,12 @@ def _read_composed(composer: Composer, recognizer, plans: list[tuple[int, list[J
     return read, np.concatenate(likelihood)
 
 
-def _misread(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
-             progress: bool = False) -> dict[int, tuple[int, float]]:
-    """The planned syllables the recognizer does not read as intended: {intended: (read as, the log-likelihood
-    it gives the intended one)}."""
-    codepoints = sorted(plan)
-    read, likelihood = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
-    return {c: (r, score) for c, r, score in zip(codepoints, read, likelihood) if r != c}
-
-
 def misread_syllables(composer: Composer, plan: dict[int, list[JamoSource]], recognizer,
                       progress: bool = False) -> dict[int, int]:
     """The planned syllables whose composition the recognizer does not read as intended: {intended: read as}."""
-    return {c: read for c, (read, _) in _misread(composer, plan, recognizer, progress).items()}
+    codepoints = sorted(plan)
+    read, _ = _read_composed(composer, recognizer, [(c, plan[c]) for c in codepoints], progress)
+    return {c: r for c, r in zip(codepoints, read) if r != c}
 
 
 def misread_roles(codepoint: int, read_as: int) -> list[int]:
