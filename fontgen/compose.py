@@ -212,6 +212,9 @@ class Inventory:
     by_jamo: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     damaged: frozenset[tuple[int, int]] = frozenset()
     _rows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _rankings: dict[tuple[int, int], tuple] = field(default_factory=dict, repr=False)
+    _letter_sources: dict[tuple, tuple[int, int] | None] = field(default_factory=dict, repr=False)
+    _layouts: dict[tuple, int | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_known(cls, known: list[int], variants: VariantTable | None = None,
@@ -265,15 +268,25 @@ class Inventory:
                       avoid: frozenset[tuple[int, int]] = frozenset()) -> JamoSource | None:
         """The known syllable whose drawing of the jamo in `role` has the closest context, leaving out the
         drawings in `avoid` unless they are all there is (None: none)."""
+        ranking = self._rankings.get((role, codepoint)) if avoid else None
+        if ranking is None:
+            ranking = self._rank_donors(role, codepoint)
+            if ranking is None:
+                return None
+            if avoid:  # a syllable re-planned: asked again with more set aside
+                self._rankings[role, codepoint] = ranking
+        donors, distance, order = ranking
+        best = next((i for i in order if (donors[i], role) not in avoid), order[0]) if avoid else order[0]
+        return JamoSource(role, donors[best], float(distance[best]))
+
+    def _rank_donors(self, role: int, codepoint: int) -> tuple[list[int], np.ndarray, list[int]] | None:
+        """The known syllables drawing a syllable's jamo in `role`, their context distances, and their indices
+        closest first (None: none)."""
         target = glyph_data.decompose(codepoint)
         donors = self.by_jamo.get((role, jamo_value(role, target)))
         if not donors:
             return None
         jamo = self._jamo_rows(role, jamo_value(role, target))
-        if avoid:
-            kept = np.array([(donor, role) not in avoid for donor in donors])
-            if kept.any():
-                donors, jamo = [d for d, keep in zip(donors, kept) if keep], jamo[kept]
         shape = donor_penalties(role, target, jamo)
         # Among equals, the donor closest in every role, so that the jamo of one syllable come from
         # as few syllables as possible (their spacing agrees).
@@ -282,8 +295,8 @@ class Inventory:
             distance = self.variants.context_distance(role, codepoint, np.array(donors))
         else:
             distance = np.minimum(shape / FINAL_PRESENCE, 1.0)
-        best = int(np.lexsort((overall, shape, np.round(distance, 3)))[0])
-        return JamoSource(role, donors[best], float(distance[best]))
+        # A stable sort: with some donors set aside, the first left is the one a ranking of the rest puts first.
+        return donors, distance, np.lexsort((overall, shape, np.round(distance, 3))).tolist()
 
     def _jamo_rows(self, role: int, value: int) -> np.ndarray:
         """The (initial, medial, final) of the known syllables drawing jamo `value` in `role`, a row each."""
@@ -317,6 +330,12 @@ class Inventory:
     def _letter_source(self, role: int, codepoint: int, letter: str) -> tuple[int, int] | None:
         """(donor, its role) of one consonant for a syllable's `role`: drawn in that role if the font does,
         else in the other consonant role; the donor's context as close to the syllable's as can be."""
+        key = (role, codepoint, letter)
+        if key not in self._letter_sources:  # asked again for each plan a re-plan tries
+            self._letter_sources[key] = self._find_letter_source(role, codepoint, letter)
+        return self._letter_sources[key]
+
+    def _find_letter_source(self, role: int, codepoint: int, letter: str) -> tuple[int, int] | None:
         target = glyph_data.decompose(codepoint)
         for donor_role in (role, _other(role)):
             letters = _letters(donor_role)
@@ -336,12 +355,14 @@ class Inventory:
     def _layout(self, role: int, target: glyph_data.Jamo, letters: set[str]) -> int | None:
         """The known syllable with one of `letters` in `role` whose context is closest to the target's (its
         jamo gives the box a built jamo takes), or None."""
-        names = _letters(role)
-        candidates = [c for (r, value), donors in self.by_jamo.items() if r == role and names[value] in letters
-                      for c in donors]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda c: (donor_penalty(role, target, glyph_data.decompose(c)), c))
+        key = (role, target, frozenset(letters))
+        if key not in self._layouts:  # asked again for each plan a re-plan tries
+            names = _letters(role)
+            candidates = [c for (r, value), donors in self.by_jamo.items() if r == role and names[value] in letters
+                          for c in donors]
+            self._layouts[key] = None if not candidates else min(
+                candidates, key=lambda c: (donor_penalty(role, target, glyph_data.decompose(c)), c))
+        return self._layouts[key]
 
     def coverage(self, codepoints: list[int]) -> dict[int, list[JamoSource]]:
         """The sources of each syllable that can be composed."""
