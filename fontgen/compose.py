@@ -41,6 +41,7 @@ COMPOSE_SIZE = 256  # and composed at this one, finer than the scores' 128 px
 
 ROLE_NAMES = {INITIAL: "initial", MEDIAL: "medial", FINAL: "final"}
 INITIAL_IEUNG = glyph_data.INITIALS.index("ㅇ")  # the silent initial
+MEDIAL_EU = glyph_data.MEDIALS.index("ㅡ")
 # Drawn syllables are registered against the REFERENCES_KEPT composite fonts that fit REFERENCE_SAMPLES of
 # the font's syllables best: on NanumPen and NanumBrush 9 of 14 label as well as all 14 (per-jamo IoU
 # 0.926 / 0.906 on 200 syllables each; 6 of 14: 0.923 / 0.897), twice as fast.
@@ -345,6 +346,10 @@ class Inventory:
             jamo = {INITIAL: target.initial, MEDIAL: target.medial, FINAL: target.final}
             if donor_role == FINAL and role == INITIAL:
                 jamo = {INITIAL: INITIAL_IEUNG, MEDIAL: target.medial, FINAL: 0}  # the final under the same vowel
+            if donor_role == INITIAL and role == FINAL:
+                # The initial above ㅡ, drawn wide and flat as a final is: above a vertical vowel it is narrow and
+                # its last stroke sweeps down (a final ㅋ built from the ㅋ of 켜 reads as ㅊ).
+                jamo = {INITIAL: value, MEDIAL: MEDIAL_EU, FINAL: target.final}
             jamo[donor_role] = value
             stand_in = glyph_data.compose(jamo[INITIAL], jamo[MEDIAL], jamo[FINAL])
             source = self._drawn_source(donor_role, stand_in)
@@ -1230,8 +1235,9 @@ REPLAN_DEPTH = 3
 # pairs), NanumBrush 0.588 -> 0.601 -> 0.605 -> 0.622; IoU 0.763 throughout, and 0.247 -> 0.246.
 READ_SURE = 0.95
 REPLAN_PAIRS = True
-# How misread syllables are composed again, numbered: an inventory made by other rules is made again by learn.
-REPLAN_RULES = 3
+# How missing syllables are planned and misread ones composed again, numbered: an inventory made by other rules is
+# made again by learn (4: a final built from an initial letter takes that letter's drawing above ㅡ).
+REPLAN_RULES = 4
 
 
 def font_reader(font: FontJamo, known: list[int]):

@@ -357,6 +357,22 @@ def test_a_consonant_the_font_never_draws_in_its_role_is_built_from_letters_it_d
     assert not any(s.built for s in inventory.sources(ord("가")))
 
 
+def test_a_final_built_from_an_initial_takes_that_letter_drawn_above_eu():
+    """A font that ends no syllable in ㅋ builds the final ㅋ from its initial ㅋ as it draws it above ㅡ (wide and
+    flat, as a final is), not above the syllable's own vowel (narrow, its last stroke sweeping down: 샠 built from
+    the ㅋ of 캐 reads as 샟), whatever that vowel is."""
+    kieuk = glyph_data.FINALS.index("ㅋ")
+    known = [c for c in glyph_data.ksx1001_syllables()[::2] if glyph_data.decompose(c).final != kieuk]
+    assert any(chr(c) in "캐캑캔켜켠" for c in known) and any(chr(c) in "크큰클" for c in known)
+    for variants in (None, VariantTable.shipped()):
+        inventory = Inventory.from_known(known, variants)
+        for syllable in "샠텈앸멐콬퀔":
+            final = [s for s in inventory.sources(ord(syllable)) if s.role == FINAL]
+            assert len(final) == 1 and final[0].built and final[0].ink_role == INITIAL
+            donor = glyph_data.decompose(final[0].donor)
+            assert glyph_data.INITIALS[donor.initial] == "ㅋ" and glyph_data.MEDIALS[donor.medial] == "ㅡ", syllable
+
+
 def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_then_two_at_once():
     """The re-plan of a syllable the recognizer read with another vowel: the vowel's next REPLAN_DEPTH donors in
     turn (each the closest after those before it), then one other donor of the initial and of the final, then the
