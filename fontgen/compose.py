@@ -259,7 +259,7 @@ class Inventory:
         chosen = []
         for role in roles:
             source = self._drawn_source(role, codepoint, avoid)
-            found = [source] if source is not None else self._built_sources(role, codepoint)
+            found = [source] if source is not None else self._built_sources(role, codepoint, avoid)
             if not found:
                 return None
             chosen.extend(found)
@@ -307,36 +307,41 @@ class Inventory:
             self._rows[key] = np.array([(j.initial, j.medial, j.final) for j in jamo], dtype=np.int64)
         return self._rows[key]
 
-    def _built_sources(self, role: int, codepoint: int) -> list[JamoSource]:
+    def _built_sources(self, role: int, codepoint: int,
+                       avoid: frozenset[tuple[int, int]] = frozenset()) -> list[JamoSource]:
         """A consonant the font never draws in `role`, built as a type designer would: a pair (ㄳ, ㄲ) from
         its two letters side by side in the box of a pair the font draws, a single letter from its drawing
-        in the other consonant role, in the box of the letter of the closest shape (empty: cannot)."""
+        in the other consonant role, in the box of the letter of the closest shape (empty: cannot). No letter
+        drawing in `avoid` is taken while the font draws that letter elsewhere."""
         if role == MEDIAL:
             return []
         target = glyph_data.decompose(codepoint)
         letter = _letters(role)[jamo_value(role, target)]
         if letter in LETTER_PAIRS:
             layout = self._layout(role, target, set(LETTER_PAIRS))
-            parts = [self._letter_source(role, codepoint, part) for part in LETTER_PAIRS[letter]]
+            parts = [self._letter_source(role, codepoint, part, avoid) for part in LETTER_PAIRS[letter]]
             if any(p is None for p in parts):
                 return []
             return [JamoSource(role, donor, BUILT_DISTANCE, side, donor_role, layout)
                     for side, (donor, donor_role) in zip((LEFT, RIGHT), parts)]
-        found = self._letter_source(role, codepoint, letter)
+        found = self._letter_source(role, codepoint, letter, avoid)
         if found is None:
             return []
         layout = self._layout(role, target, set(SAME_SHAPE.get(letter, "")))
         return [JamoSource(role, found[0], BUILT_DISTANCE, WHOLE, found[1], layout)]
 
-    def _letter_source(self, role: int, codepoint: int, letter: str) -> tuple[int, int] | None:
+    def _letter_source(self, role: int, codepoint: int, letter: str,
+                       avoid: frozenset[tuple[int, int]] = frozenset()) -> tuple[int, int] | None:
         """(donor, its role) of one consonant for a syllable's `role`: drawn in that role if the font does,
-        else in the other consonant role; the donor's context as close to the syllable's as can be."""
-        key = (role, codepoint, letter)
+        else in the other consonant role; the donor's context as close to the syllable's as can be, leaving out
+        the drawings in `avoid` unless they are all there is."""
+        key = (role, codepoint, letter, avoid)
         if key not in self._letter_sources:  # asked again for each plan a re-plan tries
-            self._letter_sources[key] = self._find_letter_source(role, codepoint, letter)
+            self._letter_sources[key] = self._find_letter_source(role, codepoint, letter, avoid)
         return self._letter_sources[key]
 
-    def _find_letter_source(self, role: int, codepoint: int, letter: str) -> tuple[int, int] | None:
+    def _find_letter_source(self, role: int, codepoint: int, letter: str,
+                            avoid: frozenset[tuple[int, int]]) -> tuple[int, int] | None:
         target = glyph_data.decompose(codepoint)
         for donor_role in (role, _other(role)):
             letters = _letters(donor_role)
@@ -352,7 +357,7 @@ class Inventory:
                 jamo = {INITIAL: value, MEDIAL: MEDIAL_EU, FINAL: target.final}
             jamo[donor_role] = value
             stand_in = glyph_data.compose(jamo[INITIAL], jamo[MEDIAL], jamo[FINAL])
-            source = self._drawn_source(donor_role, stand_in)
+            source = self._drawn_source(donor_role, stand_in, avoid)
             if source is not None:
                 return source.donor, donor_role
         return None
@@ -1236,8 +1241,9 @@ REPLAN_DEPTH = 3
 READ_SURE = 0.95
 REPLAN_PAIRS = True
 # How missing syllables are planned and misread ones composed again, numbered: an inventory made by other rules is
-# made again by learn (4: a final built from an initial letter takes that letter's drawing above ㅡ).
-REPLAN_RULES = 4
+# made again by learn (4: a final built from an initial letter takes that letter's drawing above ㅡ; 5: a built
+# jamo's letters are taken from other drawings too).
+REPLAN_RULES = 5
 
 
 def font_reader(font: FontJamo, known: list[int]):
@@ -1288,12 +1294,12 @@ def alternative_plans(inventory: Inventory, codepoint: int, sources: list[JamoSo
     for each jamo it read wrong, its next `depth` donors in turn (each the closest after those set aside), then
     for each other jamo its next donor (a neighbour's stray stroke can make a jamo read as another), then (with
     `pairs`) two jamo's next donors at once, a jamo read wrong among them where there is one. Without a reading,
-    the next donor of each jamo. A built jamo has no other donor."""
+    the next donor of each jamo. A built jamo's next donor is the next drawing of its letters."""
     wrong = [] if read_as is None else misread_roles(codepoint, read_as)
     roles = wrong + [role for role in roles_of(codepoint) if role not in wrong]
 
     def drawings(plan: list[JamoSource], role: int) -> frozenset:
-        return frozenset((s.donor, s.ink_role) for s in plan if s.role == role and not s.built)
+        return frozenset((s.donor, s.ink_role) for s in plan if s.role == role)
 
     plans = []
     for role in roles:

@@ -373,6 +373,24 @@ def test_a_final_built_from_an_initial_takes_that_letter_drawn_above_eu():
             assert glyph_data.INITIALS[donor.initial] == "ㅋ" and glyph_data.MEDIALS[donor.medial] == "ㅡ", syllable
 
 
+def test_a_misread_built_jamo_is_tried_with_other_drawings_of_its_letters():
+    """샠 with its built final ㅋ read as ㅊ: the re-plan tries the final ㅋ built from the next drawings of the
+    initial ㅋ (a drawing can carry a piece of its neighbour's stroke), the initial and vowel kept."""
+    from fontgen.compose import REPLAN_DEPTH, alternative_plans
+
+    kieuk = glyph_data.FINALS.index("ㅋ")
+    known = [c for c in glyph_data.ksx1001_syllables()[::2] if glyph_data.decompose(c).final != kieuk]
+    inventory = Inventory.from_known(known, VariantTable.shipped())
+    sources = inventory.sources(ord("샠"))
+    plans = alternative_plans(inventory, ord("샠"), sources, ord("샟"))
+    finals = [[s for s in plan if s.role == FINAL] for plan in [sources] + plans[:REPLAN_DEPTH]]
+    assert all(len(f) == 1 and f[0].built and f[0].ink_role == INITIAL for f in finals)
+    assert all(glyph_data.INITIALS[glyph_data.decompose(f[0].donor).initial] == "ㅋ" for f in finals)
+    assert len({f[0].donor for f in finals}) == REPLAN_DEPTH + 1  # each a drawing not tried before
+    assert all([s for s in plan if s.role != FINAL] == [s for s in sources if s.role != FINAL]
+               for plan in plans[:REPLAN_DEPTH])
+
+
 def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_then_two_at_once():
     """The re-plan of a syllable the recognizer read with another vowel: the vowel's next REPLAN_DEPTH donors in
     turn (each the closest after those before it), then one other donor of the initial and of the final, then the

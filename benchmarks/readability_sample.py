@@ -1,0 +1,80 @@
+"""Readability of composition on many syllables: eval's recognizer (the other adaptation, seed 1) reads a sample
+of the syllables learn planned, composed as learn left them and as the font draws them, so that the two rates are
+compared on 1,500 syllables where eval's table has 64 (one glyph there is 1.6 points).
+
+    python benchmarks/readability_sample.py --font NanumBrush --known 256 \
+        -o benchmarks/results/readability-sample-NanumBrush-256.json
+
+Learns the font cut down to its known syllables as eval cuts it (`learn --method compose`; `--work DIR` keeps the
+style folder, and a later run with the same folder reuses its inventory), samples the planned syllables the font
+itself draws, and reports the share of each read as intended, of both, of one only, the IoU of the composed
+against the real (128 px, composed images, not through the font file), and the syllables only the composed
+misreads (what to look at next).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import glyph_data
+from fontgen.compose import downsize, load_composer
+from fontgen.evaluate import eval_case
+from fontgen.files import write_json_atomic
+from fontgen.fonts import open_font
+from fontgen.jamo import VariantTable
+from fontgen.learn import learn
+from fontgen.readability import RECOGNIZER_SIZE, read_syllables, recognizer_for_font
+from fontgen.render import GlyphRenderer, similarity
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--font", default="NanumBrush")
+    parser.add_argument("--known", default="256", help="how many known syllables, or ksx1001")
+    parser.add_argument("--sample", type=int, default=1500)
+    parser.add_argument("--work", type=Path, default=None, help="keep the cut font and style folder here")
+    parser.add_argument("-o", "--output", type=Path, default=None)
+    args = parser.parse_args()
+    known_spec = int(args.known) if args.known.isdigit() else args.known
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.work or Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        case = eval_case(args.font, known_spec, 64, work)
+        style = learn(case.subset_path, work / "style.fontgen", method="compose", progress=False)
+        composer = load_composer(style, case.known, VariantTable.shipped())
+        font = glyph_data.corpus_font(args.font)
+        drawn_by_font = set(open_font(font.path, font.face, lazy=True).getBestCmap())
+        planned = sorted(c for c in composer.planned if c in drawn_by_font)
+        sample = sorted(random.Random(0).sample(planned, min(args.sample, len(planned))))
+        real = GlyphRenderer(font.path, 128, face=font.face, frame=composer.font.frame).render_many(sample)
+        composed = downsize(np.stack([composer.compose(c) for c in sample]), 128)
+        judge = recognizer_for_font(composer.font.small.render_many(case.known), case.known, seed=1)
+        intended = np.array(sample)
+        read_real = np.array(read_syllables(judge, downsize(real, RECOGNIZER_SIZE)))
+        read_composed = np.array(read_syllables(judge, downsize(composed, RECOGNIZER_SIZE)))
+    real_ok, composed_ok = read_real == intended, read_composed == intended
+    only_composed = [i for i in range(len(sample)) if real_ok[i] and not composed_ok[i]]
+    result = {"font": args.font, "known": len(case.known), "planned": len(composer.planned),
+              "planned_the_font_draws": len(planned), "sample": len(sample),
+              "read_as_intended": {"real": round(float(real_ok.mean()), 4),
+                                   "composed": round(float(composed_ok.mean()), 4),
+                                   "both": round(float((real_ok & composed_ok).mean()), 4),
+                                   "real_only": round(float((real_ok & ~composed_ok).mean()), 4),
+                                   "composed_only": round(float((~real_ok & composed_ok).mean()), 4)},
+              "iou": round(similarity(real, composed)["iou"], 4),
+              "misread_composed_only": " ".join(f"{chr(sample[i])}>{chr(read_composed[i])}" for i in only_composed),
+              "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d")}
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    if args.output:
+        write_json_atomic(args.output, result)
+
+
+if __name__ == "__main__":
+    main()
