@@ -856,17 +856,26 @@ def fit_strokes(ink: np.ndarray, own: np.ndarray, target: np.ndarray, width: flo
     """Ink moved and scaled from its box `own` into `target`, its strokes kept as thick as they were (`width`,
     measured when not given): a letter squeezed to half a pair keeps the font's weight, as a type designer
     would draw it."""
-    moved = warp_box(ink, own, target, min_side=2)
     width = stroke_width(ink) if width is None else width
+    sizes = []
     for axis in (0, 1):
         scale = (target[axis + 2] - target[axis]) / max(own[axis + 2] - own[axis], 1)
         # Along an axis squeezed by `scale`, strokes across it lost (1 - scale) of their width.
         change = (1 - scale) * width if scale < 1 else -min(scale - 1, 0.5) * width
-        size = [1, 1]
-        size[axis] = int(round(abs(change))) + 1
-        if size[axis] > 1:
-            grow = ndimage.grey_dilation if change > 0 else ndimage.grey_erosion
-            moved = grow(moved, size=tuple(size))
+        sizes.append((axis, int(round(abs(change))) + 1, change > 0))
+    # The ink lies within its box (and WARP_MARGIN of it, moved): only that part of the canvas, with room for the
+    # strokes to grow and blank paper around, is drawn and thickened.
+    moved = warp_box(ink, own, target, min_side=2, margin=WARP_MARGIN)
+    pad = WARP_MARGIN + max(size for _, size, _ in sizes) + 1
+    top, left = max(int(np.floor(target[0])) - pad, 0), max(int(np.floor(target[1])) - pad, 0)
+    bottom = min(int(np.ceil(target[2])) + pad, moved.shape[0])
+    right = min(int(np.ceil(target[3])) + pad, moved.shape[1])
+    part = moved[top:bottom, left:right]
+    for axis, size, thicker in sizes:
+        if size > 1:
+            grow = ndimage.grey_dilation if thicker else ndimage.grey_erosion
+            part = grow(part, size=(size, 1) if axis == 0 else (1, size))
+    moved[top:bottom, left:right] = part
     return moved
 
 
