@@ -866,7 +866,7 @@ def fit_strokes(ink: np.ndarray, own: np.ndarray, target: np.ndarray, width: flo
     # The ink lies within its box (and WARP_MARGIN of it, moved): only that part of the canvas, with room for the
     # strokes to grow and blank paper around, is drawn and thickened.
     moved = warp_box(ink, own, target, min_side=2, margin=WARP_MARGIN)
-    pad = WARP_MARGIN + max(size for _, size, _ in sizes) + 1
+    pad = (WARP_MARGIN or moved.shape[0]) + max(size for _, size, _ in sizes) + 1  # no margin: the whole canvas
     top, left = max(int(np.floor(target[0])) - pad, 0), max(int(np.floor(target[1])) - pad, 0)
     bottom = min(int(np.ceil(target[2])) + pad, moved.shape[0])
     right = min(int(np.ceil(target[3])) + pad, moved.shape[1])
