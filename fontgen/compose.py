@@ -353,7 +353,7 @@ class Inventory:
                 jamo = {INITIAL: INITIAL_IEUNG, MEDIAL: target.medial, FINAL: 0}  # the final under the same vowel
             if donor_role == INITIAL and role == FINAL:
                 # The initial above ㅡ, drawn wide and flat as a final is: above a vertical vowel it is narrow and
-                # its last stroke sweeps down (a final ㅋ built from the ㅋ of 켜 reads as ㅊ).
+                # its last stroke sweeps down (샠 built from the ㅋ of 캐 reads as 샟).
                 jamo = {INITIAL: value, MEDIAL: MEDIAL_EU, FINAL: target.final}
             jamo[donor_role] = value
             stand_in = glyph_data.compose(jamo[INITIAL], jamo[MEDIAL], jamo[FINAL])
