@@ -1041,16 +1041,20 @@ def _save_labels(labels: dict[int, np.ndarray], path: Path, source_sha256: str) 
 
     tensors = {f"U+{c:04X}": _pack_labels(v) for c, v in sorted(labels.items())} or {"none": np.zeros(1, np.uint8)}
     with atomic_path(path) as partial:
-        save_file(tensors, str(partial), metadata={"source_sha256": source_sha256, "size": str(SEGMENT_SIZE)})
+        save_file(tensors, str(partial), metadata={"source_sha256": source_sha256, "size": str(SEGMENT_SIZE),
+                                                   "labels_version": str(LABELS_VERSION)})
 
 
-def _load_labels(path: Path, source_sha256: str) -> dict[int, np.ndarray]:
+def _load_labels(path: Path, source_sha256: str, any_version: bool = False) -> dict[int, np.ndarray]:
+    """The labels saved at `path` for this font file (none where they are another file's, or another version's
+    of the segmentation unless `any_version`: a style folder's own labels are what its plans were made with)."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
-            if metadata.get("source_sha256") != source_sha256 or metadata.get("size") != str(SEGMENT_SIZE):
+            if (metadata.get("source_sha256") != source_sha256 or metadata.get("size") != str(SEGMENT_SIZE)
+                    or (metadata.get("labels_version") != str(LABELS_VERSION) and not any_version)):
                 return {}
             return {int(k[2:], 16): _unpack_labels(handle.get_tensor(k), SEGMENT_SIZE)
                     for k in handle.keys() if k.startswith("U+")}
@@ -1058,7 +1062,7 @@ def _load_labels(path: Path, source_sha256: str) -> dict[int, np.ndarray]:
         return {}
 
 
-LABELS_VERSION = 2  # of the segmentation: cached labels of another version are made again
+LABELS_VERSION = 3  # of the segmentation: labels (and inventories) of another version are made again
 
 
 def _labels_cache_path(cache_dir: Path, source_sha256: str) -> Path:
@@ -1148,7 +1152,7 @@ def write_inventory(font: str | Path, face: int, folder: str | Path, known: list
     inventory = {
         "fontgen_inventory": 1, "source_sha256": source_sha256, "source_file": source.name,
         "recognizer_sha256": recognizer_sha256(),  # its readings chose the re-plans and the flags
-        "replan_rules": REPLAN_RULES,
+        "replan_rules": REPLAN_RULES, "labels_version": LABELS_VERSION,
         "frame": {k: getattr(composer.font.frame, k) for k in ("units_per_em", "left", "bottom", "size", "advance")},
         "summary": summary,
         "jamo": {ROLE_NAMES[role]: {letters[role - 1][value]: donors for (r, value), donors in
@@ -1398,7 +1402,7 @@ def load_composer(folder: str | Path, known: list[int], variants: VariantTable |
         inventory = json.loads((folder / INVENTORY_FILE).read_text())
         frame = EmFrame(**inventory["frame"])
         source = folder / inventory["source_file"]
-        labels = _load_labels(folder / LABELS_FILE, inventory["source_sha256"])
+        labels = _load_labels(folder / LABELS_FILE, inventory["source_sha256"], any_version=True)
         font = FontJamo(source, 0, frame=frame, labels=labels)
         boxes = {_context_from_key(k): (None if v is None else np.array(v)) for k, v in inventory["boxes"].items()}
         plan = {int(k[2:], 16): [JamoSource.from_list(values) for values in v]

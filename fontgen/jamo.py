@@ -436,7 +436,7 @@ class JamoSegmenter:
             after = np.bincount(second[image >= INK], minlength=4)[1:]
             if (after >= 0.5 * before).all():
                 labels = second
-        return labels
+        return stems_to_medial(labels, codepoint)
 
     def _assign(self, image: np.ndarray, votes: np.ndarray, roles: tuple[int, ...]) -> np.ndarray:
         ink = image >= INK
@@ -454,6 +454,98 @@ class JamoSegmenter:
             if shares[owner] >= self.whole_stroke * shares.sum() and (others <= self.steal_at_most).all():
                 labels[pixels] = 1 + owner
         return label_soft_edges(image, labels)
+
+
+# The medials whose bar carries a short stem up to the initial, and down to the final. Where a face joins the
+# initial (the final) to that stem in one stroke, registration cuts the stem somewhere along it (the references'
+# stems are shorter or longer), and a jamo cut with a piece of the stem brings it into every syllable it gives
+# itself to: a ㄷ cut from 되 over the ㅡ of 듸 reads as 되. The stem is the narrow upright ink from the bar
+# until the stroke widens into the other jamo (STEM_WIDEN times the stem's width at its foot).
+UPPER_STEM_MEDIALS = frozenset(glyph_data.MEDIALS.index(m) for m in "ㅗㅘㅙㅚㅛ")
+LOWER_STEM_MEDIALS = frozenset(glyph_data.MEDIALS.index(m) for m in "ㅜㅝㅞㅟㅠ")
+STEM_WIDEN = 1.5
+
+
+def _runs(row: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-d mask, end exclusive."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Each True pixel's horizontal run length in the mask (0 off it)."""
+    out = np.zeros(mask.shape, dtype=np.int32)
+    for row in np.flatnonzero(mask.any(axis=1)):
+        for a, b in _runs(mask[row]):
+            out[row, a:b] = b - a
+    return out
+
+
+def _level(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """The mask with column c moved up by shift[c] rows (off the image: False)."""
+    rows = np.arange(mask.shape[0])[:, None] + shift[None, :]
+    inside = (rows >= 0) & (rows < mask.shape[0])
+    return np.where(inside, mask[np.clip(rows, 0, mask.shape[0] - 1), np.arange(mask.shape[1])[None, :]], False)
+
+
+def stems_to_medial(labels: np.ndarray, codepoint: int) -> np.ndarray:
+    """Labels where the stem of a ㅗ-like medial that joins the initial in one stroke is the medial's from its
+    bar up to where the stroke widens into the initial; and the stem of a ㅜ-like medial joined to the final, from
+    its bar down to the final (`UPPER_STEM_MEDIALS`, `LOWER_STEM_MEDIALS`)."""
+    medial = glyph_data.decompose(codepoint).medial
+    if medial in UPPER_STEM_MEDIALS:
+        return _stems_up_to(labels, INITIAL)
+    if medial in LOWER_STEM_MEDIALS and FINAL in roles_of(codepoint):
+        return _stems_up_to(labels[::-1], FINAL)[::-1]  # upside down, the stem rises from the bar to the final
+    return labels
+
+
+def _stems_up_to(labels: np.ndarray, joined: int) -> np.ndarray:
+    """Labels where the medial's stems rising from its bar into the `joined` jamo's stroke are the medial's."""
+    strokes, _ = ndimage.label(labels > PAPER)
+    shared = np.intersect1d(strokes[labels == joined], strokes[labels == MEDIAL])
+    labels = labels.copy()
+    for stroke in shared[shared > 0]:
+        pixels = (strokes == stroke) & ((labels == joined) | (labels == MEDIAL))
+        columns = np.flatnonzero(pixels.any(axis=0))
+        # The bar: the lowest ink running across half the stroke's width.
+        long_runs, count = ndimage.label(_run_lengths(pixels) >= 0.5 * (columns[-1] - columns[0] + 1))
+        if count == 0:
+            continue
+        lowest = ndimage.maximum(np.indices(pixels.shape)[0], long_runs, index=np.arange(1, count + 1))
+        bar = long_runs == 1 + int(np.argmax(lowest))
+        # Levelled first where it slants (faces tilt it up to the right), so its top is one row.
+        spanned = np.flatnonzero(bar.any(axis=0))
+        tops = bar[:, spanned].argmax(axis=0)
+        slope = np.polyfit(spanned, tops, 1)[0] if spanned.size > 1 else 0.0
+        shift = np.round(slope * (np.arange(pixels.shape[1]) - spanned.mean())).astype(int)
+        flat, flat_bar = _level(pixels, shift), _level(bar, shift)
+        flat_medial = _level(labels == MEDIAL, shift)
+        widths = flat_bar.sum(axis=1)
+        top = int(np.flatnonzero(widths >= 0.6 * widths.max())[0])
+        while top > 0 and flat[top - 1].sum() > 0.4 * widths.max():
+            top -= 1  # the bar's soft top edge
+        if top == 0:
+            continue
+        # The stem's foot: the medial's ink on the row above the bar (ㅛ has two stems); then up, row by row,
+        # while the runs it reaches stay as narrow as the foot.
+        reach = [(a, b) for a, b in _runs(flat[top - 1]) if flat_medial[top - 1, a:b].any()]
+        foot, width = reach, sum(b - a for a, b in reach)
+        if not reach or width > 0.4 * widths.max():
+            continue
+        slack = max(2, width // (2 * len(foot)))
+        stem = np.zeros_like(flat)
+        for row in range(top - 1, -1, -1):
+            found = [(a, b) for a, b in _runs(flat[row]) if any(a < d and c < b for c, d in reach)]
+            # A stem stands upright: ink that leans away from its foot is the initial's (the leg of ㅈ over ㅘ).
+            upright = all(any(c - slack <= a and b <= d + slack for c, d in foot) for a, b in found)
+            if not found or not upright or sum(b - a for a, b in found) > STEM_WIDEN * width:
+                break
+            for a, b in found:
+                stem[row, a:b] = True
+            reach = found
+        labels[_level(stem, -shift) & pixels] = MEDIAL
+    return labels
 
 
 # Where a drawn font joins two jamo into one stroke (the ticks of ㅕ to the initial, ㅗ's stub to ㄹ), the

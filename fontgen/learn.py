@@ -28,8 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 import glyph_data
-from fontgen.compose import (INVENTORY_FILE, REPLAN_RULES, Composer, Inventory, downsize, load_composer,
-                             write_inventory)
+from fontgen.compose import (INVENTORY_FILE, LABELS_VERSION, REPLAN_RULES, Composer, Inventory, downsize,
+                             load_composer, write_inventory)
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
 from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
@@ -423,13 +423,14 @@ def method_for_font(known: list[int]) -> str:
 def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool,
                    created: bool) -> dict:
     """The font's jamo inventory in the style folder (kept from an earlier run on the same font with the same
-    recognizer and re-plan rules; its labels are kept in any case); its summary. A font refused here, in a
+    recognizer, re-plan rules and segmentation; its labels are kept in any case); its summary. A font refused here, in a
     folder this run made, leaves no folder behind unless labels were saved in it."""
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
     if (existing and existing.get("source_sha256") == source_sha256 and "summary" in existing
             and existing.get("recognizer_sha256") == recognizer_sha256()
-            and existing.get("replan_rules") == REPLAN_RULES):
+            and existing.get("replan_rules") == REPLAN_RULES
+            and existing.get("labels_version") == LABELS_VERSION):
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
     started = time.time()
     try:
