@@ -9,7 +9,9 @@ Learns the font cut down to its known syllables as eval cuts it (`learn --method
 style folder, and a later run with the same folder reuses its inventory), samples the planned syllables the font
 itself draws (ink where rendered), and reports the share of each read as intended, of both, of one only, the IoU
 of the composed against the real (128 px, composed images, not through the font file), and the syllables only
-the composed misreads (what to look at next).
+the composed misreads (what to look at next). `--against OTHER.fontgen` also reads the same sample composed by
+another style folder of the same cut (learned by an earlier fontgen, say) with the same judge: two processes'
+judges differ a little (the adaptation's sums depend on the threads), so a change is measured in one process.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def main() -> None:
     parser.add_argument("--known", default="256", help="how many known syllables, or ksx1001")
     parser.add_argument("--sample", type=int, default=1500)
     parser.add_argument("--work", type=Path, default=None, help="keep the cut font and style folder here")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another style folder of the same font and cut, read with the same judge")
     parser.add_argument("-o", "--output", type=Path, default=None)
     args = parser.parse_args()
     known_spec = int(args.known) if args.known.isdigit() else args.known
@@ -66,6 +70,10 @@ def main() -> None:
         intended = np.array(sample)
         read_real = np.array(read_syllables(judge, downsize(real, RECOGNIZER_SIZE)))
         read_composed = np.array(read_syllables(judge, downsize(composed, RECOGNIZER_SIZE)))
+        if args.against:
+            other = load_composer(args.against, case.known, VariantTable.shipped())
+            drawn = downsize(np.stack([other.compose(c) for c in sample]), 128)
+            read_other = np.array(read_syllables(judge, downsize(drawn, RECOGNIZER_SIZE)))
     real_ok, composed_ok = read_real == intended, read_composed == intended
     only_composed = [i for i in range(len(sample)) if real_ok[i] and not composed_ok[i]]
     result = {"font": args.font, "known": len(case.known), "planned": len(composer.planned), "sample": len(sample),
@@ -77,6 +85,11 @@ def main() -> None:
               "iou": round(similarity(real, composed)["iou"], 4),
               "misread_composed_only": " ".join(f"{chr(sample[i])}>{chr(read_composed[i])}" for i in only_composed),
               "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d")}
+    if args.against:
+        other_ok = read_other == intended
+        result["against"] = {"style": str(args.against), "composed": round(float(other_ok.mean()), 4),
+                             "misread_here_only": "".join(chr(c) for c in intended[other_ok & ~composed_ok]),
+                             "misread_there_only": "".join(chr(c) for c in intended[~other_ok & composed_ok])}
     print(json.dumps(result, indent=1, ensure_ascii=False))
     if args.output:
         write_json_atomic(args.output, result)

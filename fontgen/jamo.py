@@ -7,8 +7,9 @@ Two ways, exact first:
 - A drawn syllable is registered against the same syllable in composite fonts of the corpus: their jamo
   are moved and scaled onto the syllable's ink (first the whole syllable's ink box, then each jamo's own),
   every ink pixel takes the label of the nearest registered jamo (votes of several reference fonts), and a
-  stroke that one jamo owns almost whole goes to it whole. Where the font joins two jamo into one stroke, the
-  font's own drawings of each (in its syllables where that jamo stands apart) then recut the stroke.
+  stroke that one jamo owns almost whole goes to it whole; the stem of ㅗ or ㅜ that a face joins to the initial
+  or the final goes to the medial up to where the stroke widens. Where the font joins two jamo into one stroke,
+  the font's own drawings of each (in its syllables where that jamo stands apart) then recut the stroke.
 
 Labels are uint8 images: 0 paper, 1 initial, 2 medial, 3 final.
 """
@@ -496,7 +497,8 @@ def stems_to_medial(labels: np.ndarray, codepoint: int) -> np.ndarray:
     if medial in UPPER_STEM_MEDIALS:
         return _stems_up_to(labels, INITIAL)
     if medial in LOWER_STEM_MEDIALS and FINAL in roles_of(codepoint):
-        return _stems_up_to(labels[::-1], FINAL)[::-1]  # upside down, the stem rises from the bar to the final
+        # upside down, the stem rises from the bar to the final
+        return np.ascontiguousarray(_stems_up_to(labels[::-1], FINAL)[::-1])
     return labels
 
 

@@ -211,19 +211,23 @@ def test_strokes_two_jamo_share_are_recut_where_the_fonts_own_drawings_of_them_e
         assert ((labels > 0) == (registered[codepoint] > 0)).all()
 
 
-# Syllables of NanumBarunGothicBold whose ㅗ-like medial (ㅗ ㅛ ㅘ ㅙ ㅚ) stands under the initial, outside KS X 1001
-# (composites there: their components say where the stem ends).
-BARUN_STEMS = [c for c in glyph_data.all_syllables() if c not in set(glyph_data.ksx1001_syllables())
-               and glyph_data.MEDIALS[glyph_data.decompose(c).medial] in "ㅗㅛㅘㅙㅚ"][::97]
+def stem_syllables(medials: str, with_final: bool) -> list[int]:
+    """Every 97th syllable outside KS X 1001 (composites in the Nanum fonts: their components say where a stem
+    ends) with one of these medials (and a final)."""
+    return [c for c in glyph_data.all_syllables() if c not in set(glyph_data.ksx1001_syllables())
+            and glyph_data.MEDIALS[glyph_data.decompose(c).medial] in medials
+            and (glyph_data.decompose(c).final or not with_final)][::97]
 
 
-def test_the_stem_a_bold_face_joins_to_the_initial_is_the_medials(monkeypatch):
+@pytest.mark.parametrize("name, medials, joined", [("NanumBarunGothicBold", "ㅗㅛㅘㅙㅚ", INITIAL),
+                                                   ("NanumPen", "ㅜㅠㅝㅞㅟ", FINAL)])
+def test_the_stem_a_face_joins_to_the_initial_or_final_is_the_medials(monkeypatch, name, medials, joined):
     """Registered as if drawn (against the references learn would keep for the font), the stem of ㅗ that
-    NanumBarunGothicBold joins to the initial was cut somewhere along it (an initial cut from 되 brought the
-    stem's top to 듸, read as 되); the stem now goes to the medial up to where the stroke widens into the
-    initial, as the font's components cut it."""
-    font = glyph_data.corpus_font("NanumBarunGothicBold")
-    parts = composite_jamo(open_font(font.path, font.face), BARUN_STEMS)
+    NanumBarunGothicBold joins to the initial (of ㅜ that NanumPen joins to the final) was cut somewhere along
+    it: an initial cut from 되 brought the stem's top to 듸, read as 되. The stem now goes to the medial up to
+    where the stroke widens into the other jamo, closer to how the font's components cut it."""
+    font = glyph_data.corpus_font(name)
+    parts = composite_jamo(open_font(font.path, font.face), stem_syllables(medials, joined == FINAL))
     renderer, segmenter = ComponentRenderer(font.path, 128, face=font.face), JamoSegmenter(128)
     ksx = glyph_data.ksx1001_syllables()
     samples = ksx[::len(ksx) // REFERENCE_SAMPLES][:REFERENCE_SAMPLES]
@@ -233,21 +237,21 @@ def test_the_stem_a_bold_face_joins_to_the_initial_is_the_medials(monkeypatch):
     monkeypatch.setattr(jamo_module, "stems_to_medial", lambda labels, codepoint: labels)
     before = {c: segmenter.segment(c, image) for c, (image, _) in truth.items()}
 
-    def stem_lost(labels, codepoint):  # the medial's ink given to the initial, in pixels
-        return int(((truth[codepoint][1] == MEDIAL) & (labels == INITIAL)).sum())
+    def stem_lost(labels, codepoint):  # the medial's ink given to the other jamo, in pixels
+        return int(((truth[codepoint][1] == MEDIAL) & (labels == joined)).sum())
 
     def iou(labelled):
         return np.mean([jamo_iou(labelled[c], truth[c][1], roles_of(c)) for c in truth])
 
-    # 14 of the 23 syllables lost 19-1,199 pixels of their medial to the initial; 9 of them at least halve it
-    # (4 lose none), when written.
     lost = [c for c in truth if stem_lost(before[c], c) >= 10]
     halved = [c for c in lost if stem_lost(after[c], c) <= stem_lost(before[c], c) / 2]
-    assert len(halved) >= 7, [(chr(c), stem_lost(before[c], c), stem_lost(after[c], c)) for c in lost]
-    assert iou(after) >= iou(before) + 0.003, (iou(before), iou(after))
-    for codepoint in truth:  # only ink moves, and only from the initial to the medial
+    # When written: the bold sans 9 of 14 (per-jamo IoU 0.953 -> 0.957), the pen 2 of 8 (0.952 -> 0.962).
+    assert len(halved) >= (7 if joined == INITIAL else 2), [(chr(c), stem_lost(before[c], c),
+                                                             stem_lost(after[c], c)) for c in lost]
+    assert iou(after) >= iou(before) + 0.004, (iou(before), iou(after))
+    for codepoint in truth:  # only ink moves, and only from the other jamo to the medial
         moved = after[codepoint] != before[codepoint]
-        assert (before[codepoint][moved] == INITIAL).all() and (after[codepoint][moved] == MEDIAL).all()
+        assert (before[codepoint][moved] == joined).all() and (after[codepoint][moved] == MEDIAL).all()
 
 
 @pytest.fixture(scope="module")
