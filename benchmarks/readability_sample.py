@@ -88,6 +88,7 @@ def main() -> None:
     if args.against:
         other_ok = read_other == intended
         result["against"] = {"style": str(args.against), "composed": round(float(other_ok.mean()), 4),
+                             "iou": round(similarity(real, drawn)["iou"], 4),
                              "misread_here_only": "".join(chr(c) for c in intended[other_ok & ~composed_ok]),
                              "misread_there_only": "".join(chr(c) for c in intended[~other_ok & composed_ok])}
     print(json.dumps(result, indent=1, ensure_ascii=False))

@@ -1255,8 +1255,9 @@ READ_SURE = 0.95
 REPLAN_PAIRS = True
 # How missing syllables are planned and misread ones composed again, numbered: an inventory made by other rules is
 # made again by learn (4: a final built from an initial letter takes that letter's drawing above ㅡ; 5: a built
-# jamo's letters are taken from other drawings too).
-REPLAN_RULES = 5
+# jamo's letters are taken from other drawings too; 6: a misread consonant whose drawings are all tried is tried
+# built from its letters).
+REPLAN_RULES = 6
 
 
 def font_reader(font: FontJamo, known: list[int]):
@@ -1307,7 +1308,8 @@ def alternative_plans(inventory: Inventory, codepoint: int, sources: list[JamoSo
     for each jamo it read wrong, its next `depth` donors in turn (each the closest after those set aside), then
     for each other jamo its next donor (a neighbour's stray stroke can make a jamo read as another), then (with
     `pairs`) two jamo's next donors at once, a jamo read wrong among them where there is one. Without a reading,
-    the next donor of each jamo. A built jamo's next donor is the next drawing of its letters."""
+    the next donor of each jamo. A built jamo's next donor is the next drawing of its letters; a consonant read
+    wrong whose every drawing was tried is tried built from its letters too."""
     wrong = [] if read_as is None else misread_roles(codepoint, read_as)
     roles = wrong + [role for role in roles_of(codepoint) if role not in wrong]
 
@@ -1316,15 +1318,23 @@ def alternative_plans(inventory: Inventory, codepoint: int, sources: list[JamoSo
 
     plans = []
     for role in roles:
-        current, avoid = sources, frozenset()
+        current, avoid, exhausted = sources, frozenset(), False
         for _ in range(depth if role in wrong else 1):
             avoid = avoid | drawings(current, role)
             alternative = inventory.sources(codepoint, avoid) if avoid else None
             if alternative is None or alternative == current or alternative == sources:
-                break  # every drawing of the jamo tried (or it is built: no other)
+                exhausted = True  # every drawing of the jamo tried (or it is built: no other)
+                break
             if alternative not in plans:
                 plans.append(alternative)
             current = alternative
+        if role in wrong and exhausted and not any(s.built for s in sources if s.role == role):
+            # The font draws the jamo too few times for one to read right: built from its letters, as if it
+            # drew it nowhere (the pen's only ㄿ, in 읊, reads as ㄻ wherever it goes).
+            built = inventory._built_sources(role, codepoint)
+            if built:
+                plans.append([s for r in roles_of(codepoint)
+                              for s in (built if r == role else [s for s in sources if s.role == r])])
     if pairs:
         for first, second in itertools.combinations(roles, 2):
             if wrong and first not in wrong:
@@ -1358,7 +1368,8 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
             if r != c or score < floor}
     misread = [c for c in best if best[c][2] != c]
     alternatives = {c: alternative_plans(composer.inventory, c, plan[c], best[c][2], pairs=pairs) for c in best}
-    new = sorted({s.donor for plans in alternatives.values() for p in plans for s in p} - set(composer.font.segmented))
+    needed = {x for plans in alternatives.values() for p in plans for s in p for x in (s.donor, s.layout) if x}
+    new = sorted(needed - set(composer.font.segmented))
     _label(composer.font, new, partial_labels, source_sha256, progress)
     recut = composer.font.split_shared_strokes(new)
     settled = set()

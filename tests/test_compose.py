@@ -437,6 +437,28 @@ def test_a_misread_built_jamo_is_tried_with_other_drawings_of_its_letters():
                for plan in plans[:REPLAN_DEPTH])
 
 
+def test_a_misread_pair_the_font_draws_once_is_tried_built_from_its_letters():
+    """A font with 2,350 syllables draws the final ㄿ once (읊): where that drawing reads as ㄻ, the re-plan,
+    after the one drawing, tries ㄿ built from the ㄹ and ㅍ the font draws as finals, in the box of a pair, the
+    initial and vowel kept. A jamo drawn more often than the re-plan tries is not built."""
+    from fontgen.compose import alternative_plans
+
+    inventory = Inventory.from_known(glyph_data.ksx1001_syllables(), VariantTable.shipped())
+    syllable = ord("긆")
+    sources = inventory.sources(syllable)
+    assert [chr(s.donor) for s in sources if s.role == FINAL] == ["읊"]
+    plans = alternative_plans(inventory, syllable, sources, ord("긂"))  # ㄿ read as ㄻ
+    built = [p for p in plans if any(s.built for s in p)]
+    assert len(built) == 1 and plans.index(built[0]) == 0  # the drawing is the only one: built comes first
+    finals = [s for s in built[0] if s.role == FINAL]
+    assert [glyph_data.FINALS[glyph_data.decompose(s.donor).final] for s in finals] == ["ㄹ", "ㅍ"]
+    assert all(s.ink_role == FINAL and s.layout is not None for s in finals)
+    assert [s for s in built[0] if s.role != FINAL] == [s for s in sources if s.role != FINAL]
+    # The final ㄹ, drawn hundreds of times, is tried from its next drawings only.
+    sources = inventory.sources(ord("긜"))
+    assert not any(s.built for p in alternative_plans(inventory, ord("긜"), sources, ord("긟")) for s in p)
+
+
 def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_then_two_at_once():
     """The re-plan of a syllable the recognizer read with another vowel: the vowel's next REPLAN_DEPTH donors in
     turn (each the closest after those before it), then one other donor of the initial and of the final, then the
