@@ -240,7 +240,7 @@ class Inventory:
 
     def _has_letter(self, role: int, letter: str, build: bool = False) -> bool:
         """True when the font draws the letter in `role`; with `build`, also when it can be built (see
-        `_built_sources`)."""
+        `built_sources`)."""
         letters = _letters(role)
         if letter in letters and (role, letters.index(letter)) in self.by_jamo:
             return True
@@ -259,7 +259,7 @@ class Inventory:
         chosen = []
         for role in roles:
             source = self._drawn_source(role, codepoint, avoid)
-            found = [source] if source is not None else self._built_sources(role, codepoint, avoid)
+            found = [source] if source is not None else self.built_sources(role, codepoint, avoid)
             if not found:
                 return None
             chosen.extend(found)
@@ -307,12 +307,13 @@ class Inventory:
             self._rows[key] = np.array([(j.initial, j.medial, j.final) for j in jamo], dtype=np.int64)
         return self._rows[key]
 
-    def _built_sources(self, role: int, codepoint: int,
-                       avoid: frozenset[tuple[int, int]] = frozenset()) -> list[JamoSource]:
-        """A consonant the font never draws in `role`, built as a type designer would: a pair (ㄳ, ㄲ) from
-        its two letters side by side in the box of a pair the font draws, a single letter from its drawing
-        in the other consonant role, in the box of the letter of the closest shape (empty: cannot). No letter
-        drawing in `avoid` is taken while the font draws that letter elsewhere."""
+    def built_sources(self, role: int, codepoint: int,
+                      avoid: frozenset[tuple[int, int]] = frozenset()) -> list[JamoSource]:
+        """A consonant built from letters, as a type designer builds one the font never draws in `role` (or draws
+        too rarely for one drawing to read right): a pair (ㄳ, ㄲ) from its two letters side by side in the box of a
+        pair the font draws, a single letter from its drawing in the other consonant role, in the box of the letter
+        of the closest shape (empty: cannot). No letter drawing in `avoid` is taken while the font draws that letter
+        elsewhere."""
         if role == MEDIAL:
             return []
         target = glyph_data.decompose(codepoint)
@@ -332,9 +333,9 @@ class Inventory:
 
     def _letter_source(self, role: int, codepoint: int, letter: str,
                        avoid: frozenset[tuple[int, int]] = frozenset()) -> tuple[int, int] | None:
-        """(donor, its role) of one consonant for a syllable's `role`: drawn in that role if the font does,
-        else in the other consonant role; the donor's context as close to the syllable's as can be, leaving out
-        the drawings in `avoid` unless they are all there is."""
+        """(donor, its role) of one consonant for a syllable's `role`: drawn in that role if the font does (and
+        not every such drawing is in `avoid`), else in the other consonant role; the donor's context as close to
+        the syllable's as can be, leaving out the drawings in `avoid` unless they are all there is."""
         key = (role, codepoint, letter, avoid)
         if key not in self._letter_sources:  # asked again for each plan a re-plan tries
             self._letter_sources[key] = self._find_letter_source(role, codepoint, letter, avoid)
@@ -343,6 +344,7 @@ class Inventory:
     def _find_letter_source(self, role: int, codepoint: int, letter: str,
                             avoid: frozenset[tuple[int, int]]) -> tuple[int, int] | None:
         target = glyph_data.decompose(codepoint)
+        fallback = None
         for donor_role in (role, _other(role)):
             letters = _letters(donor_role)
             if letter not in letters:
@@ -358,9 +360,13 @@ class Inventory:
             jamo[donor_role] = value
             stand_in = glyph_data.compose(jamo[INITIAL], jamo[MEDIAL], jamo[FINAL])
             source = self._drawn_source(donor_role, stand_in, avoid)
-            if source is not None:
+            if source is None:
+                continue
+            if (source.donor, donor_role) not in avoid:
                 return source.donor, donor_role
-        return None
+            # Every drawing of the letter in this role set aside: the other role's, where the font draws it.
+            fallback = fallback or (source.donor, donor_role)
+        return fallback
 
     def _layout(self, role: int, target: glyph_data.Jamo, letters: set[str]) -> int | None:
         """The known syllable with one of `letters` in `role` whose context is closest to the target's (its
@@ -388,7 +394,7 @@ class Inventory:
         be built from other letters)."""
         target = glyph_data.decompose(codepoint)
         lacking = [f"{ROLE_NAMES[r]} {_letters(r)[jamo_value(r, target)]}" for r in roles_of(codepoint)
-                   if (r, jamo_value(r, target)) not in self.by_jamo and not self._built_sources(r, codepoint)]
+                   if (r, jamo_value(r, target)) not in self.by_jamo and not self.built_sources(r, codepoint)]
         return "no known syllable has the " + " or the ".join(lacking)
 
 
@@ -1331,7 +1337,7 @@ def alternative_plans(inventory: Inventory, codepoint: int, sources: list[JamoSo
         if role in wrong and exhausted and not any(s.built for s in sources if s.role == role):
             # The font draws the jamo too few times for one to read right: built from its letters, as if it
             # drew it nowhere (the pen's only ㄿ, in 읊, reads as ㄻ wherever it goes).
-            built = inventory._built_sources(role, codepoint)
+            built = inventory.built_sources(role, codepoint, avoid)
             if built:
                 plans.append([s for r in roles_of(codepoint)
                               for s in (built if r == role else [s for s in sources if s.role == r])])

@@ -423,8 +423,9 @@ def method_for_font(known: list[int]) -> str:
 def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool,
                    created: bool) -> dict:
     """The font's jamo inventory in the style folder (kept from an earlier run on the same font with the same
-    recognizer, re-plan rules and segmentation; its labels are kept in any case); its summary. A font refused here, in a
-    folder this run made, leaves no folder behind unless labels were saved in it."""
+    recognizer, re-plan rules and segmentation; its labels are kept for the same segmentation in any case); its
+    summary. A font refused here, in a folder this run made, leaves no folder behind unless labels were saved in
+    it."""
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
     if (existing and existing.get("source_sha256") == source_sha256 and "summary" in existing

@@ -440,7 +440,8 @@ def test_a_misread_built_jamo_is_tried_with_other_drawings_of_its_letters():
 def test_a_misread_pair_the_font_draws_once_is_tried_built_from_its_letters():
     """A font with 2,350 syllables draws the final ㄿ once (읊): where that drawing reads as ㄻ, the re-plan,
     after the one drawing, tries ㄿ built from the ㄹ and ㅍ the font draws as finals, in the box of a pair, the
-    initial and vowel kept. A jamo drawn more often than the re-plan tries is not built."""
+    initial and vowel kept; a single letter, from its drawing in the other role. A jamo drawn more often than the
+    re-plan tries is not built."""
     from fontgen.compose import alternative_plans
 
     inventory = Inventory.from_known(glyph_data.ksx1001_syllables(), VariantTable.shipped())
@@ -457,6 +458,14 @@ def test_a_misread_pair_the_font_draws_once_is_tried_built_from_its_letters():
     # The final ㄹ, drawn hundreds of times, is tried from its next drawings only.
     sources = inventory.sources(ord("긜"))
     assert not any(s.built for p in alternative_plans(inventory, ord("긜"), sources, ord("긟")) for s in p)
+    # A single letter drawn once in its role (the final ㅊ, in 쫓 alone) is built from its drawing as an initial.
+    chieuch = glyph_data.FINALS.index("ㅊ")
+    known = [c for c in glyph_data.ksx1001_syllables() if glyph_data.decompose(c).final != chieuch or chr(c) == "쫓"]
+    inventory = Inventory.from_known(known, VariantTable.shipped())
+    sources = inventory.sources(ord("듳"))
+    plans = alternative_plans(inventory, ord("듳"), sources, ord("듲"))  # ㅊ read as ㅈ
+    [final] = [s for p in plans if any(s.built for s in p) for s in p if s.role == FINAL]
+    assert final.ink_role == INITIAL and glyph_data.INITIALS[glyph_data.decompose(final.donor).initial] == "ㅊ"
 
 
 def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo_then_two_at_once():
