@@ -1262,7 +1262,7 @@ REPLAN_PAIRS = True
 # How missing syllables are planned and misread ones composed again, numbered: an inventory made by other rules is
 # made again by learn (4: a final built from an initial letter takes that letter's drawing above ㅡ; 5: a built
 # jamo's letters are taken from other drawings too; 6: a misread consonant whose drawings are all tried is tried
-# built from its letters).
+# built from its letters, and a letter whose drawings in its role are all set aside is taken from the other role).
 REPLAN_RULES = 6
 
 
