@@ -28,7 +28,7 @@ from scipy import ndimage
 
 import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
-                          JamoSegmenter, VariantTable, available_references, composite_jamo,
+                          JamoSegmenter, VariantTable, available_references, box_window, composite_jamo,
                           composite_labels, ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes,
                           roles_of, split_shared_strokes, warp_box, warp_transform)
 from fontgen.files import atomic_path, write_json_atomic
@@ -873,9 +873,7 @@ def fit_strokes(ink: np.ndarray, own: np.ndarray, target: np.ndarray, width: flo
     # strokes to grow and blank paper around, is drawn and thickened.
     moved = warp_box(ink, own, target, min_side=2, margin=WARP_MARGIN)
     pad = (WARP_MARGIN or moved.shape[0]) + max(size for _, size, _ in sizes) + 1  # no margin: the whole canvas
-    top, left = max(int(np.floor(target[0])) - pad, 0), max(int(np.floor(target[1])) - pad, 0)
-    bottom = min(int(np.ceil(target[2])) + pad, moved.shape[0])
-    right = min(int(np.ceil(target[3])) + pad, moved.shape[1])
+    top, left, bottom, right = box_window(target, pad, moved.shape)
     part = moved[top:bottom, left:right]
     for axis, size, thicker in sizes:
         if size > 1:

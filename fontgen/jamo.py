@@ -210,16 +210,19 @@ def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side
         out = _warp(image, source, target, min_side)
     else:
         scale, offset = warp_transform(source, target, min_side)
-        height, width = image.shape
-        top, left = max(int(np.floor(target[0] - margin)), 0), max(int(np.floor(target[1] - margin)), 0)
-        bottom = min(int(np.ceil(target[2] + margin)), height)
-        right = min(int(np.ceil(target[3] + margin)), width)
+        top, left, bottom, right = box_window(target, margin, image.shape)
         out = np.zeros_like(image)
         if bottom > top and right > left:
             out[top:bottom, left:right] = ndimage.affine_transform(
                 image, scale, offset=offset + scale * np.array([top, left]), output_shape=(bottom - top, right - left),
                 order=1, mode="constant")
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def box_window(box: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of the whole pixels of a box grown by `margin`, within an image of `shape`."""
+    return (max(int(np.floor(box[0] - margin)), 0), max(int(np.floor(box[1] - margin)), 0),
+            min(int(np.ceil(box[2] + margin)), shape[0]), min(int(np.ceil(box[3] + margin)), shape[1]))
 
 
 def warp_transform(source: np.ndarray, target: np.ndarray, min_side: float) -> tuple[np.ndarray, np.ndarray]:
