@@ -16,8 +16,8 @@ from fontgen import compose as compose_module
 from fontgen.cli import main
 from fontgen.complete import complete
 from fontgen.compose import (COMPOSE_SIZE, REFERENCE_SAMPLES, REFERENCES_KEPT, FontJamo, Inventory,
-                             ReferencePlacement, composer_for_font, donor_penalties, downsize, load_composer,
-                             write_inventory)
+                             PlacementCorrection, ReferencePlacement, composer_for_font, donor_penalties, downsize,
+                             fit_placement_correction, load_composer, write_inventory)
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
@@ -367,6 +367,41 @@ def test_moved_jamo_are_placed_as_other_reference_fonts_place_them(tmp_path, mon
     assert whole.max() > 128 and (warp_box(jamo, own, off_canvas, margin=6) == whole).all()
 
 
+def test_the_fonts_own_syllables_correct_where_unlike_references_place_its_jamo(tmp_path):
+    """UnDotum cut to 256 syllables, its jamo moved into 40 missing syllables as a handwriting font of the same
+    foundry (UnPilgi) moves them: fitted on the 256, the correction by box context brings them closer to where
+    UnDotum draws them (its composites' exact boxes); with no strength left to it, it changes nothing; stored
+    and read back, it places the same."""
+    rng = np.random.default_rng(0)
+    known = sorted(int(c) for c in rng.choice(glyph_data.ksx1001_syllables(), 256, replace=False))
+    lost = [c for c in glyph_data.all_syllables()[5::197] if c not in set(known)][:40]
+    composer = composer_for_font(subset_font(UN_DOTUM, 0, known, tmp_path / "UnDotum-256.ttf"), 0, known,
+                                 VariantTable.shipped())
+    whole = FontJamo(UN_DOTUM, frame=composer.font.frame)
+    references = ReferencePlacement(["UnPilgi"])
+
+    def box_error(placement: ReferencePlacement) -> float:
+        errors = []
+        for codepoint in lost:
+            for source in composer.inventory.sources(codepoint):
+                if source.built or source.donor == codepoint:
+                    continue
+                own = composer.font.jamo_box(source.donor, source.role)
+                placed = placement.box(source.role, source.donor, codepoint, own)
+                errors.append(np.abs(placed - whole.jamo_box(codepoint, source.role)).mean())
+        assert len(errors) >= 80
+        return float(np.mean(errors))
+
+    correction = fit_placement_correction(composer.font, known, references, ("context",), 30.0)
+    corrected = ReferencePlacement(["UnPilgi"], correction)
+    assert box_error(corrected) <= box_error(references) - 0.5, (box_error(corrected), box_error(references))
+    assert set(correction.weights) == {INITIAL, MEDIAL, FINAL}
+    unmoved = fit_placement_correction(composer.font, known, references, ("context",), 1e9)
+    assert box_error(ReferencePlacement(["UnPilgi"], unmoved)) == pytest.approx(box_error(references), abs=1e-3)
+    stored = PlacementCorrection.from_json(json.loads(json.dumps(correction.to_json())))
+    assert box_error(ReferencePlacement(["UnPilgi"], stored)) == pytest.approx(box_error(corrected), abs=0.01)
+
+
 def test_a_jamo_the_font_never_draws_is_left_to_the_model():
     no_ui = glyph_data.MEDIALS.index("ㅢ")
     known = [c for c in glyph_data.ksx1001_syllables() if glyph_data.decompose(c).medial != no_ui][:300]
@@ -668,7 +703,23 @@ def test_the_placement_learn_chose_is_the_one_generate_uses(small_font, tmp_path
     assert (composer.placement is not None) == (moves["placement"] == "references")
     if composer.placement is not None:
         assert composer.placement.references == inventory["placement_references"]
+        stored = inventory["placement_correction"]
+        assert (composer.placement.correction is None) == (stored is None) == (moves["correction"]["chosen"] == "none")
+        if stored is not None:
+            assert composer.placement.correction.to_json() == stored
     assert moves["iou_reference_placement"] > 0
+    # A stored correction is read back and moves the jamo it places.
+    target = next(int(k[2:], 16) for k, sources in inventory["plan"].items() if len({s[1] for s in sources}) > 1)
+    weights = {name: {f"{role},{jamo.medial}" + ("" if role == FINAL else f",{int(bool(jamo.final))}"): [6, 6, 6, 6]}
+               for name, role, jamo in [("initial", INITIAL, glyph_data.decompose(target)),
+                                        ("medial", MEDIAL, glyph_data.decompose(target))]}
+    stored = {"terms": ["context"], "strength": 30.0, "weights": weights}
+    path.write_text(json.dumps({**inventory, "placement_references": ["UnDotum"], "placement_correction": stored}))
+    corrected = load_composer(folder, known)
+    assert corrected.placement.correction.to_json() == stored
+    shifted = corrected.compose(target)
+    corrected.placement.correction = None
+    assert (shifted != corrected.compose(target)).any()
     inventory["placement_references"] = ["UnDotum", "NoSuchFoundry"]
     path.write_text(json.dumps(inventory))
     target = next(int(k[2:], 16) for k in inventory["plan"])
