@@ -8,7 +8,8 @@ the foundries whose scheme the font follows when it stores composites itself), t
 neighbours have the most similar shape. `fontgen.jamo` says which of that syllable's ink is the jamo,
 and the jamo is put where it sits in its own syllable, in the font's em frame, at COMPOSE_SIZE, then moved
 into its place in the target syllable: as the composite reference fonts drawn most like this font move it
-between the two syllables (`ReferencePlacement`), or, where that does not help the font's own held-back
+between the two syllables (`ReferencePlacement`), corrected by what the font's own syllables show it does
+otherwise (`PlacementCorrection`), or, where that does not help the font's own held-back
 syllables, from the box its role takes in the donor's context to the box it takes in the target's, both
 measured on the font's own syllables, where most fonts redraw the jamo in the target's context. A consonant
 the font never draws in a role is built as a type designer would draw it: a pair (ㄳ, ㄲ) from its two
@@ -1116,18 +1117,20 @@ class Composer:
             if found["iou_reference_placement"] > scores[self.move_above]:
                 self.placement = placement
         if self.placement is not None:
-            self.placement.correction, found["correction"] = self._choose_correction(held, score)
+            self.placement.correction, found["correction"] = self._choose_correction(
+                held, score, found["iou_reference_placement"])
         found["move_above"] = self.move_above
         found["placement"] = "references" if self.placement is not None else "context boxes"
         return found
 
-    def _choose_correction(self, held: list[int], score) -> tuple[PlacementCorrection | None, dict]:
+    def _choose_correction(self, held: list[int], score,
+                           uncorrected: float) -> tuple[PlacementCorrection | None, dict]:
         """Of none and PLACEMENT_CORRECTIONS (simplest first), the correction of the reference placement that
         composes the held-back syllables best by CORRECTION_MARGIN over the simpler ones, each fitted on the font's
-        other labelled syllables; refitted on all of them."""
+        other labelled syllables; refitted on all of them. `uncorrected`: the held-back syllables' IoU without."""
         labelled = sorted(set(self.inventory.known) & set(self.font.segmented))
         rest = sorted(set(labelled) - set(held))
-        found, best, best_score = {}, None, score(self.move_above, self.placement)
+        found, best, best_score = {}, None, uncorrected
         for terms, strength in PLACEMENT_CORRECTIONS:
             trial = ReferencePlacement(self.placement.references,
                                        fit_placement_correction(self.font, rest, self.placement, terms, strength))
