@@ -710,9 +710,8 @@ def test_the_placement_learn_chose_is_the_one_generate_uses(small_font, tmp_path
     assert moves["iou_reference_placement"] > 0
     # A stored correction is read back and moves the jamo it places.
     target = next(int(k[2:], 16) for k, sources in inventory["plan"].items() if len({s[1] for s in sources}) > 1)
-    weights = {name: {f"{role},{jamo.medial}" + ("" if role == FINAL else f",{int(bool(jamo.final))}"): [6, 6, 6, 6]}
-               for name, role, jamo in [("initial", INITIAL, glyph_data.decompose(target)),
-                                        ("medial", MEDIAL, glyph_data.decompose(target))]}
+    weights = {name: {compose_module.placement_terms(role, target, ("context",))[0]: [6, 6, 6, 6]}
+               for name, role in [("initial", INITIAL), ("medial", MEDIAL)]}
     stored = {"terms": ["context"], "strength": 30.0, "weights": weights}
     path.write_text(json.dumps({**inventory, "placement_references": ["UnDotum"], "placement_correction": stored}))
     corrected = load_composer(folder, known)
