@@ -32,7 +32,7 @@ CURRENT = {
     "readability": [],  # re-read cells for runs made before eval read them (none of the current ones)
     "speed": ["command-speed-NanumBrush-ksx1001.json", "command-speed-NanumBrush-256.json"],
     "complete": ["complete-speed-NanumBrush-ksx1001.json", "complete-speed-NanumBrush-256.json",
-                 "complete-speed-NanumSquareRoundR-ksx1001.json"],
+                 "complete-speed-NanumSquareRoundR-ksx1001.json", "complete-speed-NanumBarunGothicBold-ksx1001.json"],
     "profile": ["learn-profile-NanumBarunGothicBold-256.json", "learn-profile-NanumBarunGothicBold-ksx1001.json"],
 }
 
