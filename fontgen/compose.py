@@ -716,8 +716,8 @@ class PlacementCorrection:
                     for role, weights in data["weights"].items()})
 
 
-# Pairs the correction is fitted on: up to this many of the font's labelled syllables, each the target of its jamo
-# taken from PLACEMENT_FIT_DONORS other syllables drawing the same jamo (chosen at random, with a fixed seed).
+# Pairs the correction is fitted on (`placement_pairs`): up to this many of the font's labelled syllables, each the
+# target of its jamo taken from PLACEMENT_FIT_DONORS other syllables drawing the same jamo (at random, fixed seed).
 PLACEMENT_FIT_SYLLABLES = 600
 PLACEMENT_FIT_DONORS = 3
 # What learn tries (terms, strength): on the val fonts with 256 known, the context alone helped the serif (box
@@ -731,20 +731,28 @@ PLACEMENT_CORRECTIONS = ((("context",), 30.0), (("context", "final"), 10.0))
 CORRECTION_MARGIN = 0.01
 
 
-def fit_placement_correction(font: FontJamo, syllables: list[int], placement: ReferencePlacement,
-                             terms: tuple[str, ...], strength: float) -> PlacementCorrection:
-    """The `PlacementCorrection` that best explains where `syllables` (known, labelled) have their jamo, each
-    jamo moved there from others of them by `placement`'s references: ridge regression on the differences of
-    the target's and the donor's terms."""
+@dataclass
+class PlacementPair:
+    """One jamo of a known syllable (`target`) placed from another that draws it (`donor`) by the references
+    alone, and how far each box edge lands from where the font draws it (px at COMPOSE_SIZE)."""
+
+    role: int
+    donor: int
+    target: int
+    residual: np.ndarray
+
+
+def placement_pairs(font: FontJamo, syllables: list[int], placement: ReferencePlacement) -> list[PlacementPair]:
+    """The pairs a `PlacementCorrection` is fitted on: up to PLACEMENT_FIT_SYLLABLES of `syllables` (known,
+    labelled), each the target of its jamo placed from PLACEMENT_FIT_DONORS others of them drawing the same jamo."""
     rng = np.random.default_rng(0)
     targets = syllables[:: max(1, len(syllables) // PLACEMENT_FIT_SYLLABLES)][:PLACEMENT_FIT_SYLLABLES]
-    weights = {}
+    pairs = []
     for role in (INITIAL, MEDIAL, FINAL):
         drawing = {}
         for codepoint in syllables:
             if role in roles_of(codepoint):
                 drawing.setdefault(jamo_value(role, glyph_data.decompose(codepoint)), []).append(codepoint)
-        rows, residuals = [], []
         for target in targets:
             if role not in roles_of(target) or (want := font.jamo_box(target, role)) is None:
                 continue
@@ -753,19 +761,30 @@ def fit_placement_correction(font: FontJamo, syllables: list[int], placement: Re
                 own = font.jamo_box(donor, role)
                 placed = None if own is None else placement.reference_box(role, donor, target, own)
                 if placed is not None:
-                    rows.append((placement_terms(role, target, terms), placement_terms(role, donor, terms)))
-                    residuals.append(want - placed)
-        names = sorted({name for pair in rows for side in pair for name in side})
+                    pairs.append(PlacementPair(role, donor, target, want - placed))
+    return pairs
+
+
+def fit_placement_correction(pairs: list[PlacementPair], terms: tuple[str, ...],
+                             strength: float) -> PlacementCorrection:
+    """The `PlacementCorrection` that best explains the pairs' residuals (`placement_pairs`): ridge regression on
+    the differences of the target's and the donor's terms."""
+    weights = {}
+    for role in (INITIAL, MEDIAL, FINAL):
+        mine = [pair for pair in pairs if pair.role == role]
+        sides = [(placement_terms(role, p.target, terms), placement_terms(role, p.donor, terms)) for p in mine]
+        names = sorted({name for pair in sides for side in pair for name in side})
         if not names:
             continue
         index = {name: i for i, name in enumerate(names)}
-        x = np.zeros((len(rows), len(names)))
-        for i, (into, out_of) in enumerate(rows):
+        x = np.zeros((len(mine), len(names)))
+        for i, (into, out_of) in enumerate(sides):
             for name in into:
                 x[i, index[name]] += 1
             for name in out_of:
                 x[i, index[name]] -= 1
-        solved = np.linalg.solve(x.T @ x + strength * np.eye(len(names)), x.T @ np.array(residuals))
+        residuals = np.array([pair.residual for pair in mine])
+        solved = np.linalg.solve(x.T @ x + strength * np.eye(len(names)), x.T @ residuals)
         weights[role] = {name: solved[i] for name, i in index.items()}
     return PlacementCorrection(tuple(terms), float(strength), weights)
 
@@ -1129,18 +1148,17 @@ class Composer:
         composes the held-back syllables best by CORRECTION_MARGIN over the simpler ones, each fitted on the font's
         other labelled syllables; refitted on all of them. `uncorrected`: the held-back syllables' IoU without."""
         labelled = sorted(set(self.inventory.known) & set(self.font.segmented))
-        rest = sorted(set(labelled) - set(held))
+        rest = placement_pairs(self.font, sorted(set(labelled) - set(held)), self.placement)  # one set, every trial
         found, best, best_score = {}, None, uncorrected
         for terms, strength in PLACEMENT_CORRECTIONS:
-            trial = ReferencePlacement(self.placement.references,
-                                       fit_placement_correction(self.font, rest, self.placement, terms, strength))
+            trial = ReferencePlacement(self.placement.references, fit_placement_correction(rest, terms, strength))
             found["+".join(terms)] = trial_score = score(self.move_above, trial)
             if trial_score >= best_score + CORRECTION_MARGIN:
                 best, best_score = (terms, strength), trial_score
         found["chosen"] = "none" if best is None else "+".join(best[0])
         if best is None:
             return None, found
-        return fit_placement_correction(self.font, labelled, self.placement, *best), found
+        return fit_placement_correction(placement_pairs(self.font, labelled, self.placement), *best), found
 
 
 def _shared_jamo(a: glyph_data.Jamo, b: glyph_data.Jamo) -> int:

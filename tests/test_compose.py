@@ -17,7 +17,8 @@ from fontgen.cli import main
 from fontgen.complete import complete
 from fontgen.compose import (COMPOSE_SIZE, REFERENCE_SAMPLES, REFERENCES_KEPT, FontJamo, Inventory,
                              PlacementCorrection, ReferencePlacement, composer_for_font, donor_penalties, downsize,
-                             fit_placement_correction, load_composer, write_inventory)
+                             fit_placement_correction, load_composer, placement_pairs,
+                             write_inventory)
 from fontgen.errors import FontgenError
 from fontgen.export import export_font, validate_with_ots
 from fontgen.fonts import file_sha256, open_font, subset_font
@@ -392,11 +393,12 @@ def test_the_fonts_own_syllables_correct_where_unlike_references_place_its_jamo(
         assert len(errors) >= 80
         return float(np.mean(errors))
 
-    correction = fit_placement_correction(composer.font, known, references, ("context",), 30.0)
+    pairs = placement_pairs(composer.font, known, references)
+    correction = fit_placement_correction(pairs, ("context",), 30.0)
     corrected = ReferencePlacement(["UnPilgi"], correction)
     assert box_error(corrected) <= box_error(references) - 0.5, (box_error(corrected), box_error(references))
     assert set(correction.weights) == {INITIAL, MEDIAL, FINAL}
-    unmoved = fit_placement_correction(composer.font, known, references, ("context",), 1e9)
+    unmoved = fit_placement_correction(pairs, ("context",), 1e9)
     assert box_error(ReferencePlacement(["UnPilgi"], unmoved)) == pytest.approx(box_error(references), abs=1e-3)
     stored = PlacementCorrection.from_json(json.loads(json.dumps(correction.to_json())))
     assert box_error(ReferencePlacement(["UnPilgi"], stored)) == pytest.approx(box_error(corrected), abs=0.01)
