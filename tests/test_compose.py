@@ -594,6 +594,40 @@ def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(t
     assert np.diag(iou).mean() >= 0.5 and np.diag(iou).mean() > others.mean() + 0.2
 
 
+@requires_corpus
+def test_a_pair_built_in_a_hand_drawn_font_goes_where_its_nearest_pairs_sit():
+    """NanumPen with 256 of its drawn syllables, none ending in ㄳ ㄵ ㄶ ㄾ ㅀ ㅄ: where jamo move between context
+    boxes, a pair built from two letters goes into the median box of the pairs the font draws in the nearest
+    contexts, which lies closer to the foundry's own pairs than the box of the one nearest drawing (a hand-drawn
+    pair sits where the hand put it); learn labels the syllables that box is measured on."""
+    from fontgen.compose import _labelling_work, built_jamo_box
+
+    pen = glyph_data.corpus_font("NanumPen")
+    finals = glyph_data.FINALS
+    lacking = {finals.index(x) for x in "ㄳㄵㄶㄾㅀㅄ"}
+    drawn = glyph_data.ksx1001_syllables()
+    known = [c for c in drawn[::9] if glyph_data.decompose(c).final not in lacking]
+    composer = composer_for_font(pen.path, pen.face, known, None)
+    foundry = FontJamo(pen.path, pen.face, frame=composer.font.frame)  # the rest are the foundry's composites
+    targets = [c for c in glyph_data.all_syllables()[::13] if glyph_data.decompose(c).final in lacking
+               and c not in set(drawn) and composer.inventory.can_compose(c)][:60]
+    nearest_one, median = [], []
+    for codepoint in targets:
+        for source in composer.sources(codepoint):
+            if source.role != FINAL or not source.built:
+                continue
+            truth = foundry.pair_boxes(codepoint, FINAL)[source.part - 1]
+            nearest_one.append(np.abs(composer.font.pair_boxes(source.layout, FINAL)[source.part - 1] - truth).mean())
+            median.append(np.abs(built_jamo_box(composer.font, codepoint, source, composer.boxes) - truth).mean())
+    assert len(median) == 2 * len(targets) >= 100
+    assert np.mean(median) < 0.95 * np.mean(nearest_one), (np.mean(median), np.mean(nearest_one))
+    samples = composer.boxes.pair_samples(FINAL, targets[0])
+    assert 1 < len(samples) <= compose_module.PAIR_BOX_SAMPLES
+    assert all(finals[glyph_data.decompose(c).final] in compose_module.LETTER_PAIRS for c in samples)
+    plan = {c: composer.sources(c) for c in targets}
+    assert set(samples) <= set(_labelling_work(composer, plan)[2])
+
+
 @pytest.fixture(scope="module")
 def ti_style(tmp_path_factory, small_font, tiny_model, learn_recipes):
     folder = tmp_path_factory.mktemp("compose-style") / "small.fontgen"
