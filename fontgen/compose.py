@@ -1574,6 +1574,9 @@ def replan_misread(composer: Composer, plan: dict[int, list[JamoSource]], recogn
     misread = [c for c in best if best[c][2] != c]
     alternatives = {c: alternative_plans(composer.inventory, c, plan[c], best[c][2], pairs=pairs) for c in best}
     needed = {x for plans in alternatives.values() for p in plans for s in p for x in (s.donor, s.layout) if x}
+    needed |= {d for c, plans in alternatives.items() for role in {s.role for p in plans for s in p
+                                                                   if s.built and s.part != WHOLE}
+               for d in composer.boxes.pair_samples(role, c)}  # as `_labelling_work` labels them
     new = sorted(needed - set(composer.font.segmented))
     _label(composer.font, new, partial_labels, source_sha256, progress)
     recut = composer.font.split_shared_strokes(new)
