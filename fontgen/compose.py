@@ -625,7 +625,8 @@ class ContextBoxes:
         self.per_context = per_context
         self.known = known
         self._median: dict[tuple, np.ndarray | None] = dict(measured or {})
-        self._pairs: dict[int, list[int]] | None = None
+        self._pairs: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+        self._pair_samples: dict[tuple[int, int], list[int]] = {}
         self._pair_box: dict[tuple[int, int], np.ndarray | None] = {}
 
     @property
@@ -650,21 +651,27 @@ class ContextBoxes:
         """The known syllables a built pair's box in `role` of a syllable is measured on (`pair_box`): those
         drawing a pair there (LETTER_PAIRS) in the contexts nearest the syllable's (PAIR_BOX_WINDOW of the
         nearest), at most PAIR_BOX_SAMPLES."""
-        if self._pairs is None:
-            self._pairs = {r: [c for c in self.known if _letters(r)[jamo_value(r, glyph_data.decompose(c))]
-                               in LETTER_PAIRS] for r in (INITIAL, FINAL)}
-        target = glyph_data.decompose(codepoint)
-        penalty = {c: donor_penalty(role, target, glyph_data.decompose(c)) for c in self._pairs.get(role, [])}
-        if not penalty:
-            return []
-        nearest = min(penalty.values())
-        return sorted((c for c in penalty if penalty[c] <= nearest + PAIR_BOX_WINDOW),
-                      key=lambda c: (penalty[c], c))[:PAIR_BOX_SAMPLES]
+        if self._pairs is None:  # each consonant role's pair drawings, and their (initial, medial, final) rows
+            jamo = {c: glyph_data.decompose(c) for c in self.known}
+            drawing = {r: [c for c in self.known if _letters(r)[jamo_value(r, jamo[c])] in LETTER_PAIRS]
+                       for r in (INITIAL, FINAL)}
+            self._pairs = {r: (np.array(cs, dtype=np.int64),
+                               np.array([(jamo[c].initial, jamo[c].medial, jamo[c].final) for c in cs],
+                                        dtype=np.int64).reshape(-1, 3)) for r, cs in drawing.items()}
+        if (role, codepoint) not in self._pair_samples:  # asked for each plan a re-plan tries, and by `pair_box`
+            drawings, rows = self._pairs.get(role, (np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64)))
+            samples = []
+            if len(drawings):
+                penalty = donor_penalties(role, glyph_data.decompose(codepoint), rows)
+                near = penalty <= penalty.min() + PAIR_BOX_WINDOW
+                samples = drawings[near][np.lexsort((drawings[near], penalty[near]))][:PAIR_BOX_SAMPLES].tolist()
+            self._pair_samples[role, codepoint] = samples
+        return self._pair_samples[role, codepoint]
 
     def pair_box(self, role: int, codepoint: int) -> np.ndarray | None:
         """The box a pair built from two letters takes in `role` of a syllable, where jamo are moved between context
         boxes: the median of its `pair_samples`' boxes (None: the font draws no pair in the role)."""
-        if (role, codepoint) not in self._pair_box:  # asked again for each plan a re-plan tries
+        if (role, codepoint) not in self._pair_box:
             boxes = [b for b in (self.font.jamo_box(c, role) for c in self.pair_samples(role, codepoint))
                      if b is not None]
             self._pair_box[role, codepoint] = np.median(boxes, axis=0) if boxes else None
