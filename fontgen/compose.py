@@ -31,7 +31,7 @@ import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
                           JamoSegmenter, VariantTable, available_references, box_window, composite_jamo,
                           composite_labels, ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes,
-                          roles_of, split_shared_strokes, warp_box, warp_transform)
+                          reference_composites, roles_of, split_shared_strokes, warp_box, warp_transform)
 from fontgen.files import atomic_path, write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.outlines import Contour, component_outline, contour_points, glyph_outline, transformed
@@ -678,6 +678,45 @@ class ContextBoxes:
         return self._pair_box[role, codepoint]
 
 
+@lru_cache(maxsize=None)
+def reference_pair_splits(name: str) -> dict[tuple[int, int], np.ndarray]:
+    """Where the two letters of each pair (LETTER_PAIRS: ㄲ, ㄺ) sit in a composite reference font's syllables:
+    by (role, codepoint), (2, 4) boxes of the left and right letter (top, left, bottom, right) as shares of the
+    pair's whole ink box (`pair_halves`, at REFERENCE_BOX_SIZE); a pair that is not one component, or not split in
+    two, is left out. Each component glyph is rendered once (a font reuses a few dozen)."""
+    font = glyph_data.corpus_font(name)
+    renderer = ComponentRenderer(font.path, REFERENCE_BOX_SIZE, face=font.face)
+    by_glyph: dict[tuple, np.ndarray | None] = {}
+    splits = {}
+    for codepoint, parts in reference_composites(name).items():
+        jamo = glyph_data.decompose(codepoint)
+        for role in (INITIAL, FINAL):
+            mine = [component for component, part_role in parts if part_role == role]
+            if _letters(role)[jamo_value(role, jamo)] not in LETTER_PAIRS or len(mine) != 1:
+                continue
+            key = (mine[0].glyphName, mine[0].transform)  # the split is the same wherever the component sits
+            if key not in by_glyph:
+                ink = renderer.render_component(mine[0])
+                whole, (left, right) = ink_box(ink), pair_halves(ink)
+                by_glyph[key] = None if whole is None or left is None or right is None else np.stack(
+                    [_box_share(left, whole), _box_share(right, whole)])
+            if by_glyph[key] is not None:
+                splits[role, codepoint] = by_glyph[key]
+    return splits
+
+
+def _box_share(box: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """A box as shares of an enclosing box (0: its top or left edge, 1: its bottom or right)."""
+    size = np.maximum(whole[2:] - whole[:2], 1e-6)
+    return np.concatenate([(box[:2] - whole[:2]) / size, (box[2:] - whole[:2]) / size])
+
+
+def _share_of_box(share: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """The box at `share` (`_box_share`) of `whole`."""
+    size = whole[2:] - whole[:2]
+    return np.concatenate([whole[:2] + share[:2] * size, whole[:2] + share[2:] * size])
+
+
 class ReferencePlacement:
     """Where a jamo taken from a donor syllable goes in the target syllable: as the composite reference fonts
     drawn most like this font move that jamo between the two syllables. Each reference gives the shift of the
@@ -689,6 +728,12 @@ class ReferencePlacement:
         self.references = list(references)
         self.correction = correction
         self._boxes = np.stack([reference_boxes(name) for name in self.references])  # (fonts, 11172, 3, 4)
+
+    def pair_split(self, role: int, codepoint: int) -> np.ndarray | None:
+        """Where the left and right letter of the syllable's pair in `role` sit, as shares of the pair's box
+        (`reference_pair_splits`): the median over the references (None: none splits it)."""
+        splits = [s[role, codepoint] for s in map(reference_pair_splits, self.references) if (role, codepoint) in s]
+        return np.median(splits, axis=0) if splits else None
 
     def box(self, role: int, donor: int, target: int, own: np.ndarray) -> np.ndarray | None:
         """The box at COMPOSE_SIZE for the jamo whose ink box in `donor` is `own` (None: no reference has both)."""
@@ -946,7 +991,7 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: Co
                    placement: ReferencePlacement | None = None) -> np.ndarray | None:
     """Where a built jamo goes at COMPOSE_SIZE: the box of its `layout` syllable's jamo in the same role
     (for one letter of a pair, that pair's half), moved as `placement` moves that jamo from the layout
-    syllable to this one; without `placement`, a pair's half of the median box of the font's nearest pairs
+    syllable to this one (a pair's half: split as the references split this syllable's pair); without `placement`, a pair's half of the median box of the font's nearest pairs
     (`ContextBoxes.pair_box`); else its role's box in the syllable's context (halved for a pair)."""
     if source.layout is not None:
         if placement is None and source.part != WHOLE and boxes is not None:
@@ -960,7 +1005,12 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: Co
         if placement is None or box is None or whole is None or source.layout == codepoint:
             return box
         placed = placement.box(source.role, source.layout, codepoint, whole)
-        return box if placed is None else _map_box(box, whole, placed)
+        if placed is None:
+            return box
+        # The layout's pair splits as its own letters do (ㄺ's ㄹ is wider than ㄳ's ㄱ): the references split the
+        # syllable's own pair.
+        split = None if source.part == WHOLE else placement.pair_split(source.role, codepoint)
+        return _map_box(box, whole, placed) if split is None else _share_of_box(split[source.part - 1], placed)
     context = box_context(source.role, glyph_data.decompose(codepoint))
     box = None if boxes is None else boxes.box(context)
     if box is None or source.part == WHOLE:
@@ -1469,8 +1519,9 @@ REPLAN_PAIRS = True
 # made again by learn (4: a final built from an initial letter takes that letter's drawing above ㅡ; 5: a built
 # jamo's letters are taken from other drawings too; 6: a misread consonant whose drawings are all tried is tried
 # built from its letters, and a letter whose drawings in its role are all set aside is taken from the other role;
-# 7: a pair built where jamo move between context boxes goes into the median box of the font's nearest pairs).
-REPLAN_RULES = 7
+# 7: a pair built where jamo move between context boxes goes into the median box of the font's nearest pairs;
+# 8: a pair built where the references place jamo is split as they split the syllable's own pair).
+REPLAN_RULES = 8
 
 
 def font_reader(font: FontJamo, known: list[int]):

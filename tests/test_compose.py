@@ -628,6 +628,40 @@ def test_a_pair_built_in_a_hand_drawn_font_goes_where_its_nearest_pairs_sit():
     assert set(samples) <= set(_labelling_work(composer, plan)[2])
 
 
+@requires_corpus
+def test_a_pair_built_where_references_place_jamo_is_split_as_they_split_the_syllables_own_pair():
+    """NanumMyeongjo with 261 of its drawn syllables, none ending in ㄳ ㄵ ㄶ ㄾ ㅀ ㅄ, its jamo placed as the closest
+    reference fonts place them: a pair built from two letters is split as the references split that syllable's own
+    pair (ㄳ's ㄱ narrower than the ㄹ of the ㄺ its box comes from), which lies closer to the foundry's own letters
+    than the known pair's split, moved."""
+    from fontgen.compose import _map_box, built_jamo_box
+
+    serif = glyph_data.corpus_font("NanumMyeongjo")
+    finals = glyph_data.FINALS
+    lacking = {finals.index(x) for x in "ㄳㄵㄶㄾㅀㅄ"}
+    drawn = glyph_data.ksx1001_syllables()
+    known = [c for c in drawn[::9] if glyph_data.decompose(c).final not in lacking]
+    composer = composer_for_font(serif.path, serif.face, known, None)
+    placement = ReferencePlacement(composer.font.closest_references)
+    foundry = FontJamo(serif.path, serif.face, frame=composer.font.frame)  # the rest are the foundry's composites
+    targets = [c for c in glyph_data.all_syllables()[::13] if glyph_data.decompose(c).final in lacking
+               and c not in set(drawn) and composer.inventory.can_compose(c)][:60]
+    layout_split, reference_split = [], []
+    for codepoint in targets:
+        for source in composer.sources(codepoint):
+            if source.role != FINAL or not source.built:
+                continue
+            truth = foundry.pair_boxes(codepoint, FINAL)[source.part - 1]
+            whole = composer.font.jamo_box(source.layout, FINAL)
+            placed = placement.box(FINAL, source.layout, codepoint, whole)
+            half = composer.font.pair_boxes(source.layout, FINAL)[source.part - 1]
+            layout_split.append(np.abs(_map_box(half, whole, placed) - truth).mean())
+            reference_split.append(np.abs(built_jamo_box(composer.font, codepoint, source, composer.boxes, placement)
+                                          - truth).mean())
+    assert len(reference_split) == 2 * len(targets) >= 100
+    assert np.mean(reference_split) < 0.9 * np.mean(layout_split), (np.mean(reference_split), np.mean(layout_split))
+
+
 @pytest.fixture(scope="module")
 def ti_style(tmp_path_factory, small_font, tiny_model, learn_recipes):
     folder = tmp_path_factory.mktemp("compose-style") / "small.fontgen"
