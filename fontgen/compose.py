@@ -991,8 +991,9 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: Co
                    placement: ReferencePlacement | None = None) -> np.ndarray | None:
     """Where a built jamo goes at COMPOSE_SIZE: the box of its `layout` syllable's jamo in the same role
     (for one letter of a pair, that pair's half), moved as `placement` moves that jamo from the layout
-    syllable to this one (a pair's half: split as the references split this syllable's pair); without `placement`, a pair's half of the median box of the font's nearest pairs
-    (`ContextBoxes.pair_box`); else its role's box in the syllable's context (halved for a pair)."""
+    syllable to this one (a pair's half: split as the references split this syllable's own pair); without
+    `placement`, a pair's half of the median box of the font's nearest pairs (`ContextBoxes.pair_box`); else
+    its role's box in the syllable's context (halved for a pair)."""
     if source.layout is not None:
         if placement is None and source.part != WHOLE and boxes is not None:
             # One drawing's pair is a loose guide in a font drawn by hand (the pen's 뻤 sets its ㅆ at the right edge,

@@ -28,8 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 import glyph_data
-from fontgen.compose import (INVENTORY_FILE, LABELS_VERSION, REPLAN_RULES, Composer, Inventory, downsize,
-                             load_composer, write_inventory)
+from fontgen.compose import (INVENTORY_FILE, LABELS_FILE, LABELS_VERSION, REPLAN_RULES, Composer, Inventory,
+                             downsize, load_composer, write_inventory)
 from fontgen.dataset import StyledGlyphs, build_cache, corpus_sources
 from fontgen.checkpoint import save_safetensors_atomic
 from fontgen.errors import FontgenError
@@ -422,17 +422,17 @@ def method_for_font(known: list[int]) -> str:
 
 def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_dir: Path, progress: bool,
                    created: bool) -> dict:
-    """The font's jamo inventory in the style folder (kept from an earlier run on the same font with the same
-    recognizer, re-plan rules and segmentation; its labels are kept for the same segmentation in any case); its
-    summary. A font refused here, in a folder this run made, leaves no folder behind unless labels were saved in
-    it."""
+    """The font's jamo inventory in the style folder (kept from an earlier run on the same font file, in this
+    folder or any other, with the same recognizer, re-plan rules and segmentation; its labels are kept for the
+    same segmentation in any case); its summary. A font refused here, in a folder this run made, leaves no folder
+    behind unless labels were saved in it."""
     source_sha256 = file_sha256(font)
     existing = _read_json(out / INVENTORY_FILE)
-    if (existing and existing.get("source_sha256") == source_sha256 and "summary" in existing
-            and existing.get("recognizer_sha256") == recognizer_sha256()
-            and existing.get("replan_rules") == REPLAN_RULES
-            and existing.get("labels_version") == LABELS_VERSION):
+    if existing and _inventory_is_current(existing, source_sha256):
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
+    cached = _inventory_cache(cache_dir, source_sha256)
+    if (summary := _copy_inventory(cached, out, source_sha256)) is not None:  # learned before into another folder
+        return {**summary, "seconds": 0.0, "kept_from_an_earlier_run": True}
     started = time.time()
     try:
         summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress,
@@ -441,7 +441,44 @@ def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_di
         if created and not any(out.glob("*.partial-run")):
             shutil.rmtree(out, ignore_errors=True)
         raise
+    try:
+        _copy_inventory(out, cached, source_sha256)
+    except OSError:
+        pass  # a full or read-only cache costs the next run on this font its time, not this run its result
     return {**summary, "seconds": round(time.time() - started, 1)}
+
+
+def _inventory_is_current(inventory: dict, source_sha256: str) -> bool:
+    """Whether a stored jamo inventory was made from this font file by this fontgen's recognizer, re-plan rules
+    and segmentation."""
+    return (inventory.get("source_sha256") == source_sha256 and isinstance(inventory.get("summary"), dict)
+            and inventory.get("recognizer_sha256") == recognizer_sha256()
+            and inventory.get("replan_rules") == REPLAN_RULES
+            and inventory.get("labels_version") == LABELS_VERSION)
+
+
+def _inventory_cache(cache_dir: Path, source_sha256: str) -> Path:
+    """The cache folder keeping a font file's jamo inventory for learning it again into another folder (a
+    2,350-syllable font's takes minutes): one per font file, recognizer, re-plan rules and segmentation."""
+    return (Path(cache_dir) / "jamo-inventories" /
+            f"{source_sha256[:32]}-{recognizer_sha256()[:16]}-rules{REPLAN_RULES}-labels{LABELS_VERSION}")
+
+
+def _copy_inventory(source: Path, target: Path, source_sha256: str) -> dict | None:
+    """A current jamo inventory (`_inventory_is_current`) copied from one folder into another with the files it
+    names (its labels, the known syllables' font), the inventory last: a copy cut short never reads as an
+    inventory. Returns its summary (None: the source folder holds no current inventory)."""
+    inventory = _read_json(source / INVENTORY_FILE)
+    if not inventory or not _inventory_is_current(inventory, source_sha256):
+        return None
+    names = [LABELS_FILE, inventory.get("source_file")]
+    if not all(isinstance(name, str) and Path(name).name == name and (source / name).is_file() for name in names):
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names + [INVENTORY_FILE]:
+        with atomic_path(target / name) as partial:
+            shutil.copyfile(source / name, partial)
+    return inventory["summary"]
 
 
 def learn_report(folder: str | Path) -> list[str]:

@@ -1,6 +1,7 @@
 """Shared fixtures: small fonts built with FontBuilder from real corpus outlines, and a tiny base model."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,23 @@ NANUM_PEN = Path("/usr/share/fonts/truetype/nanum/NanumPen.ttf")
 NANUM_GOTHIC = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
 
 requires_corpus = pytest.mark.skipif(not NANUM_GOTHIC.exists(), reason="the Debian font corpus is not installed")
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    """A fontgen command run in this process, as the console script runs it: its exit code and what it printed
+    (no interpreter start-up per command; a traceback fails the caller's one-line check as it would in a shell)."""
+    import contextlib
+    import io
+
+    from fontgen.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as stop:  # argparse's own refusals
+            code = stop.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def build_hangul_font(path: Path, syllables: list[int], source: Path = NANUM_PEN, family: str = "Small Test",

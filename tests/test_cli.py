@@ -1,4 +1,5 @@
-"""The command line: real commands in a subprocess, one-line errors, no tracebacks, no half-written files."""
+"""The command line: real commands, one-line errors, no tracebacks, no half-written files. Commands run in this
+process as the console script runs them (`run_cli`); one runs as a new process, the way a user starts it."""
 import subprocess
 import sys
 
@@ -6,14 +7,15 @@ import numpy as np
 from PIL import Image
 
 import glyph_data
-from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus
+from tests.conftest import NANUM_GOTHIC, build_hangul_font, requires_corpus, run_cli
 
 pytestmark = requires_corpus
 
 
-def fontgen(*args, cwd=None):
+def fontgen_process(*args):
     return subprocess.run([sys.executable, "-m", "fontgen.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+                          timeout=300)
+
 
 
 def assert_one_line_error(result, pattern):
@@ -24,35 +26,35 @@ def assert_one_line_error(result, pattern):
 
 
 def test_info_reports_coverage(tmp_path):
-    result = fontgen("info", NANUM_GOTHIC)
+    result = fontgen_process("info", NANUM_GOTHIC)
     assert result.returncode == 0 and "11172 of 11,172 syllables (0 missing)" in result.stdout
     small = build_hangul_font(tmp_path / "s.ttf", glyph_data.all_syllables()[:300], source=NANUM_GOTHIC)
-    result = fontgen("info", small)
+    result = run_cli("info", small)
     assert "300 of 11,172 syllables (10872 missing)" in result.stdout
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
-    assert_one_line_error(fontgen("info", tmp_path / "missing.ttf"), "no such file")
+    assert_one_line_error(run_cli("info", tmp_path / "missing.ttf"), "no such file")
     (tmp_path / "notes.ttf").write_text("not a font")
-    assert_one_line_error(fontgen("info", tmp_path / "notes.ttf"), "not a font file")
+    assert_one_line_error(run_cli("info", tmp_path / "notes.ttf"), "not a font file")
     corrupt = tmp_path / "corrupt.ttf"
     corrupt.write_bytes(NANUM_GOTHIC.read_bytes()[:5000])
-    assert_one_line_error(fontgen("info", corrupt), "damaged")
+    assert_one_line_error(run_cli("info", corrupt), "damaged")
     latin = build_hangul_font(tmp_path / "latin.ttf", [], source=NANUM_GOTHIC)
-    assert_one_line_error(fontgen("generate", latin, "--method", "reference", "-o", tmp_path / "g"), "no Hangul")
-    assert_one_line_error(fontgen("generate", tmp_path, "-o", tmp_path / "g"), "not a style folder")
+    assert_one_line_error(run_cli("generate", latin, "--method", "reference", "-o", tmp_path / "g"), "no Hangul")
+    assert_one_line_error(run_cli("generate", tmp_path, "-o", tmp_path / "g"), "not a style folder")
 
 
 def test_render_then_export_round_trip(tmp_path):
     small = build_hangul_font(tmp_path / "s.ttf", glyph_data.ksx1001_syllables()[:40], source=NANUM_GOTHIC)
     wanted = [0xD7A3, 0xB611, 0xAC02]  # none of them in the font
     (tmp_path / "chars.txt").write_text(" ".join(f"U+{c:04X}" for c in wanted))
-    result = fontgen("render", NANUM_GOTHIC, "--chars", tmp_path / "chars.txt", "-o", tmp_path / "glyphs")
+    result = run_cli("render", NANUM_GOTHIC, "--chars", tmp_path / "chars.txt", "-o", tmp_path / "glyphs")
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out.ttf"
-    result = fontgen("export", small, tmp_path / "glyphs", "-o", out, "--family-name", "Round Trip")
+    result = run_cli("export", small, tmp_path / "glyphs", "-o", out, "--family-name", "Round Trip")
     assert result.returncode == 0, result.stderr
-    info = fontgen("info", out).stdout
+    info = run_cli("info", out).stdout
     assert "Round Trip" in info and "43 of 11,172" in info
 
 
@@ -61,15 +63,15 @@ def test_export_refuses_bad_glyph_folders_and_outputs(tmp_path):
     glyphs = tmp_path / "glyphs"
     glyphs.mkdir()
     Image.fromarray(np.full((64, 64), 255, np.uint8)).save(glyphs / "hello.png")
-    assert_one_line_error(fontgen("export", small, glyphs, "-o", tmp_path / "o.ttf"), "hello.png")
+    assert_one_line_error(run_cli("export", small, glyphs, "-o", tmp_path / "o.ttf"), "hello.png")
     (glyphs / "hello.png").unlink()
     Image.fromarray(np.full((64, 48), 255, np.uint8)).save(glyphs / "U+D7A3.png")
-    assert_one_line_error(fontgen("export", small, glyphs, "-o", tmp_path / "o.ttf"), "U+D7A3.png")
+    assert_one_line_error(run_cli("export", small, glyphs, "-o", tmp_path / "o.ttf"), "U+D7A3.png")
     (glyphs / "U+D7A3.png").unlink()
     image = np.full((64, 64), 255, np.uint8)
     image[10:50, 10:50] = 0
     Image.fromarray(image).save(glyphs / "U+D7A3.png")
-    result = fontgen("export", small, glyphs, "-o", tmp_path / "no" / "such" / "dir" / "o.ttf")
+    result = run_cli("export", small, glyphs, "-o", tmp_path / "no" / "such" / "dir" / "o.ttf")
     assert_one_line_error(result, "o.ttf")
     assert not (tmp_path / "o.ttf").exists() and not list(tmp_path.glob("**/*partial*"))
 
@@ -85,20 +87,20 @@ def test_export_and_complete_refuse_what_they_cannot_do_in_one_line(tmp_path):
 
     small = build_hangul_font(tmp_path / "s.ttf", glyph_data.ksx1001_syllables()[:40], source=NANUM_GOTHIC)
     glyphs = write_glyph_folder(tmp_path / "glyphs", [0xD7A3])
-    assert_one_line_error(fontgen("export", small, glyphs, "-o", small), "would overwrite the source")
-    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.otf", "--format", "otf"), "--format otf")
-    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.ttf", "--chars", "ABC"), "U+0041")
+    assert_one_line_error(run_cli("export", small, glyphs, "-o", small), "would overwrite the source")
+    assert_one_line_error(run_cli("complete", small, "-o", tmp_path / "o.otf", "--format", "otf"), "--format otf")
+    assert_one_line_error(run_cli("complete", small, "-o", tmp_path / "o.ttf", "--chars", "ABC"), "U+0041")
     import torch
 
     if not torch.cuda.is_available():  # on a machine with a GPU, --device cuda is what the user asked for
-        assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.ttf", "--device", "cuda"), "no CUDA")
-    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.ttf", "--refine", "2"), "--refine 2.0: choose")
-    assert_one_line_error(fontgen("complete", small, "-o", tmp_path / "o.ttf", "--method", "compose", "--refine",
+        assert_one_line_error(run_cli("complete", small, "-o", tmp_path / "o.ttf", "--device", "cuda"), "no CUDA")
+    assert_one_line_error(run_cli("complete", small, "-o", tmp_path / "o.ttf", "--refine", "2"), "--refine 2.0: choose")
+    assert_one_line_error(run_cli("complete", small, "-o", tmp_path / "o.ttf", "--method", "compose", "--refine",
                                   "0.5"), "with a learned model")
     restricted = TTFont(small)
     restricted["OS/2"].fsType = 0x0002
     restricted.save(tmp_path / "restricted.ttf")
-    assert_one_line_error(fontgen("export", tmp_path / "restricted.ttf", glyphs, "-o", tmp_path / "r.ttf"),
+    assert_one_line_error(run_cli("export", tmp_path / "restricted.ttf", glyphs, "-o", tmp_path / "r.ttf"),
                           "forbid modification")
     variable = TTFont(small)
     fvar = table__f_v_a_r()
@@ -108,11 +110,11 @@ def test_export_and_complete_refuse_what_they_cannot_do_in_one_line(tmp_path):
     variable["fvar"] = fvar
     variable["name"].setName("Weight", 256, 3, 1, 0x409)
     variable.save(tmp_path / "variable.ttf")
-    assert_one_line_error(fontgen("export", tmp_path / "variable.ttf", glyphs, "-o", tmp_path / "v.ttf"),
+    assert_one_line_error(run_cli("export", tmp_path / "variable.ttf", glyphs, "-o", tmp_path / "v.ttf"),
                           "variable fonts are not supported")
     noto = glyph_data.corpus_font("NotoSansCJKKR-Regular")
     private_use = write_glyph_folder(tmp_path / "private-use", [0xF0000])
-    assert_one_line_error(fontgen("export", noto.path, private_use, "-o", tmp_path / "n.otf", "--face", noto.face),
+    assert_one_line_error(run_cli("export", noto.path, private_use, "-o", tmp_path / "n.otf", "--face", noto.face),
                           "OpenType limit of 65,535")
     assert not list(tmp_path.glob("[ornv].*tf")) and not list(tmp_path.glob("*.fontgen"))
 

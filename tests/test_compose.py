@@ -25,6 +25,7 @@ from fontgen.fonts import file_sha256, open_font, subset_font
 from fontgen.generate import generate
 from fontgen import jamo as jamo_module
 from fontgen import learn as learn_module
+from fontgen import readability as readability_module
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, REFERENCE_BOX_SIZE, SHIPPED_REFERENCE_BOXES,
                           ComponentRenderer, JamoSegmenter, VariantTable, available_references, build_reference_boxes,
                           composite_jamo, composite_labels, ink_box, jamo_iou, jamo_value, reference_boxes, roles_of,
@@ -946,38 +947,39 @@ def test_names_users_really_have_work_end_to_end(small_font, tiny_model, learn_r
     assert drawn.drawn == 1 and (tmp_path / "그림" / f"U+{chars[0]:04X}.png").exists()
 
 
-def test_a_font_learned_again_reuses_its_jamo_labels(small_font, tmp_path):
-    """The labels of a font file are kept in the cache: learning it into another folder labels nothing
-    again and plans the same."""
-    first = learn(small_font, tmp_path / "first.fontgen", method="compose", progress=False)
-    second = learn(small_font, tmp_path / "second.fontgen", method="compose", progress=False)
+def test_a_font_learned_again_reuses_its_jamo_inventory_or_its_labels(small_font, tmp_path, monkeypatch):
+    """A font file's jamo inventory is kept in the cache: learned again into another folder, it is copied, not made
+    again, and a folder holding one that another recognizer or other re-plan rules made gets the current one.
+    When fontgen's recognizer changes (an upgrade), the inventory is made again from the labels the cache keeps."""
+    cache = tmp_path / "cache"  # this test's own: other tests learn the same font
+    first = learn(small_font, tmp_path / "first.fontgen", method="compose", progress=False, cache_dir=cache)
+    second = learn(small_font, tmp_path / "second.fontgen", method="compose", progress=False, cache_dir=cache)
     summaries = [json.loads((f / "manifest.json").read_text())["jamo_inventory"] for f in (first, second)]
-    assert summaries[1]["labels_reused"] == summaries[1]["labelled"] > 0
-    plans = [json.loads((f / compose_module.INVENTORY_FILE).read_text())["plan"] for f in (first, second)]
-    assert plans[0] == plans[1]
-    # The cache keeps the registration's labels; both folders hold them recut where the pen's jamo touch, alike.
-    assert summaries[1]["shared_strokes_recut"] == summaries[0]["shared_strokes_recut"] > 0
-    labels = [compose_module._load_labels(f / compose_module.LABELS_FILE, file_sha256(small_font))
-              for f in (first, second)]
-    assert labels[0].keys() == labels[1].keys() and all((labels[0][c] == labels[1][c]).all() for c in labels[0])
-
-    # Learned again into the same folder, the inventory is kept, unless another recognizer made its readings or
-    # other rules re-planned what it misread (fontgen upgraded): then it is made again, its labels kept.
-    again = learn(small_font, second, method="compose", progress=False)
-    assert json.loads((again / "manifest.json").read_text())["jamo_inventory"].get("kept_from_an_earlier_run")
+    assert not summaries[0].get("kept_from_an_earlier_run") and summaries[1]["kept_from_an_earlier_run"]
+    for name in (compose_module.INVENTORY_FILE, compose_module.LABELS_FILE, "jamo_source.ttf"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
     stored = json.loads((second / compose_module.INVENTORY_FILE).read_text())
-    (second / compose_module.INVENTORY_FILE).write_text(json.dumps({**stored, "recognizer_sha256": "0" * 64}))
-    again = learn(small_font, second, method="compose", progress=False)
-    summary = json.loads((again / "manifest.json").read_text())["jamo_inventory"]
-    assert not summary.get("kept_from_an_earlier_run") and summary["labels_reused"] == summary["labelled"]
-    assert json.loads((second / compose_module.INVENTORY_FILE).read_text())["recognizer_sha256"] == stored[
-        "recognizer_sha256"] != "0" * 64
-    older = {key: value for key, value in stored.items() if key != "replan_rules"}
-    (second / compose_module.INVENTORY_FILE).write_text(json.dumps(older))
-    again = learn(small_font, second, method="compose", progress=False)
-    assert not json.loads((again / "manifest.json").read_text())["jamo_inventory"].get("kept_from_an_earlier_run")
-    rules = json.loads((second / compose_module.INVENTORY_FILE).read_text())["replan_rules"]
-    assert rules == compose_module.REPLAN_RULES
+    planned = [int(key[2:], 16) for key in list(stored["plan"])[:2]]
+    assert generate(second, tmp_path / "glyphs", planned, method="compose", progress=False).composed == 2
+
+    for stale in ({**stored, "recognizer_sha256": "0" * 64},
+                  {key: value for key, value in stored.items() if key != "replan_rules"}):
+        (second / compose_module.INVENTORY_FILE).write_text(json.dumps(stale))
+        again = learn(small_font, second, method="compose", progress=False, cache_dir=cache)
+        assert json.loads((again / "manifest.json").read_text())["jamo_inventory"]["kept_from_an_earlier_run"]
+        assert json.loads((second / compose_module.INVENTORY_FILE).read_text()) == stored
+
+    monkeypatch.setattr(learn_module, "recognizer_sha256", lambda: "1" * 64)  # fontgen upgraded
+    monkeypatch.setattr(readability_module, "recognizer_sha256", lambda: "1" * 64)
+    third = learn(small_font, tmp_path / "third.fontgen", method="compose", progress=False, cache_dir=cache)
+    summary = json.loads((third / "manifest.json").read_text())["jamo_inventory"]
+    assert not summary.get("kept_from_an_earlier_run") and summary["labels_reused"] == summary["labelled"] > 0
+    assert json.loads((third / compose_module.INVENTORY_FILE).read_text())["plan"] == stored["plan"]
+    # The cache keeps the registration's labels; both folders hold them recut where the pen's jamo touch, alike.
+    assert summary["shared_strokes_recut"] == summaries[0]["shared_strokes_recut"] > 0
+    labels = [compose_module._load_labels(f / compose_module.LABELS_FILE, file_sha256(small_font))
+              for f in (first, third)]
+    assert labels[0].keys() == labels[1].keys() and all((labels[0][c] == labels[1][c]).all() for c in labels[0])
 
 
 def test_labels_of_another_segmentation_are_made_again_but_a_style_keeps_its_own(small_font, tmp_path, monkeypatch):
