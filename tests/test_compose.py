@@ -630,37 +630,48 @@ def test_a_pair_built_in_a_hand_drawn_font_goes_where_its_nearest_pairs_sit():
 
 
 @requires_corpus
-def test_a_pair_built_where_references_place_jamo_is_split_as_they_split_the_syllables_own_pair():
-    """NanumMyeongjo with 261 of its drawn syllables, none ending in ㄳ ㄵ ㄶ ㄾ ㅀ ㅄ, its jamo placed as the closest
-    reference fonts place them: a pair built from two letters is split as the references split that syllable's own
-    pair (ㄳ's ㄱ narrower than the ㄹ of the ㄺ its box comes from), which lies closer to the foundry's own letters
-    than the known pair's split, moved."""
+def test_a_pair_built_where_references_place_jamo_takes_a_like_pairs_box_split_as_they_split_its_own(monkeypatch):
+    """NanumGothicBold with 261 of its drawn syllables, none ending in ㄳ ㄵ ㄶ ㄾ ㅀ ㅄ, its jamo placed as the
+    closest reference fonts place them: a pair built from two letters takes its box from a nearby pair drawn with
+    the same letters (LAYOUT_LETTER_PENALTY; the references grow ㄻ's box into ㅀ's by their tall ㅎ), and is split as
+    the references split the syllable's own pair, not as the pair it came from splits (ㄺ's ㄹ is wider than ㄳ's
+    ㄱ). Each lies closer to the foundry's own letters than without."""
     from fontgen.compose import _map_box, built_jamo_box
 
-    serif = glyph_data.corpus_font("NanumMyeongjo")
+    sans = glyph_data.corpus_font("NanumGothicBold")
     finals = glyph_data.FINALS
     lacking = {finals.index(x) for x in "ㄳㄵㄶㄾㅀㅄ"}
     drawn = glyph_data.ksx1001_syllables()
     known = [c for c in drawn[::9] if glyph_data.decompose(c).final not in lacking]
-    composer = composer_for_font(serif.path, serif.face, known, None)
-    placement = ReferencePlacement(composer.font.closest_references)
-    foundry = FontJamo(serif.path, serif.face, frame=composer.font.frame)  # the rest are the foundry's composites
-    targets = [c for c in glyph_data.all_syllables()[::13] if glyph_data.decompose(c).final in lacking
-               and c not in set(drawn) and composer.inventory.can_compose(c)][:60]
-    layout_split, reference_split = [], []
-    for codepoint in targets:
-        for source in composer.sources(codepoint):
-            if source.role != FINAL or not source.built:
-                continue
-            truth = foundry.pair_boxes(codepoint, FINAL)[source.part - 1]
-            whole = composer.font.jamo_box(source.layout, FINAL)
-            placed = placement.box(FINAL, source.layout, codepoint, whole)
-            half = composer.font.pair_boxes(source.layout, FINAL)[source.part - 1]
-            layout_split.append(np.abs(_map_box(half, whole, placed) - truth).mean())
-            reference_split.append(np.abs(built_jamo_box(composer.font, codepoint, source, composer.boxes, placement)
-                                          - truth).mean())
-    assert len(reference_split) == 2 * len(targets) >= 100
-    assert np.mean(reference_split) < 0.9 * np.mean(layout_split), (np.mean(reference_split), np.mean(layout_split))
+    lacking_pairs = [c for c in glyph_data.all_syllables()[::13] if glyph_data.decompose(c).final in lacking
+                     and c not in set(drawn)]
+
+    def built_halves_error(letter_penalty: float) -> tuple[float, float]:
+        """Mean edge error of the built pairs' halves, split as the references split them and as the layout's."""
+        monkeypatch.setattr(compose_module, "LAYOUT_LETTER_PENALTY", letter_penalty)
+        composer = composer_for_font(sans.path, sans.face, known, None)
+        placement = ReferencePlacement(composer.font.closest_references)
+        foundry = FontJamo(sans.path, sans.face, frame=composer.font.frame)  # the rest are its composites
+        targets = [c for c in lacking_pairs if composer.inventory.can_compose(c)][:60]
+        reference_split, layout_split = [], []
+        for codepoint in targets:
+            for source in composer.sources(codepoint):
+                if source.role != FINAL or not source.built:
+                    continue
+                truth = foundry.pair_boxes(codepoint, FINAL)[source.part - 1]
+                whole = composer.font.jamo_box(source.layout, FINAL)
+                placed = placement.box(FINAL, source.layout, codepoint, whole)
+                half = composer.font.pair_boxes(source.layout, FINAL)[source.part - 1]
+                layout_split.append(np.abs(_map_box(half, whole, placed) - truth).mean())
+                reference_split.append(np.abs(built_jamo_box(composer.font, codepoint, source, composer.boxes,
+                                                             placement) - truth).mean())
+        assert len(reference_split) == 2 * len(targets) >= 100
+        return float(np.mean(reference_split)), float(np.mean(layout_split))
+
+    like_letters, its_split = built_halves_error(compose_module.LAYOUT_LETTER_PENALTY)
+    any_letters, _ = built_halves_error(0.0)
+    assert like_letters < 0.97 * any_letters
+    assert like_letters < 0.9 * its_split
 
 
 @pytest.fixture(scope="module")
