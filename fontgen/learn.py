@@ -431,8 +431,8 @@ def _jamo_inventory(font: Path, face: int, out: Path, known: list[int], cache_di
     if existing and _inventory_is_current(existing, source_sha256):
         return {**existing["summary"], "seconds": 0.0, "kept_from_an_earlier_run": True}
     cached = _inventory_cache(cache_dir, source_sha256)
-    if (summary := _copy_inventory(cached, out, source_sha256)) is not None:  # learned before into another folder
-        return {**summary, "seconds": 0.0, "kept_from_an_earlier_run": True}
+    if _composes(cached, known) and (summary := _copy_inventory(cached, out, source_sha256)) is not None:
+        return {**summary, "seconds": 0.0, "kept_from_an_earlier_run": True}  # learned before into another folder
     started = time.time()
     try:
         summary = write_inventory(font, face, out, known, source_sha256, VariantTable.shipped(), progress,
@@ -462,6 +462,17 @@ def _inventory_cache(cache_dir: Path, source_sha256: str) -> Path:
     2,350-syllable font's takes minutes): one per font file, recognizer, re-plan rules and segmentation."""
     return (Path(cache_dir) / "jamo-inventories" /
             f"{source_sha256[:32]}-{recognizer_sha256()[:16]}-rules{REPLAN_RULES}-labels{LABELS_VERSION}")
+
+
+def _composes(folder: Path, known: list[int]) -> bool:
+    """Whether a folder's jamo inventory loads whole (a cached one damaged on disk is made again, not copied)."""
+    if not (folder / INVENTORY_FILE).is_file():
+        return False
+    try:
+        composer = load_composer(folder, known)
+    except FontgenError:
+        return False
+    return bool(composer.font.segmented)  # labels that do not read load as none
 
 
 def _copy_inventory(source: Path, target: Path, source_sha256: str) -> dict | None:

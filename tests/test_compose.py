@@ -991,6 +991,12 @@ def test_a_font_learned_again_reuses_its_jamo_inventory_or_its_labels(small_font
     labels = [compose_module._load_labels(f / compose_module.LABELS_FILE, file_sha256(small_font))
               for f in (first, third)]
     assert labels[0].keys() == labels[1].keys() and all((labels[0][c] == labels[1][c]).all() for c in labels[0])
+    # A cached inventory whose labels were damaged on disk is made again, not copied.
+    [kept] = [f for f in (cache / "jamo-inventories").iterdir() if "1111111111111111" in f.name]
+    (kept / compose_module.LABELS_FILE).write_bytes(b"damaged")
+    fourth = learn(small_font, tmp_path / "fourth.fontgen", method="compose", progress=False, cache_dir=cache)
+    assert not json.loads((fourth / "manifest.json").read_text())["jamo_inventory"].get("kept_from_an_earlier_run")
+    assert compose_module._load_labels(kept / compose_module.LABELS_FILE, file_sha256(small_font))  # cached again
 
 
 def test_labels_of_another_segmentation_are_made_again_but_a_style_keeps_its_own(small_font, tmp_path, monkeypatch):
