@@ -693,6 +693,9 @@ class ContextBoxes:
         return self._pair_box[role, codepoint]
 
 
+UNIT_BOX = np.array([0.0, 0.0, 1.0, 1.0])  # a box's edges as shares of an enclosing box, mapped by `_map_box`
+
+
 @lru_cache(maxsize=None)
 def reference_pair_splits(name: str) -> dict[tuple[int, int], np.ndarray]:
     """Where the two letters of each pair (LETTER_PAIRS: ㄲ, ㄺ) sit in a composite reference font's syllables:
@@ -714,22 +717,10 @@ def reference_pair_splits(name: str) -> dict[tuple[int, int], np.ndarray]:
                 ink = renderer.render_component(mine[0])
                 whole, (left, right) = ink_box(ink), pair_halves(ink)
                 by_glyph[key] = None if whole is None or left is None or right is None else np.stack(
-                    [_box_share(left, whole), _box_share(right, whole)])
+                    [_map_box(left, whole, UNIT_BOX), _map_box(right, whole, UNIT_BOX)])
             if by_glyph[key] is not None:
                 splits[role, codepoint] = by_glyph[key]
     return splits
-
-
-def _box_share(box: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """A box as shares of an enclosing box (0: its top or left edge, 1: its bottom or right)."""
-    size = np.maximum(whole[2:] - whole[:2], 1e-6)
-    return np.concatenate([(box[:2] - whole[:2]) / size, (box[2:] - whole[:2]) / size])
-
-
-def _share_of_box(share: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """The box at `share` (`_box_share`) of `whole`."""
-    size = whole[2:] - whole[:2]
-    return np.concatenate([whole[:2] + share[:2] * size, whole[:2] + share[2:] * size])
 
 
 class ReferencePlacement:
@@ -1026,7 +1017,7 @@ def built_jamo_box(font: FontJamo, codepoint: int, source: JamoSource, boxes: Co
         # The layout's pair splits as its own letters do (ㄺ's ㄹ is wider than ㄳ's ㄱ): the references split the
         # syllable's own pair.
         split = None if source.part == WHOLE else placement.pair_split(source.role, codepoint)
-        return _map_box(box, whole, placed) if split is None else _share_of_box(split[source.part - 1], placed)
+        return _map_box(box, whole, placed) if split is None else _map_box(split[source.part - 1], UNIT_BOX, placed)
     context = box_context(source.role, glyph_data.decompose(codepoint))
     box = None if boxes is None else boxes.box(context)
     if box is None or source.part == WHOLE:
