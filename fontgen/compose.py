@@ -14,8 +14,9 @@ syllables, from the box its role takes in the donor's context to the box it take
 measured on the font's own syllables, where most fonts redraw the jamo in the target's context. A consonant
 the font never draws in a role is built as a type designer would draw it: a pair (ㄳ, ㄲ) from its two
 letters side by side, a single letter from its drawing in the other role, set into the box of a pair or a
-letter of the same shape the font does draw. A vowel the font never draws cannot be composed: the model
-draws those syllables.
+letter of the same shape the font does draw. A vowel with two ticks the font never draws (ㅒ, the rarest
+vowel of KS X 1001, and ㅖ) is built from the one with one tick (ㅐ, ㅔ), its tick doubled as far apart as the
+font's ㅑ (ㅕ) draws its two; the model draws the syllables of any other vowel the font never draws.
 """
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ def box_context(role: int, jamo: glyph_data.Jamo) -> tuple:
 
 
 WHOLE, LEFT, RIGHT = 0, 1, 2  # a jamo's ink whole, or one letter of a jamo built from two side by side
+TICKS = 3  # a vowel drawn as another with its one tick doubled (ㅒ as ㅐ), the ticks spaced as in `layout`'s vowel
 # Jamo drawn as two letters side by side: a font that draws neither ㄳ nor ㅄ still draws their letters.
 LETTER_PAIRS = {"ㄲ": "ㄱㄱ", "ㄸ": "ㄷㄷ", "ㅃ": "ㅂㅂ", "ㅆ": "ㅅㅅ", "ㅉ": "ㅈㅈ", "ㄳ": "ㄱㅅ", "ㄵ": "ㄴㅈ",
                 "ㄶ": "ㄴㅎ", "ㄺ": "ㄹㄱ", "ㄻ": "ㄹㅁ", "ㄼ": "ㄹㅂ", "ㄽ": "ㄹㅅ", "ㄾ": "ㄹㅌ", "ㄿ": "ㄹㅍ",
@@ -158,6 +160,13 @@ LETTER_PAIRS = {"ㄲ": "ㄱㄱ", "ㄸ": "ㄷㄷ", "ㅃ": "ㅂㅂ", "ㅆ": "ㅅ�
 SAME_SHAPE = {"ㅋ": "ㄱ", "ㄱ": "ㅋ", "ㅊ": "ㅈㅅ", "ㅈ": "ㅊㅅ", "ㅅ": "ㅈ", "ㅌ": "ㄷ", "ㄷ": "ㅌㄴ", "ㅍ": "ㅂㅁ",
               "ㅂ": "ㅁ", "ㅁ": "ㅂ", "ㅎ": "ㅇ", "ㅇ": "ㅎ", "ㄴ": "ㄷ", "ㄹ": "ㄷ"}
 BUILT_DISTANCE = 1.0  # a built jamo's context distance: no font reuses a drawing there
+# 256 random KS X 1001 syllables lack a vowel one time in five (18 cuts of 100): ㅒ (15 syllables of 2,350) in 12,
+# ㅖ in 3. Those two are built as a type designer draws them: the font's ㅐ (ㅔ) with its tick doubled, the two
+# ticks as far apart as the font's ㅑ (ㅕ) draws its own (`doubled_tick`); 15 or 16 of 16 such syllables read as
+# intended on UnDotum and NanumBarunGothicBold. Vowels built from a vowel and ㅣ set where a like vowel has its
+# two parts (ㅚ, ㅟ, ㅙ, ㅞ as ㅟ, ㅚ, ㅞ, ㅙ; ㅐ as ㅒ) read as intended in 0 to 9 of 16 (ㅐ: 4 on the bold sans,
+# its tick lost): those are left to the model (BENCHMARKS.md, "Vowels a font never draws").
+DOUBLED_TICKS = {"ㅒ": ("ㅐ", "ㅑ"), "ㅖ": ("ㅔ", "ㅕ")}
 # A pair built from two letters takes its box from a pair the font draws (`Inventory._layout`): one sharing its
 # letters, in place, is worth this much context penalty a letter. The references move the box from one pair to
 # another as they draw the letters (ㄻ -> ㅀ grows by their tall ㅎ, NanumBarunGothicBold's does not). 256 known,
@@ -174,7 +183,9 @@ class JamoSource:
 
     A jamo the font never draws in its role is built: from the same letter in the other role (`donor_role`)
     or from two letters side by side (`part` LEFT and RIGHT, two sources), set into the box the same jamo
-    (a pair: the pair's half) takes in `layout`, a known syllable, or into its context's box (layout None).
+    (a pair: the pair's half) takes in `layout`, a known syllable, or into its context's box (layout None); or, a
+    vowel with two ticks, from the donor's vowel with one (`part` TICKS, one source), the ticks as far apart as in
+    `layout`'s vowel.
     """
 
     role: int
@@ -252,8 +263,10 @@ class Inventory:
         letters = _letters(role)
         if letter in letters and (role, letters.index(letter)) in self.by_jamo:
             return True
-        if not build or role == MEDIAL:
+        if not build:
             return False
+        if role == MEDIAL:
+            return letter in DOUBLED_TICKS and all(self._has_letter(MEDIAL, v) for v in DOUBLED_TICKS[letter])
         if letter in LETTER_PAIRS:
             return all(self._has_letter(role, part) or self._has_letter(_other(role), part)
                        for part in LETTER_PAIRS[letter])
@@ -317,15 +330,20 @@ class Inventory:
 
     def built_sources(self, role: int, codepoint: int,
                       avoid: frozenset[tuple[int, int]] = frozenset()) -> list[JamoSource]:
-        """A consonant built from letters, as a type designer builds one the font never draws in `role` (or draws
-        too rarely for one drawing to read right): a pair (ㄳ, ㄲ) from its two letters side by side in the box of a
+        """A jamo built from letters, as a type designer builds one the font never draws in `role` (or draws too
+        rarely for one drawing to read right): a pair (ㄳ, ㄲ) from its two letters side by side in the box of a
         pair the font draws, a single letter from its drawing in the other consonant role, in the box of the letter
-        of the closest shape (empty: cannot). No letter drawing in `avoid` is taken while the font draws that letter
-        elsewhere."""
-        if role == MEDIAL:
-            return []
+        of the closest shape, a vowel with two ticks from the one with one (DOUBLED_TICKS; empty: cannot). No
+        letter drawing in `avoid` is taken while the font draws that letter elsewhere."""
         target = glyph_data.decompose(codepoint)
         letter = _letters(role)[jamo_value(role, target)]
+        if role == MEDIAL:
+            if letter not in DOUBLED_TICKS:
+                return []
+            single, spacing = (self._letter_source(role, codepoint, v, avoid) for v in DOUBLED_TICKS[letter])
+            if single is None or spacing is None:
+                return []
+            return [JamoSource(role, single[0], BUILT_DISTANCE, TICKS, MEDIAL, spacing[0])]
         if letter in LETTER_PAIRS:
             layout = self._layout(role, target, set(LETTER_PAIRS))
             parts = [self._letter_source(role, codepoint, part, avoid) for part in LETTER_PAIRS[letter]]
@@ -531,6 +549,13 @@ class FontJamo:
             ink = without_specks(self.jamo_image(codepoint, role))
             self._letters[codepoint, role] = ink, ink_box(ink), stroke_width(ink)
         return self._letters[codepoint, role]
+
+    def doubled_tick(self, codepoint: int, spacing: int) -> np.ndarray:
+        """The vowel of a known syllable (ㅐ, ㅔ) with its tick doubled (`doubled_tick`), the ticks as far apart
+        as in the vowel of `spacing` (ㅑ, ㅕ), a known syllable."""
+        ink = self.letter_ink(codepoint, MEDIAL)[0]
+        letter = glyph_data.MEDIALS[glyph_data.decompose(codepoint).medial]
+        return doubled_tick(ink, tick_spacing(self.letter_ink(spacing, MEDIAL)[0]), between=letter == "ㅐ")
 
     def large_labels(self, codepoint: int) -> np.ndarray:
         """The syllable's jamo labels at COMPOSE_SIZE, on its ink pixels."""
@@ -920,6 +945,12 @@ def place_jamo(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes:
     built jamo goes into the box `built_jamo_box` gives it."""
     placed = []
     for source in sources:
+        if source.part == TICKS:  # the donor's vowel, its tick doubled, moved as the donor's own vowel would be
+            ink, own = font.doubled_tick(source.donor, source.layout), font.jamo_box(source.donor, source.role)
+            moved = placement is not None and own is not None
+            placed.append(PlacedJamo(source, ink, own, placement.box(source.role, source.donor, codepoint, own)
+                                     if moved else None))
+            continue
         if source.built:
             ink, own, width = font.letter_ink(source.donor, source.ink_role)
             target = None if own is None else built_jamo_box(font, codepoint, source, boxes, placement)
@@ -945,7 +976,7 @@ def placed_ink(jamo: PlacedJamo) -> np.ndarray:
     """A jamo's ink moved into its box (a built letter keeps the font's weight as a type designer would)."""
     if jamo.target is None:
         return jamo.ink
-    if jamo.source.built:
+    if jamo.source.built and jamo.source.part != TICKS:
         return fit_strokes(jamo.ink, jamo.own, jamo.target, jamo.stroke_width)
     return warp_box(jamo.ink, jamo.own, jamo.target, min_side=2, margin=WARP_MARGIN)
 
@@ -1071,6 +1102,94 @@ def pair_halves(ink: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
     if second is not None:
         second = second + np.array([0, split, 0, split])
     return first, second
+
+
+# The stems of a vowel: the rightmost column right of its middle with ink down STEM_PEAK of the tallest there,
+# and the columns beside it down to STEM_COLUMN of its ink.
+STEM_PEAK = 0.85
+STEM_COLUMN = 0.6
+
+
+def _stem_run(columns: np.ndarray, peak: int) -> tuple[int, int]:
+    """The run of columns around `peak` with ink down to STEM_COLUMN of the peak's."""
+    start, end = peak, peak + 1
+    while start > 0 and columns[start - 1] >= STEM_COLUMN * columns[peak]:
+        start -= 1
+    while end < len(columns) and columns[end] >= STEM_COLUMN * columns[peak]:
+        end += 1
+    return start, end
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+# Where the font's ㅑ or ㅕ cannot be read, its ticks lie this share of the vowel's height apart (the compatibility
+# letters ㅒ and ㅖ of ten corpus fonts: 0.24-0.31, the hand-drawn 0.40-0.46).
+TICK_SPACING = 0.28
+# A tick's rows: those inked across TICK_ACROSS of the part it lies in, and the rows above and below them inked
+# across TICK_EDGE of it (its slanted or rounded ends).
+TICK_ACROSS = 0.4
+TICK_EDGE = 0.1
+
+
+def tick_spacing(ink: np.ndarray) -> float:
+    """How far apart the two ticks of a vowel with two (ㅑ, ㅕ) lie, as a share of the vowel's height: the two
+    largest runs of rows inked beside its stem (TICK_SPACING where there are not two)."""
+    box = ink_box(ink)
+    if box is None:
+        return TICK_SPACING
+    top, left, bottom, right = box.astype(int)
+    mask = ink[top:bottom, left:right] >= 128
+    columns = mask.sum(axis=0)
+    start, end = _stem_run(columns, int(np.argmax(columns)))
+    beside = mask[:, end:] if columns[end:].sum() >= columns[:start].sum() else mask[:, :start]
+    runs = sorted(_runs(beside.any(axis=1)), key=lambda run: beside[run[0]:run[1]].sum())[-2:]
+    if len(runs) < 2:
+        return TICK_SPACING
+    (a0, a1), (b0, b1) = runs
+    return abs((a0 + a1) - (b0 + b1)) / 2 / max(bottom - top, 1)
+
+
+def doubled_tick(ink: np.ndarray, spacing: float, between: bool) -> np.ndarray:
+    """A vowel with one tick (ㅐ, ㅔ) drawn with two (ㅒ, ㅖ): the tick, the ink between its two stems (`between`,
+    ㅐ) or left of the first (ㅔ), moved up and copied down by half of `spacing` of the vowel's height each. The
+    stems are the tallest run of columns right of the vowel's middle and the tallest left of that."""
+    box = ink_box(ink)
+    if box is None:
+        return ink
+    top, left, bottom, right = box.astype(int)
+    columns = (ink[top:bottom, left:right] >= 128).sum(axis=0)
+    middle = len(columns) // 2
+    if middle < 1 or not columns[middle:].any():
+        return ink
+    stem = _stem_run(columns, middle + int(np.flatnonzero(columns[middle:] >= STEM_PEAK * columns[middle:].max())[-1]))
+    first = _stem_run(columns, int(np.argmax(columns[:stem[0]]))) if stem[0] > 0 else (0, 0)
+    cut = slice(left + first[1], left + stem[0]) if between else slice(left, left + first[0])
+    part = ink[:, cut]
+    if part.shape[1] < 2:
+        return ink
+    # The tick runs across the part; the edge of a stem beside it (a serif stem widens at its ends) does not.
+    inked = (part >= 128).sum(axis=1)
+    rows = _runs(inked >= TICK_ACROSS * part.shape[1])
+    if not rows:
+        return ink
+    t0, t1 = max(rows, key=lambda run: part[run[0]:run[1]].sum())
+    while t0 > 0 and inked[t0 - 1] >= TICK_EDGE * part.shape[1]:
+        t0 -= 1
+    while t1 < len(inked) and inked[t1] >= TICK_EDGE * part.shape[1]:
+        t1 += 1
+    tick = part[t0:t1].copy()
+    out = ink.copy()
+    out[t0:t1, cut] = 0
+    shift = int(round(spacing * (bottom - top) / 2))
+    for start in (t0 - shift, t0 + shift):
+        lo, hi = max(start, 0), min(start + len(tick), len(out))
+        if lo < hi:
+            out[lo:hi, cut] = np.maximum(out[lo:hi, cut], tick[lo - start:hi - start])
+    return out
 
 
 SPECK = 0.03  # share of a jamo's ink below which a separate piece is a neighbour's, cut off with it

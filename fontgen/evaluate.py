@@ -55,6 +55,8 @@ def frame_in_other_font(frame: EmFrame, other_units_per_em: int, other_advance: 
 
 
 def choose_known(hangul: list[int], known: str | int, seed: int = 0) -> list[int]:
+    """An eval case's known syllables: the font's KS X 1001 syllables (`ksx1001`), or `known` of them drawn at
+    random with `seed`."""
     have = set(hangul)
     ksx = [c for c in glyph_data.ksx1001_syllables() if c in have]
     if str(known) == "ksx1001":
