@@ -540,6 +540,13 @@ def test_a_misread_jamo_is_tried_with_its_next_donors_first_then_each_other_jamo
     assert len(alternative_plans(inventory, syllable, sources, pairs=False)) == 3
 
 
+def undotum_cut(known: list[int], folder: Path):
+    """UnDotum cut to `known`, and its composer as learn leaves it in `folder`."""
+    cut = subset_font(UN_DOTUM, 0, known, folder / "UnDotum-cut.ttf")
+    write_inventory(cut, 0, folder, known, file_sha256(cut), None, progress=False, check_reading=False)
+    return cut, load_composer(folder, known)
+
+
 def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(tmp_path):
     """UnDotum without any syllable ending in ㄳ, ㅄ or ㅋ: those finals are built from ㄱ and ㅅ, ㅂ and ㅅ,
     and the initial ㅋ, and the syllables come out closer to the foundry's own than to the same syllables
@@ -547,9 +554,7 @@ def test_pairs_and_finals_the_font_lacks_are_built_where_the_foundry_drew_them(t
     finals = glyph_data.FINALS
     lacking = {finals.index(x) for x in "ㄳㅄㅋ"}
     known = [c for c in glyph_data.ksx1001_syllables()[::3] if glyph_data.decompose(c).final not in lacking]
-    cut = subset_font(UN_DOTUM, 0, known, tmp_path / "UnDotum-cut.ttf")
-    write_inventory(cut, 0, tmp_path, known, file_sha256(cut), None, progress=False, check_reading=False)
-    composer = load_composer(tmp_path, known)
+    cut, composer = undotum_cut(known, tmp_path)
     targets = [c for c in glyph_data.all_syllables()[::31] if glyph_data.decompose(c).final in lacking][:20]
     assert all(any(s.built for s in composer.sources(c)) for c in targets)
     fresh = composer_for_font(cut, 0, known, None)
@@ -606,9 +611,7 @@ def test_a_vowel_the_font_never_draws_is_built_from_the_vowels_it_draws(tmp_path
     medials = glyph_data.MEDIALS
     lacking = {medials.index(v) for v in "ㅒㅖ"}
     known = [c for c in glyph_data.ksx1001_syllables()[::3] if glyph_data.decompose(c).medial not in lacking]
-    cut = subset_font(UN_DOTUM, 0, known, tmp_path / "UnDotum-cut.ttf")
-    write_inventory(cut, 0, tmp_path, known, file_sha256(cut), None, progress=False, check_reading=False)
-    composer = load_composer(tmp_path, known)
+    composer = undotum_cut(known, tmp_path)[1]
     missing = [c for c in glyph_data.all_syllables()[::5] if glyph_data.decompose(c).medial in lacking]
     targets = missing[::7][:18]
     assert {medials[glyph_data.decompose(c).medial] for c in targets} == set("ㅒㅖ")
