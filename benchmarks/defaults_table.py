@@ -26,7 +26,8 @@ STAGE_SECTIONS = {"textual inversion": "ti", "LoRA": "lora", "DreamBooth": "drea
 # The runs of the current defaults, oldest first (a font's last run wins): what the first screen of
 # BENCHMARKS.md shows when the script is run without arguments.
 CURRENT = {
-    "compose": ["eval-compose-ksx-likeletters.json", "eval-compose-256-likeletters.json"],
+    "compose": ["eval-compose-ksx-likeletters.json", "eval-compose-256-likeletters.json",
+                "eval-compose-ksx-reused.json", "eval-compose-256-reused.json"],
     "lora": ["eval-lora-ksx-ink.json", "eval-lora-ksx-edge.json", "eval-lora-256-level.json",
              "eval-lora-256-level-brush-recipe.json"],
     "readability": [],  # re-read cells for runs made before eval read them (none of the current ones)
