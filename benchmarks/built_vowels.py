@@ -36,9 +36,8 @@ def composed(font_path: Path, face: int, known: list[int], targets: list[int], w
     return downsize(np.stack([composer.compose(c) for c in targets]), 128), plan, composer
 
 
-def reading(composer, known: list[int], images: np.ndarray, targets: list[int]) -> float:
-    """The share of `images` the recognizer adapted to the font reads as the intended syllables."""
-    reader = font_reader(composer.font, known)
+def reading(reader, images: np.ndarray, targets: list[int]) -> float:
+    """The share of `images` the recognizer `reader` reads as the intended syllables."""
     read, _ = read_with_likelihood(reader, downsize(images, RECOGNIZER_SIZE), targets)
     return float(np.mean([a == b for a, b in zip(read, targets)]))
 
@@ -70,13 +69,14 @@ def main() -> None:
         renderer = GlyphRenderer(case.font.path, 128, face=case.font.face, frame=composer.font.frame)
         real = renderer.render_many(targets)
         built_vowel = sum(any(s.built for s in plan[c] if s.role == MEDIAL) for c in targets)
+        reader = font_reader(composer.font, known)  # adapted to the font's known syllables
         row = {"font": name, "known": len(known), "vowels": args.vowels, "syllables": len(targets),
                "vowel_built": built_vowel,
                "iou_built": round(similarity(real, built)["iou"], 4),
                "iou_drawn_donors": round(similarity(real, drawn)["iou"], 4),
-               "read_built": round(reading(composer, known, built, targets), 4),
-               "read_drawn_donors": round(reading(drawn_composer, with_vowels, drawn, targets), 4),
-               "read_real": round(reading(composer, known, real, targets), 4)}
+               "read_built": round(reading(reader, built, targets), 4),
+               "read_drawn_donors": round(reading(font_reader(drawn_composer.font, with_vowels), drawn, targets), 4),
+               "read_real": round(reading(reader, real, targets), 4)}
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
         FIGURES.mkdir(exist_ok=True)

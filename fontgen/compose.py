@@ -31,8 +31,9 @@ from scipy import ndimage
 import glyph_data
 from fontgen.jamo import (FINAL, INITIAL, MEDIAL, NO_BOX, PAPER, REFERENCE_BOX_SIZE, ComponentRenderer,
                           JamoSegmenter, VariantTable, available_references, box_window, composite_jamo,
-                          composite_labels, ink_box, jamo_value, label_soft_edges, rank_references, reference_boxes,
-                          reference_composites, roles_of, split_shared_strokes, warp_box, warp_transform)
+                          composite_labels, ink_box, jamo_value, label_soft_edges, mask_runs, rank_references,
+                          reference_boxes, reference_composites, roles_of, split_shared_strokes, warp_box,
+                          warp_transform)
 from fontgen.files import atomic_path, write_json_atomic
 from fontgen.fonts import open_font
 from fontgen.outlines import Contour, component_outline, contour_points, glyph_outline, transformed
@@ -471,6 +472,7 @@ class FontJamo:
         self._contour_roles: dict[int, list[tuple[Contour, int | None, dict]]] = {}
         # Per (syllable, role), kept: a donor gives its jamo to many syllables.
         self._letters: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None, float]] = {}
+        self._doubled_ticks: dict[tuple[int, int], np.ndarray] = {}
         self._jamo_boxes: dict[tuple[int, int], np.ndarray | None] = {}
         self._pair_boxes: dict[tuple[int, int], tuple[np.ndarray | None, np.ndarray | None]] = {}
 
@@ -526,6 +528,8 @@ class FontJamo:
         for role in roles_of(codepoint):
             for kept in (self._letters, self._jamo_boxes, self._pair_boxes):
                 kept.pop((codepoint, role), None)
+        for key in [key for key in self._doubled_ticks if codepoint in key]:  # its vowel, or its ticks' spacing
+            del self._doubled_ticks[key]
 
     def image(self, codepoint: int) -> np.ndarray:
         """The syllable at COMPOSE_SIZE."""
@@ -561,9 +565,12 @@ class FontJamo:
     def doubled_tick(self, codepoint: int, spacing: int) -> np.ndarray:
         """The vowel of a known syllable (ㅐ, ㅔ) with its tick doubled (`doubled_tick`), the ticks as far apart
         as in the vowel of `spacing` (ㅑ, ㅕ), a known syllable."""
-        ink = self.letter_ink(codepoint, MEDIAL)[0]
-        letter = glyph_data.MEDIALS[glyph_data.decompose(codepoint).medial]
-        return doubled_tick(ink, tick_spacing(self.letter_ink(spacing, MEDIAL)[0]), between=letter == "ㅐ")
+        if (codepoint, spacing) not in self._doubled_ticks:  # each of its syllables, and each re-plan, asks again
+            ink = self.letter_ink(codepoint, MEDIAL)[0]
+            letter = glyph_data.MEDIALS[glyph_data.decompose(codepoint).medial]
+            self._doubled_ticks[codepoint, spacing] = doubled_tick(
+                ink, tick_spacing(self.letter_ink(spacing, MEDIAL)[0]), between=letter == "ㅐ")
+        return self._doubled_ticks[codepoint, spacing]
 
     def large_labels(self, codepoint: int) -> np.ndarray:
         """The syllable's jamo labels at COMPOSE_SIZE, on its ink pixels."""
@@ -956,9 +963,9 @@ def place_jamo(font: FontJamo, codepoint: int, sources: list[JamoSource], boxes:
     for source in sources:
         if source.part == TICKS:  # the donor's vowel, its tick doubled, moved as the donor's own vowel would be
             ink, own = font.doubled_tick(source.donor, source.layout), font.jamo_box(source.donor, source.role)
-            moved = placement is not None and own is not None
-            placed.append(PlacedJamo(source, ink, own, placement.box(source.role, source.donor, codepoint, own)
-                                     if moved else None))
+            target = None if placement is None or own is None else placement.box(source.role, source.donor,
+                                                                                 codepoint, own)
+            placed.append(PlacedJamo(source, ink, own, target))
             continue
         if source.built:
             ink, own, width = font.letter_ink(source.donor, source.ink_role)
@@ -1130,12 +1137,6 @@ def _stem_run(columns: np.ndarray, peak: int) -> tuple[int, int]:
     return start, end
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-
-
 # Where the font's ㅑ or ㅕ cannot be read, its ticks lie this share of the vowel's height apart (the compatibility
 # letters ㅒ and ㅖ of ten corpus fonts: 0.24-0.31, the hand-drawn 0.40-0.46).
 TICK_SPACING = 0.28
@@ -1156,7 +1157,7 @@ def tick_spacing(ink: np.ndarray) -> float:
     columns = mask.sum(axis=0)
     start, end = _stem_run(columns, int(np.argmax(columns)))
     beside = mask[:, end:] if columns[end:].sum() >= columns[:start].sum() else mask[:, :start]
-    runs = sorted(_runs(beside.any(axis=1)), key=lambda run: beside[run[0]:run[1]].sum())[-2:]
+    runs = sorted(mask_runs(beside.any(axis=1)), key=lambda run: beside[run[0]:run[1]].sum())[-2:]
     if len(runs) < 2:
         return TICK_SPACING
     (a0, a1), (b0, b1) = runs
@@ -1183,7 +1184,7 @@ def doubled_tick(ink: np.ndarray, spacing: float, between: bool) -> np.ndarray:
         return ink
     # The tick runs across the part; the edge of a stem beside it (a serif stem widens at its ends) does not.
     inked = (part >= 128).sum(axis=1)
-    rows = _runs(inked >= TICK_ACROSS * part.shape[1])
+    rows = mask_runs(inked >= TICK_ACROSS * part.shape[1])
     if not rows:
         return ink
     t0, t1 = max(rows, key=lambda run: part[run[0]:run[1]].sum())

@@ -470,7 +470,7 @@ LOWER_STEM_MEDIALS = frozenset(glyph_data.MEDIALS.index(m) for m in "ㅜㅝㅞ�
 STEM_WIDEN = 1.5
 
 
-def _runs(row: np.ndarray) -> list[tuple[int, int]]:
+def mask_runs(row: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) of each run of True in a 1-d mask, end exclusive."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
     return list(zip(edges[::2], edges[1::2]))
@@ -480,7 +480,7 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
     """Each True pixel's horizontal run length in the mask (0 off it)."""
     out = np.zeros(mask.shape, dtype=np.int32)
     for row in np.flatnonzero(mask.any(axis=1)):
-        for a, b in _runs(mask[row]):
+        for a, b in mask_runs(mask[row]):
             out[row, a:b] = b - a
     return out
 
@@ -534,14 +534,14 @@ def _stems_up_to(labels: np.ndarray, joined: int) -> np.ndarray:
             continue
         # The stem's foot: the medial's ink on the row above the bar (ㅛ has two stems); then up, row by row,
         # while the runs it reaches stay as narrow as the foot.
-        reach = [(a, b) for a, b in _runs(flat[top - 1]) if flat_medial[top - 1, a:b].any()]
+        reach = [(a, b) for a, b in mask_runs(flat[top - 1]) if flat_medial[top - 1, a:b].any()]
         foot, width = reach, sum(b - a for a, b in reach)
         if not reach or width > 0.4 * widths.max():
             continue
         slack = max(2, width // (2 * len(foot)))
         stem = np.zeros_like(flat)
         for row in range(top - 1, -1, -1):
-            found = [(a, b) for a, b in _runs(flat[row]) if any(a < d and c < b for c, d in reach)]
+            found = [(a, b) for a, b in mask_runs(flat[row]) if any(a < d and c < b for c, d in reach)]
             # A stem stands upright: ink that leans away from its foot is the initial's (the leg of ㅈ over ㅘ).
             upright = all(any(c - slack <= a and b <= d + slack for c, d in foot) for a, b in found)
             if not found or not upright or sum(b - a for a, b in found) > STEM_WIDEN * width:
