@@ -1192,6 +1192,12 @@ def doubled_tick(ink: np.ndarray, spacing: float, between: bool) -> np.ndarray:
         t0 -= 1
     while t1 < len(inked) and inked[t1] >= TICK_EDGE * part.shape[1]:
         t1 += 1
+    # and the grey rows of its anti-aliased edge across the part, which would otherwise stay behind as a faint line
+    grey = (part > 0).sum(axis=1) >= TICK_ACROSS * part.shape[1]
+    while t0 > 0 and grey[t0 - 1]:
+        t0 -= 1
+    while t1 < len(grey) and grey[t1]:
+        t1 += 1
     tick = part[t0:t1].copy()
     out = ink.copy()
     out[t0:t1, cut] = 0

@@ -16,6 +16,7 @@ Labels are uint8 images: 0 paper, 1 initial, 2 medial, 3 final.
 from __future__ import annotations
 
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations
@@ -213,9 +214,8 @@ def warp_box(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side
         top, left, bottom, right = box_window(target, margin, image.shape)
         out = np.zeros_like(image)
         if bottom > top and right > left:
-            out[top:bottom, left:right] = ndimage.affine_transform(
-                image, scale, offset=offset + scale * np.array([top, left]), output_shape=(bottom - top, right - left),
-                order=1, mode="constant")
+            out[top:bottom, left:right] = resample_linear(image, scale, offset + scale * np.array([top, left]),
+                                                          (bottom - top, right - left))
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -240,7 +240,30 @@ def warp_transform(source: np.ndarray, target: np.ndarray, min_side: float) -> t
 
 def _warp(image: np.ndarray, source: np.ndarray, target: np.ndarray, min_side: float) -> np.ndarray:
     scale, offset = warp_transform(source, target, min_side)
-    return ndimage.affine_transform(image, scale, offset=offset, order=1, mode="constant")
+    return resample_linear(image, scale, offset, image.shape)
+
+
+def resample_linear(image: np.ndarray, scale: np.ndarray, offset: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """`scipy.ndimage.affine_transform(image, scale, offset, shape, order=1, mode="constant")` for a scale and
+    offset along each axis (no rotation), the same values (float32): output pixel (y, x) reads the input at
+    (y * scale[0] + offset[0], x * scale[1] + offset[1]), bilinear, 0 outside. Done as two gathers along the rows
+    and the columns, it takes less than half the time at 128 px; registration warps each reference's jamo this
+    way dozens of times a syllable."""
+    image = np.asarray(image, dtype=np.float32)
+    padded = np.pad(image, 1)  # a border of 0 for the neighbour of the first and last pixel
+
+    def taps(count: int, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        where = np.arange(count) * scale[axis] + offset[axis]
+        below = np.floor(where)
+        share = (where - below).astype(np.float32)
+        inside = ((where >= 0) & (where <= image.shape[axis] - 1)).astype(np.float32)
+        first = np.clip(below.astype(np.int64) + 1, 0, image.shape[axis] + 1)
+        return first, np.minimum(first + 1, image.shape[axis] + 1), (1 - share) * inside, share * inside
+
+    rows0, rows1, row_low, row_high = taps(shape[0], 0)
+    cols0, cols1, col_low, col_high = taps(shape[1], 1)
+    rows = padded[rows0] * row_low[:, None] + padded[rows1] * row_high[:, None]
+    return rows[:, cols0] * col_low + rows[:, cols1] * col_high
 
 
 @lru_cache(maxsize=None)
@@ -366,6 +389,12 @@ def rank_references(names: list[str], samples: list[tuple[int, np.ndarray]], siz
     return [names[i] for i in np.argsort(-fit)]
 
 
+# A reference font reuses each jamo component in dozens of syllables: the vote fields of the last FIELDS_KEPT
+# (component, place) are kept, 64 KB each at 128 px (128 MB). Over the 2,350 KS X 1001 syllables and nine
+# references, 82% of the fields asked for are kept ones (4,096: 86%; all 7,985: 87%).
+FIELDS_KEPT = 2048
+
+
 class JamoSegmenter:
     """Labels the jamo of drawn syllables by registering composite reference fonts onto them."""
 
@@ -380,6 +409,7 @@ class JamoSegmenter:
         self.whole_stroke = whole_stroke
         self.sharpness = sharpness
         self.steal_at_most = steal_at_most  # the share of another jamo a whole stroke may take from it
+        self._fields: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
 
     def keep_closest_references(self, samples: list[tuple[int, np.ndarray]], keep: int) -> list[str]:
         """Keep the `keep` references that register best onto these syllables of the font (fewer
@@ -402,12 +432,27 @@ class JamoSegmenter:
             whole_box = ink_box(whole)
             if whole_box is None:
                 continue
-            by_role = dict((role, renderer.render_component(c)) for c, role in parts)
-            layers = [by_role[role] for role in roles_of(codepoint)]
-            fields = [np.exp(-ndimage.distance_transform_edt(layer < INK) / self.spread).astype(np.float32)
-                      if (layer >= INK).any() else np.zeros(layer.shape, np.float32) for layer in layers]
-            out.append((whole, whole_box, fields, [ink_box(layer) for layer in layers]))
+            by_role = dict((role, c) for c, role in parts)
+            jamo = [self._component_field(name, renderer, by_role[role]) for role in roles_of(codepoint)]
+            out.append((whole, whole_box, [field for field, _ in jamo], [box for _, box in jamo]))
         return out
+
+    def _component_field(self, name: str, renderer: ComponentRenderer,
+                         component) -> tuple[np.ndarray, np.ndarray | None]:
+        """A reference component's vote field and ink box, kept for the next syllables that use the same
+        component at the same place (FIELDS_KEPT, the least recently used go first)."""
+        key = (name, component.glyphName, component.x, component.y, getattr(component, "transform", None))
+        found = self._fields.get(key)
+        if found is not None:
+            self._fields.move_to_end(key)
+            return found
+        layer = renderer.render_component(component)
+        field = (np.exp(-ndimage.distance_transform_edt(layer < INK) / self.spread).astype(np.float32)
+                 if (layer >= INK).any() else np.zeros(layer.shape, np.float32))
+        found = self._fields[key] = (field, ink_box(layer))
+        if len(self._fields) > FIELDS_KEPT:
+            self._fields.popitem(last=False)
+        return found
 
     def segment(self, codepoint: int, image: np.ndarray) -> np.ndarray:
         """Labels (0 paper, 1 initial, 2 medial, 3 final) of a drawn syllable image in its font's em frame."""

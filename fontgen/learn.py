@@ -412,9 +412,8 @@ def _style_folder(font: Path, output: str | Path | None) -> tuple[Path, bool]:
 def method_for_font(known: list[int]) -> str:
     """`auto`: the jamo inventory alone when the font's jamo compose every syllable it lacks (a font with the
     2,350 KS X 1001 syllables always does, and most fonts with a few hundred: a consonant is built from
-    letters the font draws, and a vowel that ends in the stem of ㅣ from the vowels it draws; nothing to train),
-    else LoRA too, for the ones that cannot be (a vowel the font never draws that cannot be built: ㅢ, or ㅙ
-    with no ㅞ to set it as)."""
+    letters the font draws, ㅒ and ㅖ from its ㅐ and ㅔ with the tick doubled; nothing to train), else LoRA too,
+    for the ones that cannot be (another vowel the font never draws: ㅢ, ㅙ, ㅞ, ...)."""
     inventory = Inventory.from_known(known)
     have = set(known)
     composable = all(inventory.can_compose(c) for c in glyph_data.all_syllables() if c not in have)

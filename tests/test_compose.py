@@ -369,6 +369,31 @@ def test_moved_jamo_are_placed_as_other_reference_fonts_place_them(tmp_path, mon
     assert whole.max() > 128 and (warp_box(jamo, own, off_canvas, margin=6) == whole).all()
 
 
+def test_boxes_are_warped_as_scipy_warps_them():
+    """Registration and composition resample with two gathers (`resample_linear`), not scipy's general affine
+    transform: on real glyphs moved and scaled between boxes (off the canvas in part, squeezed to a line), both
+    give the same image, ink at the canvas's edge too."""
+    from scipy import ndimage
+
+    images = list(GlyphRenderer(NANUM_GOTHIC, COMPOSE_SIZE).render_many([0xAC00, 0xB620, 0xD7A3]))
+    images.append(np.roll(images[0], (60, 60), axis=(0, 1)))  # ink at the canvas's edges: nothing read beyond
+    rng = np.random.default_rng(0)
+    for image in images:
+        own = ink_box(image)
+        for _ in range(40):
+            target = own + rng.uniform(-60, 60, 4)
+            target[2:] = np.maximum(target[2:], target[:2] + rng.uniform(0, 3))  # a side 0 to 3 px: not scaled
+            scale, offset = jamo_module.warp_transform(own, target, 2)
+            expected = ndimage.affine_transform(image.astype(np.float32), scale, offset=offset, order=1,
+                                                mode="constant")
+            assert np.abs(jamo_module._warp(image.astype(np.float32), own, target, 2) - expected).max() < 1e-3
+            window = jamo_module.box_window(target, 6, image.shape)
+            margin = warp_box(image, own, target, min_side=2, margin=6)
+            whole = np.clip(expected, 0, 255).astype(np.uint8)
+            top, left, bottom, right = window
+            assert np.abs(margin[top:bottom, left:right].astype(int) - whole[top:bottom, left:right]).max() <= 1
+
+
 def test_the_fonts_own_syllables_correct_where_unlike_references_place_its_jamo(tmp_path):
     """UnDotum cut to 256 syllables, its jamo moved into 40 missing syllables as a handwriting font of the same
     foundry (UnPilgi) moves them: fitted on the 256, the correction by box context brings them closer to where
@@ -660,6 +685,21 @@ def test_a_vowel_the_font_never_draws_is_built_from_the_vowels_it_draws(tmp_path
         spacing = medials[glyph_data.decompose(sources[0].layout).medial]
         assert [s.part for s in sources] == [compose_module.TICKS]
         assert donors == [built_from[vowel]] and spacing == {"ㅒ": "ㅑ", "ㅖ": "ㅕ"}[vowel]
+    # Where the one tick was, between the two new ones, nothing is left, not even its anti-aliased edge.
+    ae = next(s.donor for c in targets for s in composer.sources(c) if s.part == compose_module.TICKS
+              and medials[glyph_data.decompose(s.donor).medial] == "ㅐ")
+    ink = composer.font.jamo_image(ae, MEDIAL)
+    columns = (ink >= 128).sum(axis=0)
+    stems = np.flatnonzero(columns >= 0.5 * columns.max())
+    between = [c for c in range(stems[0], stems[-1]) if 0 < columns[c] < 0.5 * columns.max()]
+    between = between[len(between) // 4:-len(between) // 4]  # the tick, not the edges of the stems beside it
+    tick_rows = np.flatnonzero(ink[:, between].any(axis=1))
+    top, _, bottom, _ = ink_box(ink)
+    shift = int(round(0.3 * (bottom - top) / 2))
+    doubled = compose_module.doubled_tick(ink, 0.3, between=True)
+    left_behind = [r for r in tick_rows if r + shift > tick_rows[-1] and r - shift < tick_rows[0]]
+    assert len(left_behind) >= 3 and not doubled[np.ix_(left_behind, between)].any()
+    assert doubled[:, between].astype(int).sum() > 1.5 * ink[:, between].astype(int).sum()  # two ticks now
     renderer = GlyphRenderer(UN_DOTUM, 128, frame=composer.font.frame)
     drawn = downsize(np.stack([composer.compose(c) for c in targets]), 128)
     real = renderer.render_many(targets)
