@@ -5,6 +5,10 @@ recognizer adapted to the font, beside the same syllables composed from a cut th
 with the vowels (drawn donors), and the real glyphs' own reading.
 
     python benchmarks/built_vowels.py NanumBarunGothicBold UnBatang NanumPen [--known 256] [--vowels ㅒㅖ]
+    python benchmarks/built_vowels.py NanumBarunGothicBold UnBatang NanumPen --vowels ㅢ --tag ui
+
+Writes `benchmarks/results/built-vowels-KNOWN[-TAG].json` and a picture per font (rows: real, built, from drawn
+donors) to `benchmarks/figures/built_vowels_FONT[_TAG].png`.
 """
 import argparse
 import json
@@ -48,6 +52,7 @@ def main() -> None:
     parser.add_argument("--known", default="256")
     parser.add_argument("--vowels", default="ㅒㅖ")
     parser.add_argument("--count", type=int, default=48, help="missing syllables scored per font")
+    parser.add_argument("--tag", default="", help="added to the names of the files written")
     args = parser.parse_args()
     vowels = {glyph_data.MEDIALS.index(v) for v in args.vowels}
     rows = []
@@ -81,8 +86,9 @@ def main() -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
         FIGURES.mkdir(exist_ok=True)
         sheet = np.concatenate([np.concatenate(list(images[:16]), 1) for images in (real, built, drawn)], 0)
-        Image.fromarray(255 - sheet).save(FIGURES / f"built_vowels_{name}.png")
-    (RESULTS / f"built-vowels-{args.known}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+        Image.fromarray(255 - sheet).save(FIGURES / f"built_vowels_{name}{'_' + args.tag if args.tag else ''}.png")
+    (RESULTS / f"built-vowels-{args.known}{'-' + args.tag if args.tag else ''}.json").write_text(
+        json.dumps(rows, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
