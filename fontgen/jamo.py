@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import zipfile
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations
@@ -276,7 +277,7 @@ REFERENCE_PARTS_VERSION = 1
 
 
 @lru_cache(maxsize=None)
-def reference_composites(name: str) -> dict[int, list[tuple[Component, int]]]:
+def reference_composites(name: str) -> Mapping[int, list[tuple[Component, int]]]:
     """`composite_jamo` of a reference font over all 11,172 syllables, kept in the cache folder: reading the
     fourteen fonts' composites takes about 12 s, and every process that labels a drawn font needs them."""
     font = glyph_data.corpus_font(name)
@@ -285,7 +286,7 @@ def reference_composites(name: str) -> dict[int, list[tuple[Component, int]]]:
             f"{name}-{font.face}-{stat.st_size}-{stat.st_mtime_ns}-v{REFERENCE_PARTS_VERSION}.npz")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return _composites_from_arrays({key: data[key] for key in data.files})
+            return _StoredComposites({key: data[key] for key in data.files})
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass  # not cached yet, or a damaged cache file: read the font again
     found = composite_jamo(open_font(font.path, font.face), glyph_data.all_syllables())
@@ -293,7 +294,7 @@ def reference_composites(name: str) -> dict[int, list[tuple[Component, int]]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as partial, open(partial, "wb") as stream:
         np.savez(stream, **arrays)
-    return _composites_from_arrays(arrays)
+    return _StoredComposites(arrays)
 
 
 def _composites_to_arrays(found: dict[int, list[tuple[object, int]]]) -> dict[str, np.ndarray]:
@@ -313,17 +314,35 @@ def _composites_to_arrays(found: dict[int, list[tuple[object, int]]]) -> dict[st
             "offsets": offsets, "matrices": matrices, "roles": roles}
 
 
-def _composites_from_arrays(arrays: dict[str, np.ndarray]) -> dict[int, list[tuple[Component, int]]]:
-    names = [str(name) for name in arrays["names"]]
-    identity = (1.0, 0.0, 0.0, 1.0)
-    found = {}
-    for codepoint, glyphs, offsets, matrices, roles in zip(arrays["codes"].tolist(), arrays["glyphs"].tolist(),
-                                                           arrays["offsets"].tolist(), arrays["matrices"].tolist(),
-                                                           arrays["roles"].tolist()):
-        found[codepoint] = [(Component(names[g], x, y, None if tuple(m) == identity else ((m[0], m[1]), (m[2], m[3]))),
-                             role)
-                            for g, (x, y), m, role in zip(glyphs, offsets, matrices, roles) if g >= 0]
-    return found
+class _StoredComposites(Mapping):
+    """`composite_jamo` read back from its arrays: a syllable's components are made when it is first asked for
+    (registration asks for a few thousand of a reference's 11,172; making all of them took 0.25 s a font)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self._names = [str(name) for name in arrays["names"]]
+        self._arrays = {key: arrays[key] for key in ("glyphs", "offsets", "matrices", "roles")}
+        self._rows = {codepoint: row for row, codepoint in enumerate(arrays["codes"].tolist())}
+        self._made: dict[int, list[tuple[Component, int]]] = {}
+
+    def __getitem__(self, codepoint: int) -> list[tuple[Component, int]]:
+        if codepoint not in self._made:
+            row = self._rows[codepoint]
+            glyphs, offsets, matrices, roles = (self._arrays[key][row].tolist()
+                                                for key in ("glyphs", "offsets", "matrices", "roles"))
+            self._made[codepoint] = [
+                (Component(self._names[g], x, y, None if tuple(m) == (1.0, 0.0, 0.0, 1.0) else
+                           ((m[0], m[1]), (m[2], m[3]))), role)
+                for g, (x, y), m, role in zip(glyphs, offsets, matrices, roles) if g >= 0]
+        return self._made[codepoint]
+
+    def __contains__(self, codepoint: object) -> bool:
+        return codepoint in self._rows
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 SHIPPED_REFERENCE_BOXES = "jamo_reference_boxes.npz"
