@@ -460,7 +460,7 @@ class JamoSegmenter:
                          component) -> tuple[np.ndarray, np.ndarray | None]:
         """A reference component's vote field and ink box, kept for the next syllables that use the same
         component at the same place (FIELDS_KEPT, the least recently used go first)."""
-        key = (name, component.glyphName, component.x, component.y, getattr(component, "transform", None))
+        key = (name, component.glyphName, component.x, component.y, component.transform)
         found = self._fields.get(key)
         if found is not None:
             self._fields.move_to_end(key)
